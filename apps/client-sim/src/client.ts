@@ -1,0 +1,206 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Socket } from 'socket.io-client';
+import {
+  EvaluateRequestSchema, frameToTensor, framesToWeights, getModelSpec, headBackward, headForward,
+  isErrorReply, makeOptimizer, parseMessage, PartModel, PROTOCOL_VERSION, RoundStartSchema, batchOrder,
+  split, tailEvaluate, tailStep, tensorToFrame, weightsToFrames, gather,
+  type Assignment, type ClientToServerEvents, type ErrorReply, type Hello, type ImageSet,
+  type ServerToClientEvents, type SplitModel,
+} from '@splitfleet/splitcore';
+
+export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+/** What a platform (Node worker, browser Web Worker) provides to a client. */
+export interface ClientHost {
+  readonly runtime: 'node' | 'browser';
+  readonly backend: string;
+  readonly adapter: string | null;
+  loadDataset(name: string, dir: string | null): Promise<{ train: ImageSet; test: ImageSet }> | { train: ImageSet; test: ImageSet };
+  log(line: string): void;
+}
+
+export class ProtocolFailure extends Error {
+  readonly code: string;
+  constructor(e: ErrorReply) {
+    super(`server refused: ${e.code}: ${e.message}`);
+    this.code = e.code;
+  }
+}
+
+/**
+ * One simulated split-learning client: its data partition, head, tail, loss and optimisers, and
+ * its own socket.io connection. Host-agnostic: it runs unchanged in a Node worker or a Web Worker.
+ * The raw inputs and labels never leave it; only smashed data and the gradient at the middle's
+ * output are sent.
+ */
+export class SplitClient {
+  private assignment: Assignment | null = null;
+  private parts: SplitModel | null = null;
+  private head: PartModel | null = null;
+  private tail: PartModel | null = null;
+  private headOpt: tf.Optimizer | null = null;
+  private tailOpt: tf.Optimizer | null = null;
+  private data: { train: ImageSet; test: ImageSet } | null = null;
+  private busy: Promise<void> = Promise.resolve();
+  private finished: (reason: string) => void = () => {};
+  /** Resolves with the reason when the server ends the run or the connection is lost. */
+  readonly ended: Promise<string>;
+  rounds = 0;
+
+  private readonly socket: ClientSocket;
+  private readonly host: ClientHost;
+  private readonly slot: number;
+  private readonly fleetId: string;
+
+  constructor(socket: ClientSocket, host: ClientHost, slot: number, fleetId: string) {
+    this.socket = socket;
+    this.host = host;
+    this.slot = slot;
+    this.fleetId = fleetId;
+    this.ended = new Promise((r) => (this.finished = r));
+    socket.on('roundStart', (msg) => this.serial(() => this.onRoundStart(msg)));
+    socket.on('evaluate', (msg) => this.serial(() => this.onEvaluate(msg)));
+    socket.on('protocolError', (e) => host.log(`client slot ${slot}: server error ${e.code}: ${e.message}`));
+    socket.on('shutdown', (m) => this.finished(m.reason));
+    socket.on('disconnect', (r) => this.finished(`disconnected: ${r}`));
+  }
+
+  get id(): number | null {
+    return this.assignment?.clientId ?? null;
+  }
+
+  /** Joins the run: hello → assignment; builds the model and loads the data. */
+  async join(): Promise<Assignment> {
+    const hello: Hello = {
+      type: 'hello', protocol: PROTOCOL_VERSION, slot: this.slot, fleetId: this.fleetId,
+      runtime: this.host.runtime, backend: this.host.backend, adapter: this.host.adapter,
+    };
+    const reply = await this.socket.emitWithAck('hello', hello);
+    if (isErrorReply(reply)) throw new ProtocolFailure(reply);
+    const a = reply as Assignment;
+    this.assignment = a;
+    const spec = getModelSpec(a.model);
+    this.parts = split(spec, a.cut, a.seed);
+    this.head = new PartModel(this.parts.head, this.parts.init.head);
+    this.tail = new PartModel(this.parts.tail, this.parts.init.tail);
+    this.headOpt = makeOptimizer(a.optimizer);
+    this.tailOpt = makeOptimizer(a.optimizer);
+    this.data = await this.host.loadDataset(a.dataset.name, a.dataset.dir);
+    return a;
+  }
+
+  /** Messages are handled one at a time, in arrival order. */
+  private serial(task: () => Promise<void>): void {
+    this.busy = this.busy.then(task).catch((e: unknown) => {
+      this.host.log(`client ${this.id}: ${(e as Error).stack ?? e}`);
+      this.socket.disconnect();
+      this.finished(`failed: ${(e as Error).message}`);
+    });
+  }
+
+  private loadWeights(frames: readonly Uint8Array[]): void {
+    const p = this.parts!;
+    const w = framesToWeights(frames, [...p.head.params, ...p.tail.params]);
+    this.head!.setWeights(w.slice(0, p.head.params.length));
+    this.tail!.setWeights(w.slice(p.head.params.length));
+  }
+
+  private async request<T>(p: Promise<T | ErrorReply>): Promise<T> {
+    const r = await p;
+    if (isErrorReply(r)) throw new ProtocolFailure(r);
+    return r;
+  }
+
+  private async onRoundStart(raw: unknown): Promise<void> {
+    const p = parseMessage(RoundStartSchema, raw);
+    if (!p.ok) throw new Error(`bad roundStart: ${p.error.message}`);
+    const msg = p.value;
+    const a = this.assignment!;
+    const parts = this.parts!;
+    if (msg.weights) this.loadWeights(msg.weights);
+    const t0 = performance.now();
+    const order = batchOrder(a.seed, a.clientId, msg.round, a.trainIndices);
+    const classes = parts.model.classes;
+    const inShape = parts.model.inputShape;
+    let lossSum = 0;
+    let samples = 0;
+    for (let step = 0; step < msg.steps; step++) {
+      const idx = order.slice(step * a.batchSize, (step + 1) * a.batchSize);
+      if (idx.length === 0) break;
+      const { x, y } = gather(this.data!.train, idx);
+      const xt = tf.tensor(x, [idx.length, ...inShape], 'float32');
+      const yt = tf.tensor1d(y, 'int32');
+      try {
+        const z = headForward(this.head!, xt);
+        const zf = await tensorToFrame(z);
+        z.dispose();
+        const fwd = await this.request(this.socket.emitWithAck('forward', { type: 'forward', round: msg.round, step, purpose: 'train', z: zf }));
+        const m = frameToTensor(fwd.m, { sampleShape: parts.middle.outputShape, maxBatch: idx.length, batch: idx.length });
+        const { loss, gm } = await tailStep(this.tail!, this.tailOpt!, m, yt, classes);
+        m.dispose();
+        const gmf = await tensorToFrame(gm);
+        gm.dispose();
+        const bwd = await this.request(this.socket.emitWithAck('backward', { type: 'backward', round: msg.round, step, gm: gmf }));
+        const gz = frameToTensor(bwd.gz, { sampleShape: parts.head.outputShape, maxBatch: idx.length, batch: idx.length });
+        headBackward(this.head!, this.headOpt!, xt, gz);
+        gz.dispose();
+        lossSum += loss * idx.length;
+        samples += idx.length;
+      } finally {
+        xt.dispose();
+        yt.dispose();
+      }
+    }
+    const weights = weightsToFrames([...(await this.head!.getWeights()), ...(await this.tail!.getWeights())]);
+    this.rounds++;
+    this.socket.emit('roundDone', {
+      type: 'roundDone', round: msg.round, samples, steps: msg.steps, lossSum,
+      computeMs: performance.now() - t0, weights,
+    });
+  }
+
+  private async onEvaluate(raw: unknown): Promise<void> {
+    const p = parseMessage(EvaluateRequestSchema, raw);
+    if (!p.ok) throw new Error(`bad evaluate: ${p.error.message}`);
+    const msg = p.value;
+    const parts = this.parts!;
+    if (msg.weights) this.loadWeights(msg.weights);
+    const test = this.data!.test;
+    const idxAll = this.assignment!.testIndices;
+    const classes = parts.model.classes;
+    const correctByClass = new Array<number>(classes).fill(0);
+    const totalByClass = new Array<number>(classes).fill(0);
+    let lossSum = 0;
+    // Evaluation batches are no larger than training batches: frames stay under the server's size limit.
+    const evalBatch = this.assignment!.batchSize;
+    for (let s = 0; s < idxAll.length; s += evalBatch) {
+      const idx = idxAll.slice(s, s + evalBatch);
+      const { x, y } = gather(test, idx);
+      const xt = tf.tensor(x, [idx.length, ...parts.model.inputShape], 'float32');
+      const z = headForward(this.head!, xt);
+      xt.dispose();
+      const zf = await tensorToFrame(z);
+      z.dispose();
+      const fwd = await this.request(this.socket.emitWithAck('forward', { type: 'forward', round: msg.round, step: 0, purpose: 'eval', z: zf }));
+      const m = frameToTensor(fwd.m, { sampleShape: parts.middle.outputShape, maxBatch: idx.length, batch: idx.length });
+      const r = await tailEvaluate(this.tail!, m, y, classes);
+      m.dispose();
+      lossSum += r.lossSum;
+      r.correctByClass.forEach((v, c) => (correctByClass[c]! += v));
+      r.totalByClass.forEach((v, c) => (totalByClass[c]! += v));
+    }
+    this.socket.emit('evalDone', { type: 'evalDone', round: msg.round, samples: idxAll.length, lossSum, correctByClass, totalByClass });
+  }
+
+  async weights() {
+    return { head: await this.head!.getWeights(), tail: await this.tail!.getWeights() };
+  }
+
+  dispose(): void {
+    this.head?.dispose();
+    this.tail?.dispose();
+    this.headOpt?.dispose();
+    this.tailOpt?.dispose();
+    this.head = this.tail = null;
+  }
+}

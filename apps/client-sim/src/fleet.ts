@@ -1,0 +1,83 @@
+import { Worker } from 'node:worker_threads';
+import { randomUUID } from 'node:crypto';
+import * as Comlink from 'comlink';
+import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
+import type { BackendInfo, BackendRequest } from './node/backend.ts';
+import type { ClientOutcome, WorkerApi } from './worker.ts';
+
+export interface FleetOptions {
+  readonly serverUrl: string;
+  readonly clients: number;
+  readonly workers: number;
+  readonly backend: BackendRequest;
+  readonly log?: (line: string) => void;
+}
+
+export interface FleetHandle {
+  readonly fleetId: string;
+  readonly backends: BackendInfo[];
+  readonly clientIds: number[][];
+  /** Resolves when all clients ended; a crashed worker is reported with its client ids, not thrown. */
+  readonly finished: Promise<{ outcomes: ClientOutcome[]; crashed: { worker: number; clientIds: number[]; error: string }[] }>;
+  /** tfjs tensor count and resident memory of each worker. */
+  memory(): Promise<{ numTensors: number; rssBytes: number }[]>;
+  terminate(): Promise<void>;
+}
+
+/**
+ * Starts a fleet: `workers` worker_threads, clients dealt round-robin over them, each client its
+ * own socket.io connection to the server.
+ */
+export async function startFleet(opts: FleetOptions): Promise<FleetHandle> {
+  // Mesa's EGL reads the real process environment; workers only get a copy of process.env.
+  process.env.EGL_PLATFORM ??= 'surfaceless';
+  const log = opts.log ?? (() => {});
+  const fleetId = randomUUID();
+  const nWorkers = Math.max(1, Math.min(opts.workers, opts.clients));
+  const workers = Array.from({ length: nWorkers }, () => new Worker(new URL('./worker.ts', import.meta.url)));
+  const apis = workers.map((w) => Comlink.wrap<WorkerApi>(nodeEndpoint(w)));
+  const slots: number[][] = Array.from({ length: nWorkers }, () => []);
+  for (let s = 0; s < opts.clients; s++) slots[s % nWorkers]!.push(s);
+  const exitErrors = workers.map(
+    (w) => new Promise<string>((resolve) => {
+      w.once('error', (e) => resolve(e.stack ?? String(e)));
+      w.once('exit', (code) => resolve(code === 0 ? '' : `worker exited with code ${code}`));
+    }),
+  );
+  const backends = await Promise.all(apis.map((a) => a.init(opts.backend)));
+  backends.forEach((b, i) => log(`worker ${i}: backend ${b.backend}${b.adapter ? ` (${b.adapter})` : ''}${b.note ? ` — ${b.note}` : ''}`));
+  const clientIds = await Promise.all(apis.map((a, i) => a.join(opts.serverUrl, slots[i]!, fleetId)));
+  const drain = setInterval(() => {
+    for (const a of apis) void a.drainLogs().then((ls) => ls.forEach(log), () => {});
+  }, 500);
+  drain.unref();
+  const finished = Promise.all(
+    apis.map((a, i) =>
+      Promise.race([
+        a.untilEnded().then((o) => ({ ok: true as const, o })),
+        exitErrors[i]!.then((error) => ({ ok: false as const, error })),
+      ]),
+    ),
+  ).then(async (rs) => {
+    clearInterval(drain);
+    const outcomes: ClientOutcome[] = [];
+    const crashed: { worker: number; clientIds: number[]; error: string }[] = [];
+    rs.forEach((r, i) => {
+      if (r.ok) outcomes.push(...r.o);
+      else {
+        crashed.push({ worker: i, clientIds: clientIds[i]!, error: r.error });
+        log(`worker ${i} (clients ${clientIds[i]!.join(', ')}) crashed: ${r.error}`);
+      }
+    });
+    for (const a of apis) for (const l of await a.drainLogs().catch(() => [] as string[])) log(l);
+    return { outcomes, crashed };
+  });
+  return {
+    fleetId, backends, clientIds, finished,
+    memory: () => Promise.all(apis.map((a) => a.memory())),
+    async terminate() {
+      clearInterval(drain);
+      await Promise.all(workers.map((w) => w.terminate()));
+    },
+  };
+}

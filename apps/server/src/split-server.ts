@@ -1,0 +1,538 @@
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as tf from '@tensorflow/tfjs-core';
+import { Server, type Socket } from 'socket.io';
+import {
+  AssignmentSchema, averageWeights, BackwardRequestSchema, CodecError, EvalResultSchema, errorReply,
+  ForwardRequestSchema, frameToTensor, framesToWeights, getModelSpec, HelloSchema, makeOptimizer,
+  middleForward, middleVjp, parseMessage, partition, PartModel, PROTOCOL_VERSION, RoundDoneSchema,
+  split, tensorToFrame, weightsToFrames, applyGradients, headerBytes, stepsPerRound,
+  type Ack, type Assignment, type ClientToServerEvents, type ErrorReply, type EvalResult, type Hello,
+  type ImageSet, type RoundDone, type ServerToClientEvents, type SplitModel, type WeightArray,
+} from '@splitfleet/splitcore';
+import { StepBarrier } from './barrier.ts';
+import type { Config } from './config.ts';
+import type { ClientInfo, ClientRoundResult, RoundResult } from './results.ts';
+
+type IoSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
+
+interface ClientConn {
+  readonly id: number;
+  readonly socket: IoSocket;
+  readonly hello: Hello;
+  readonly assignment: Assignment;
+  readonly labelCounts: number[];
+  connected: boolean;
+  /** Smashed data of the step in flight, kept for the backward pass. */
+  inflight: { round: number; step: number; z: tf.Tensor } | null;
+  /** Bad frames in a row; a client that keeps sending them is disconnected. */
+  strikes: number;
+}
+
+interface ForwardArrival { z: tf.Tensor; ack: Ack<{ type: 'middle'; m: Uint8Array }> }
+interface BackwardArrival { gm: tf.Tensor; ack: Ack<{ type: 'gradient'; gz: Uint8Array }> }
+
+interface Waiter<T> { resolve: (v: T | null) => void; timer: NodeJS.Timeout }
+
+export interface SplitServerOptions {
+  readonly config: Config;
+  readonly runId: string;
+  readonly train: ImageSet;
+  readonly test: ImageSet;
+  readonly host?: string;
+  readonly port?: number;
+  readonly log?: (line: string) => void;
+  readonly onRound?: (r: RoundResult) => void;
+}
+
+const KNOWN_EVENTS = new Set(['hello', 'forward', 'backward', 'roundDone', 'evalDone']);
+const MAX_STRIKES = 20;
+
+/**
+ * The split-learning server: holds the middle and its optimiser, serves forward/backward requests
+ * in lockstep steps, orchestrates rounds in the three training modes, and (acting as SplitFed's
+ * separate "fed server") averages client-side weights in splitfed mode.
+ */
+export class SplitServer {
+  readonly split: SplitModel;
+  readonly middle: PartModel;
+  private readonly opt: tf.Optimizer;
+  private readonly io: Server<ClientToServerEvents, ServerToClientEvents>;
+  private readonly http: HttpServer;
+  private readonly clients = new Map<number, ClientConn>();
+  private readonly partitions: number[][];
+  private readonly log: (line: string) => void;
+  private nextId = 0;
+  private joinWaiters: (() => void)[] = [];
+  private active = new Set<number>();
+  private round = -1;
+  private forwardBarriers = new Map<number, StepBarrier<ForwardArrival>>();
+  private backwardBarriers = new Map<number, StepBarrier<BackwardArrival>>();
+  private stepsOf = new Map<number, number>();
+  private doneWaiters = new Map<number, Waiter<RoundDone>>();
+  private evalWaiters = new Map<number, Waiter<EvalResult>>();
+  private lastWeights = new Map<number, WeightArray[]>();
+  private dropped = new Set<number>();
+  /** Global head+tail weights in shared modes. */
+  globalWeights: WeightArray[];
+  readonly maxFrameBytes: number;
+
+  private readonly opts: SplitServerOptions;
+
+  private constructor(opts: SplitServerOptions, http: HttpServer) {
+    this.opts = opts;
+    const cfg = opts.config;
+    const spec = getModelSpec(cfg.model.name);
+    this.split = split(spec, cfg.model.cut ?? spec.defaultCut, cfg.seed);
+    this.middle = new PartModel(this.split.middle, this.split.init.middle);
+    this.opt = makeOptimizer(cfg.training.optimizer);
+    this.globalWeights = [...this.split.init.head, ...this.split.init.tail];
+    this.partitions = partition(cfg.partition, opts.train.labels, cfg.fleet.clients, cfg.seed, opts.train.classes);
+    this.log = opts.log ?? (() => {});
+    this.http = http;
+    // The largest legal frame: a full batch of smashed data or of the middle's output, or all of a
+    // client's head+tail weights (roundDone), plus headers and socket.io framing slack.
+    const sizeOf = (s: readonly number[]) => s.reduce((a, b) => a * b, 1) * 4;
+    const batch = cfg.training.batchSize;
+    const weightBytes = [...this.split.head.params, ...this.split.tail.params].reduce((a, p) => a + sizeOf(p.shape) + headerBytes(p.shape.length), 0);
+    this.maxFrameBytes = Math.max(batch * sizeOf(this.split.middle.inputShape), batch * sizeOf(this.split.middle.outputShape), weightBytes) + 64 * 1024;
+    this.io = new Server(http, { maxHttpBufferSize: this.maxFrameBytes, serveClient: false, pingTimeout: 60000 });
+    this.io.on('connection', (s) => this.onConnection(s));
+  }
+
+  static async start(opts: SplitServerOptions): Promise<SplitServer> {
+    const http = createServer();
+    const server = new SplitServer(opts, http);
+    await new Promise<void>((res, rej) => {
+      http.once('error', rej);
+      http.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => res());
+    });
+    return server;
+  }
+
+  get url(): string {
+    const a = this.http.address() as AddressInfo;
+    return `http://${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`;
+  }
+
+  get connectedClients(): number {
+    return [...this.clients.values()].filter((c) => c.connected).length;
+  }
+
+  clientInfo(): ClientInfo[] {
+    return [...this.clients.values()].sort((a, b) => a.id - b.id).map((c) => ({
+      id: c.id, runtime: c.hello.runtime, backend: c.hello.backend, adapter: c.hello.adapter,
+      samples: c.assignment.trainIndices.length, labelCounts: c.labelCounts,
+    }));
+  }
+
+  /** Resolves when every configured client has joined; rejects after the join timeout. */
+  waitForClients(timeoutMs = this.opts.config.fleet.joinTimeoutSeconds * 1000): Promise<void> {
+    const want = this.opts.config.fleet.clients;
+    if (this.clients.size >= want) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new Error(`only ${this.clients.size} of ${want} clients joined within ${timeoutMs / 1000}s (fleet.joinTimeoutSeconds); is the fleet running and pointed at ${this.url}?`));
+      }, timeoutMs);
+      this.joinWaiters.push(() => {
+        if (this.clients.size >= want) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+  }
+
+  // ---- connection handling ----------------------------------------------------------------
+
+  private onConnection(socket: IoSocket): void {
+    let client: ClientConn | null = null;
+    const reject = (ack: unknown, err: ErrorReply) => {
+      if (typeof ack === 'function') (ack as (e: ErrorReply) => void)(err);
+      else socket.emit('protocolError', err);
+      if (client && ++client.strikes > MAX_STRIKES) {
+        this.log(`client ${client.id}: disconnected after ${MAX_STRIKES} bad frames`);
+        socket.disconnect(true);
+      }
+    };
+    socket.onAny((event: string, ...args: unknown[]) => {
+      if (!KNOWN_EVENTS.has(event)) reject(args[args.length - 1], errorReply('unknown-event', `unknown event "${event}"; known: ${[...KNOWN_EVENTS].join(', ')}`));
+    });
+    socket.on('hello', (raw, ack) => {
+      const p = parseMessage(HelloSchema, raw);
+      if (!p.ok) return reject(ack, p.error);
+      if (p.value.protocol !== PROTOCOL_VERSION) return reject(ack, errorReply('bad-protocol', `protocol ${p.value.protocol} is not the server's ${PROTOCOL_VERSION}`));
+      if (client) return reject(ack, errorReply('bad-message', `already joined as client ${client.id}`));
+      if (this.nextId >= this.opts.config.fleet.clients) return reject(ack, errorReply('unknown-client', `the run is full (${this.opts.config.fleet.clients} clients)`));
+      client = this.admit(socket, p.value);
+      if (typeof ack === 'function') ack(client.assignment);
+      for (const w of this.joinWaiters) w();
+    });
+    const needClient = (ack: unknown): ClientConn | null => {
+      if (!client) reject(ack, errorReply('unknown-client', 'send hello first: this connection has no client id'));
+      return client;
+    };
+    socket.on('forward', (raw, ack) => {
+      const c = needClient(ack);
+      if (c) this.onForward(c, raw, ack, reject);
+    });
+    socket.on('backward', (raw, ack) => {
+      const c = needClient(ack);
+      if (c) this.onBackward(c, raw, ack, reject);
+    });
+    socket.on('roundDone', (raw) => {
+      const c = needClient(undefined);
+      if (!c) return;
+      const p = parseMessage(RoundDoneSchema, raw);
+      if (!p.ok) return reject(undefined, p.error);
+      this.settle(this.doneWaiters, c.id, p.value);
+    });
+    socket.on('evalDone', (raw) => {
+      const c = needClient(undefined);
+      if (!c) return;
+      const p = parseMessage(EvalResultSchema, raw);
+      if (!p.ok) return reject(undefined, p.error);
+      this.settle(this.evalWaiters, c.id, p.value);
+    });
+    socket.on('disconnect', (reason) => {
+      if (!client) return;
+      client.connected = false;
+      this.log(`client ${client.id} disconnected (${reason})`);
+      this.dropClient(client.id, `disconnected: ${reason}`);
+    });
+  }
+
+  private admit(socket: IoSocket, hello: Hello): ClientConn {
+    const id = this.nextId++;
+    const cfg = this.opts.config;
+    const trainIndices = this.partitions[id]!;
+    const testCount = Math.min(cfg.data.testSamples ?? this.opts.test.count, this.opts.test.count);
+    const assignment: Assignment = AssignmentSchema.parse({
+      type: 'welcome', clientId: id, runId: this.opts.runId, seed: cfg.seed, model: cfg.model.name,
+      cut: this.split.cut, dataset: { name: cfg.data.name, dir: cfg.data.dir }, trainIndices,
+      testIndices: Array.from({ length: testCount }, (_, i) => i), batchSize: cfg.training.batchSize,
+      optimizer: cfg.training.optimizer, mode: cfg.training.mode,
+    });
+    const labelCounts = new Array<number>(this.opts.train.classes).fill(0);
+    for (const i of trainIndices) labelCounts[this.opts.train.labels[i]!]!++;
+    const conn: ClientConn = { id, socket, hello, assignment, labelCounts, connected: true, inflight: null, strikes: 0 };
+    this.clients.set(id, conn);
+    this.log(`client ${id} joined (${hello.runtime}/${hello.backend}${hello.adapter ? `, ${hello.adapter}` : ''}, ${trainIndices.length} samples)`);
+    return conn;
+  }
+
+  // ---- lockstep forward/backward ----------------------------------------------------------
+
+  private expectedAt(step: number): number[] {
+    return [...this.active].filter((id) => (this.stepsOf.get(id) ?? 0) > step);
+  }
+
+  private barrier<T>(map: Map<number, StepBarrier<T>>, step: number, onComplete: (a: [number, T][], m: number[]) => void): StepBarrier<T> {
+    let b = map.get(step);
+    if (!b) {
+      b = new StepBarrier<T>(this.expectedAt(step), this.opts.config.training.stepTimeoutSeconds * 1000, onComplete);
+      map.set(step, b);
+    }
+    return b;
+  }
+
+  private onForward(c: ClientConn, raw: unknown, ack: unknown, reject: (ack: unknown, e: ErrorReply) => void): void {
+    const p = parseMessage(ForwardRequestSchema, raw);
+    if (!p.ok) return reject(ack, p.error);
+    if (typeof ack !== 'function') return reject(undefined, errorReply('bad-message', 'forward needs an acknowledgement callback'));
+    const msg = p.value;
+    let z: tf.Tensor;
+    try {
+      z = frameToTensor(msg.z, { sampleShape: this.split.middle.inputShape, maxBatch: this.opts.config.training.batchSize });
+    } catch (e) {
+      return reject(ack, toError(e));
+    }
+    c.strikes = 0;
+    if (msg.purpose === 'eval') {
+      // Evaluation changes nothing: answer at once.
+      const m = middleForward(this.middle, z);
+      z.dispose();
+      void tensorToFrame(m).then((f) => {
+        m.dispose();
+        ack({ type: 'middle', m: f });
+      });
+      return;
+    }
+    if (msg.round !== this.round || !this.active.has(c.id) || c.inflight) {
+      z.dispose();
+      return reject(ack, errorReply('not-expected', `client ${c.id} is not expected to send forward for round ${msg.round} step ${msg.step} now (server round ${this.round})`));
+    }
+    const b = this.barrier(this.forwardBarriers, msg.step, (a, m) => void this.runForward(msg.step, a, m));
+    const r = b.arrive(c.id, { z, ack: ack as ForwardArrival['ack'] });
+    if (r !== 'ok') {
+      z.dispose();
+      reject(ack, errorReply('not-expected', `forward for step ${msg.step}: ${r}`));
+    }
+  }
+
+  private async runForward(step: number, arrivals: [number, ForwardArrival][], missing: number[]): Promise<void> {
+    for (const id of missing) this.dropClient(id, `no forward for step ${step} within training.stepTimeoutSeconds`);
+    if (arrivals.length === 0) return;
+    const zs = arrivals.map(([, a]) => a.z);
+    const m = tf.tidy(() => middleForward(this.middle, zs.length === 1 ? zs[0]! : tf.concat(zs, 0)));
+    const parts = zs.length === 1 ? [m] : tf.split(m, zs.map((z) => z.shape[0]!), 0);
+    const frames = await Promise.all(parts.map((t) => tensorToFrame(t)));
+    tf.dispose(parts);
+    if (parts[0] !== m) m.dispose();
+    arrivals.forEach(([id, a], i) => {
+      const c = this.clients.get(id)!;
+      if (!this.active.has(id)) {
+        a.z.dispose();
+        return;
+      }
+      c.inflight = { round: this.round, step, z: a.z };
+      a.ack({ type: 'middle', m: frames[i]! });
+    });
+  }
+
+  private onBackward(c: ClientConn, raw: unknown, ack: unknown, reject: (ack: unknown, e: ErrorReply) => void): void {
+    const p = parseMessage(BackwardRequestSchema, raw);
+    if (!p.ok) return reject(ack, p.error);
+    if (typeof ack !== 'function') return reject(undefined, errorReply('bad-message', 'backward needs an acknowledgement callback'));
+    const msg = p.value;
+    const fl = c.inflight;
+    if (!fl || fl.round !== msg.round || fl.step !== msg.step || msg.round !== this.round)
+      return reject(ack, errorReply('not-expected', `client ${c.id} has no forward in flight for round ${msg.round} step ${msg.step}`));
+    let gm: tf.Tensor;
+    try {
+      gm = frameToTensor(msg.gm, { sampleShape: this.split.middle.outputShape, maxBatch: fl.z.shape[0]!, batch: fl.z.shape[0]! });
+    } catch (e) {
+      return reject(ack, toError(e));
+    }
+    c.strikes = 0;
+    const b = this.barrier(this.backwardBarriers, msg.step, (a, m) => void this.runBackward(msg.step, a, m));
+    const r = b.arrive(c.id, { gm, ack: ack as BackwardArrival['ack'] });
+    if (r !== 'ok') {
+      gm.dispose();
+      reject(ack, errorReply('not-expected', `backward for step ${msg.step}: ${r}`));
+    }
+  }
+
+  private async runBackward(step: number, arrivals: [number, BackwardArrival][], missing: number[]): Promise<void> {
+    for (const id of missing) this.dropClient(id, `no backward for step ${step} within training.stepTimeoutSeconds`);
+    const live = arrivals.filter(([id]) => this.clients.get(id)?.inflight);
+    if (live.length === 0) return;
+    const zs = live.map(([id]) => this.clients.get(id)!.inflight!.z);
+    const sizes = zs.map((z) => z.shape[0]!);
+    const total = sizes.reduce((a, b) => a + b, 0);
+    // The middle's update is the gradient of the batch-size-weighted mean of the clients' losses:
+    // scale each client's gm by n_i/N, and return each client the gradient of its own loss.
+    const gz = tf.tidy(() => {
+      const gms = live.map(([, a], i) => (live.length === 1 ? a.gm : tf.mul(a.gm, sizes[i]! / total)));
+      const { gz: g, grads } = middleVjp(this.middle, live.length === 1 ? zs[0]! : tf.concat(zs, 0), live.length === 1 ? gms[0]! : tf.concat(gms, 0));
+      applyGradients(this.opt, this.middle.vars, grads);
+      const parts = live.length === 1 ? [g] : tf.split(g, sizes, 0).map((t, i) => tf.mul(t, total / sizes[i]!));
+      return parts;
+    });
+    const frames = await Promise.all(gz.map((t) => tensorToFrame(t)));
+    tf.dispose(gz);
+    live.forEach(([id, a], i) => {
+      const c = this.clients.get(id)!;
+      c.inflight!.z.dispose();
+      c.inflight = null;
+      a.gm.dispose();
+      a.ack({ type: 'gradient', gz: frames[i]! });
+    });
+    for (const [id, a] of arrivals) if (!live.some(([l]) => l === id)) a.gm.dispose();
+  }
+
+  private dropClient(id: number, why: string): void {
+    const c = this.clients.get(id);
+    if (c?.inflight) {
+      c.inflight.z.dispose();
+      c.inflight = null;
+    }
+    if (!this.active.has(id)) {
+      this.settle(this.evalWaiters, id, null);
+      return;
+    }
+    this.active.delete(id);
+    this.dropped.add(id);
+    this.log(`client ${id} dropped from round ${this.round}: ${why}`);
+    for (const b of this.forwardBarriers.values()) b.drop(id)?.z.dispose();
+    for (const b of this.backwardBarriers.values()) b.drop(id)?.gm.dispose();
+    this.settle(this.doneWaiters, id, null);
+    this.settle(this.evalWaiters, id, null);
+  }
+
+  // ---- rounds ------------------------------------------------------------------------------
+
+  private settle<T>(map: Map<number, Waiter<T>>, id: number, v: T | null): void {
+    const w = map.get(id);
+    if (!w) return;
+    clearTimeout(w.timer);
+    map.delete(id);
+    w.resolve(v);
+  }
+
+  private wait<T>(map: Map<number, Waiter<T>>, id: number, timeoutMs: number): Promise<T | null> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        map.delete(id);
+        resolve(null);
+      }, timeoutMs);
+      timer.unref();
+      map.set(id, { resolve, timer });
+    });
+  }
+
+  private beginPhase(ids: number[]): void {
+    this.active = new Set(ids);
+    this.forwardBarriers = new Map();
+    this.backwardBarriers = new Map();
+  }
+
+  /** Runs one client group through a phase of local training; returns their roundDone messages. */
+  private async trainGroup(ids: number[], weights: WeightArray[] | null): Promise<Map<number, RoundDone>> {
+    const cfg = this.opts.config;
+    this.beginPhase(ids.filter((id) => this.clients.get(id)?.connected));
+    const frames = weights ? weightsToFrames(weights) : null;
+    const waits = new Map<number, Promise<RoundDone | null>>();
+    for (const id of this.active) {
+      const c = this.clients.get(id)!;
+      const steps = stepsPerRound(c.assignment.trainIndices.length, cfg.training.batchSize, cfg.training.maxStepsPerRound);
+      this.stepsOf.set(id, steps);
+      // generous: a round may take many steps
+      waits.set(id, this.wait(this.doneWaiters, id, cfg.training.stepTimeoutSeconds * 1000 * Math.max(1, steps)));
+      c.socket.emit('roundStart', { type: 'roundStart', round: this.round, steps, weights: frames });
+    }
+    const out = new Map<number, RoundDone>();
+    for (const [id, p] of waits) {
+      const done = await p;
+      if (done && done.round === this.round) out.set(id, done);
+      else if (this.active.has(id)) this.dropClient(id, 'no roundDone in time');
+    }
+    return out;
+  }
+
+  private headTailParams() {
+    return [...this.split.head.params, ...this.split.tail.params];
+  }
+
+  private async evaluateOn(id: number, weights: WeightArray[] | null): Promise<EvalResult | null> {
+    const c = this.clients.get(id);
+    if (!c?.connected) return null;
+    const p = this.wait(this.evalWaiters, id, this.opts.config.training.stepTimeoutSeconds * 1000 * 10);
+    c.socket.emit('evaluate', { type: 'evaluate', round: this.round, weights: weights ? weightsToFrames(weights) : null });
+    return p;
+  }
+
+  /** Runs one training round in the configured mode, then evaluates. */
+  async runRound(round: number): Promise<RoundResult> {
+    const t0 = performance.now();
+    const cfg = this.opts.config;
+    this.round = round;
+    this.dropped = new Set();
+    const ids = [...this.clients.values()].filter((c) => c.connected).map((c) => c.id).sort((a, b) => a - b);
+    if (ids.length === 0) throw new Error(`round ${round}: no connected clients left`);
+    const done = new Map<number, RoundDone>();
+    const mode = cfg.training.mode;
+    if (mode === 'sequential') {
+      let w = this.globalWeights;
+      for (const id of ids) {
+        const r = await this.trainGroup([id], w);
+        const d = r.get(id);
+        if (!d) continue;
+        done.set(id, d);
+        w = framesToWeights(d.weights, this.headTailParams());
+      }
+      this.globalWeights = w;
+    } else {
+      const r = await this.trainGroup(ids, mode === 'splitfed' ? this.globalWeights : round === 0 ? this.globalWeights : null);
+      for (const [id, d] of r) done.set(id, d);
+      if (mode === 'splitfed' && done.size > 0) {
+        const lists = [...done.values()].map((d) => framesToWeights(d.weights, this.headTailParams()));
+        this.globalWeights = averageWeights(lists, [...done.values()].map((d) => d.samples));
+      }
+    }
+    for (const [id, d] of done) this.lastWeights.set(id, framesToWeights(d.weights, this.headTailParams()));
+    this.active = new Set();
+
+    // Evaluation: shared modes evaluate the one global model once; local mode evaluates every client.
+    const evals = new Map<number, EvalResult>();
+    const survivors = ids.filter((id) => this.clients.get(id)?.connected);
+    if (mode === 'local') {
+      const rs = await Promise.all(survivors.map((id) => this.evaluateOn(id, null)));
+      survivors.forEach((id, i) => rs[i] && evals.set(id, rs[i]));
+    } else {
+      for (const id of survivors) {
+        const r = await this.evaluateOn(id, this.globalWeights);
+        if (r) {
+          for (const s of survivors) evals.set(s, r);
+          break;
+        }
+      }
+    }
+    if (evals.size === 0) throw new Error(`round ${round}: no client could evaluate`);
+    const all = [...evals.values()];
+    const uniq = mode === 'local' ? all : [all[0]!];
+    const testSamples = uniq.reduce((a, e) => a + e.samples, 0);
+    const testAccuracy = uniq.reduce((a, e) => a + sum(e.correctByClass), 0) / testSamples;
+    const testLoss = uniq.reduce((a, e) => a + e.lossSum, 0) / testSamples;
+    const trained = [...done.values()];
+    const trainSamples = trained.reduce((a, d) => a + d.samples, 0);
+    const clients: ClientRoundResult[] = ids.map((id) => {
+      const c = this.clients.get(id)!;
+      const d = done.get(id);
+      const e = evals.get(id);
+      const n = sum(c.labelCounts);
+      return {
+        id,
+        samples: c.assignment.trainIndices.length,
+        steps: d?.steps ?? 0,
+        trainLoss: d && d.samples > 0 ? d.lossSum / d.samples : null,
+        testAccuracy: e ? sum(e.correctByClass) / e.samples : null,
+        testLoss: e ? e.lossSum / e.samples : null,
+        labelWeightedAccuracy: e && n > 0 ? c.labelCounts.reduce((a, k, cls) => a + (k / n) * (e.totalByClass[cls]! > 0 ? e.correctByClass[cls]! / e.totalByClass[cls]! : 0), 0) : null,
+        computeSeconds: d ? d.computeMs / 1000 : null,
+        dropped: !d,
+      };
+    });
+    const result: RoundResult = {
+      round, testAccuracy, testLoss,
+      trainLoss: trainSamples > 0 ? trained.reduce((a, d) => a + d.lossSum, 0) / trainSamples : null,
+      wallSeconds: (performance.now() - t0) / 1000,
+      participants: [...done.keys()].sort((a, b) => a - b),
+      dropped: ids.filter((id) => !done.has(id)),
+      clients,
+    };
+    this.opts.onRound?.(result);
+    return result;
+  }
+
+  /** Head and tail weights a client sent at the end of its last completed round. */
+  clientWeights(id: number): WeightArray[] | undefined {
+    return this.lastWeights.get(id);
+  }
+
+  async middleWeights(): Promise<WeightArray[]> {
+    return this.middle.getWeights();
+  }
+
+  async close(reason = 'run finished'): Promise<void> {
+    for (const c of this.clients.values()) if (c.connected) c.socket.emit('shutdown', { type: 'shutdown', reason });
+    await new Promise((r) => setTimeout(r, 50));
+    this.io.disconnectSockets(true);
+    await new Promise<void>((res) => this.io.close(() => res()));
+    for (const c of this.clients.values()) c.inflight?.z.dispose();
+    this.middle.dispose();
+    this.opt.dispose();
+  }
+}
+
+function sum(a: readonly number[]): number {
+  return a.reduce((x, y) => x + y, 0);
+}
+
+function toError(e: unknown): ErrorReply {
+  if (e instanceof CodecError) {
+    const code = (['bad-shape', 'bad-dtype', 'non-finite'] as const).find((c) => c === e.code) ?? 'bad-frame';
+    return errorReply(code, e.message);
+  }
+  return errorReply('internal', (e as Error).message ?? String(e));
+}

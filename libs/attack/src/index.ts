@@ -1,0 +1,2 @@
+// SPADV and baselines (issue 5). Depends on @splitfleet/splitcore only.
+export {};

@@ -1,0 +1,81 @@
+import { Rng } from '../rng/rng.ts';
+import { layerOutputShape, layerParamShapes, type Cut, type ModelSpec, type NamedLayer, type ParamShape } from './spec.ts';
+
+export type PartName = 'head' | 'middle' | 'tail';
+
+/** Plain-data weights: one entry per parameter, in layer order. */
+export interface WeightArray {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly values: Float32Array;
+}
+
+export interface PartSpec {
+  readonly part: PartName;
+  readonly layers: readonly NamedLayer[];
+  /** Per-sample shapes (no batch dimension). */
+  readonly inputShape: readonly number[];
+  readonly outputShape: readonly number[];
+  readonly params: readonly ParamShape[];
+}
+
+export interface SplitModel {
+  readonly model: ModelSpec;
+  readonly cut: Cut;
+  readonly head: PartSpec;
+  readonly middle: PartSpec;
+  readonly tail: PartSpec;
+  /** Seeded initial weights for each part. */
+  readonly init: Readonly<Record<PartName, readonly WeightArray[]>>;
+}
+
+/** Valid cut positions: every layer boundary that leaves head, middle and tail non-empty. */
+export function validateCut(model: ModelSpec, cut: Cut): void {
+  const n = model.layers.length;
+  const names = model.layers.map((l, i) => `${i + 1}=${l.name}`).join(', ');
+  if (!Number.isInteger(cut.headEnd) || cut.headEnd < 1 || cut.headEnd > n - 2)
+    throw new Error(`cut.headEnd must be an integer in [1, ${n - 2}] for model ${model.name} (cut after layer: ${names}), got ${cut.headEnd}`);
+  if (!Number.isInteger(cut.tailStart) || cut.tailStart <= cut.headEnd || cut.tailStart > n - 1)
+    throw new Error(`cut.tailStart must be an integer in [headEnd+1=${cut.headEnd + 1}, ${n - 1}] for model ${model.name}, got ${cut.tailStart}`);
+}
+
+function partSpec(part: PartName, layers: readonly NamedLayer[], inputShape: readonly number[]): PartSpec {
+  let shape = inputShape.slice();
+  const params: ParamShape[] = [];
+  for (const layer of layers) {
+    params.push(...layerParamShapes(layer, shape));
+    shape = layerOutputShape(layer, shape);
+  }
+  return { part, layers, inputShape, outputShape: shape, params };
+}
+
+/** Glorot-uniform kernels and zero biases, drawn from a stream forked per parameter name. */
+export function initWeights(params: readonly ParamShape[], rng: Rng): WeightArray[] {
+  return params.map((p) => {
+    const size = p.shape.reduce((a, b) => a * b, 1);
+    const values = new Float32Array(size);
+    if (p.fanIn > 0) {
+      const limit = Math.sqrt(6 / (p.fanIn + p.fanOut));
+      const r = rng.fork(p.name);
+      for (let i = 0; i < size; i++) values[i] = (2 * r.float() - 1) * limit;
+    }
+    return { name: p.name, shape: p.shape, values };
+  });
+}
+
+/** Cut a model twice; the same (model, cut, seed) always gives the same parts and weights. */
+export function split(model: ModelSpec, cut: Cut, seed: number): SplitModel {
+  validateCut(model, cut);
+  const head = partSpec('head', model.layers.slice(0, cut.headEnd), model.inputShape);
+  const middle = partSpec('middle', model.layers.slice(cut.headEnd, cut.tailStart), head.outputShape);
+  const tail = partSpec('tail', model.layers.slice(cut.tailStart), middle.outputShape);
+  const rng = Rng.fromSeed(seed).fork('init');
+  return {
+    model,
+    cut,
+    head,
+    middle,
+    tail,
+    init: { head: initWeights(head.params, rng), middle: initWeights(middle.params, rng), tail: initWeights(tail.params, rng) },
+  };
+}

@@ -1,0 +1,126 @@
+import * as tf from '@tensorflow/tfjs-core';
+// tfjs-core ships gradients separately from its ops, and its ESM build cannot be imported piecemeal
+// by Node; the union package registers all gradients (it shares the one tfjs-core instance).
+import '@tensorflow/tfjs';
+import type { PartModel } from '../model/part-model.ts';
+import { applyGradients } from './optimizer.ts';
+
+/**
+ * The U-shaped training step, cut into the pieces each party runs. These functions are the one
+ * training loop of splitfleet: the client, the server, the attack and the benchmarks all call them.
+ * tfjs cannot keep a tape open across an async network hop, so the head and the middle recompute
+ * their forward pass inside the backward step (cost: one extra forward of each).
+ */
+
+/** Mean softmax cross-entropy of logits against integer labels. */
+export function crossEntropy(logits: tf.Tensor, labels: tf.Tensor1D, classes: number): tf.Scalar {
+  return tf.tidy(() => {
+    const onehot = tf.oneHot(labels, classes);
+    return tf.neg(tf.mean(tf.sum(tf.mul(onehot, tf.logSoftmax(logits)), -1))) as tf.Scalar;
+  });
+}
+
+/** Client: head forward, producing the smashed data. */
+export function headForward(head: PartModel, x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => head.apply(x));
+}
+
+/** Client: head backward from the gradient at the smashed data, and update. */
+export function headBackward(head: PartModel, opt: tf.Optimizer, x: tf.Tensor, gz: tf.Tensor): void {
+  tf.tidy(() => {
+    const grads = tf.grads((...ps: tf.Tensor[]) => head.apply(x, ps))(head.vars, gz);
+    applyGradients(opt, head.vars, grads);
+  });
+}
+
+/** Server: middle forward. */
+export function middleForward(middle: PartModel, z: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => middle.apply(z));
+}
+
+/**
+ * Server: vector–Jacobian product of the middle at z with gm. Returns the gradient at z and the
+ * gradients of the middle's parameters (caller owns all of them).
+ */
+export function middleVjp(middle: PartModel, z: tf.Tensor, gm: tf.Tensor): { gz: tf.Tensor; grads: tf.Tensor[] } {
+  const all = tf.grads((zz: tf.Tensor, ...ps: tf.Tensor[]) => middle.apply(zz, ps))([z, ...middle.vars], gm);
+  return { gz: all[0]!, grads: all.slice(1) };
+}
+
+/** Client: tail forward, loss, backward; updates the tail and returns the gradient at its input. */
+export async function tailStep(
+  tail: PartModel,
+  opt: tf.Optimizer,
+  m: tf.Tensor,
+  labels: tf.Tensor1D,
+  classes: number,
+): Promise<{ loss: number; gm: tf.Tensor }> {
+  const out = tf.tidy(() => {
+    const f = (mm: tf.Tensor, ...ps: tf.Tensor[]) => crossEntropy(tail.apply(mm, ps), labels, classes);
+    const { value, grads } = tf.valueAndGrads(f)([m, ...tail.vars]);
+    applyGradients(opt, tail.vars, grads.slice(1));
+    return { loss: value, gm: grads[0]! };
+  });
+  // data(), not dataSync(): the webgpu backend cannot read synchronously in Node
+  const loss = (await out.loss.data())[0] as number;
+  out.loss.dispose();
+  return { loss, gm: out.gm };
+}
+
+/** Client: tail forward only, for evaluation: summed loss and per-class correct/total counts. */
+export async function tailEvaluate(
+  tail: PartModel,
+  m: tf.Tensor,
+  labels: Int32Array,
+  classes: number,
+): Promise<{ lossSum: number; correctByClass: number[]; totalByClass: number[] }> {
+  const [logp, pred] = tf.tidy(() => {
+    const logits = tail.apply(m);
+    return [tf.logSoftmax(logits), tf.argMax(logits, -1)] as const;
+  });
+  const lp = await logp.data();
+  const pr = await pred.data();
+  logp.dispose();
+  pred.dispose();
+  const correctByClass = new Array<number>(classes).fill(0);
+  const totalByClass = new Array<number>(classes).fill(0);
+  let lossSum = 0;
+  for (let i = 0; i < labels.length; i++) {
+    const y = labels[i]!;
+    lossSum -= lp[i * classes + y]!;
+    totalByClass[y]!++;
+    if (pr[i] === y) correctByClass[y]!++;
+  }
+  return { lossSum, correctByClass, totalByClass };
+}
+
+/**
+ * Reference: one step of ordinary training of the composed model in one process. Used to prove that
+ * split training computes the same thing, and as the monolithic baseline in benchmarks.
+ */
+export async function composedStep(
+  parts: readonly PartModel[],
+  opt: tf.Optimizer,
+  x: tf.Tensor,
+  labels: tf.Tensor1D,
+  classes: number,
+): Promise<number> {
+  const vars = parts.flatMap((p) => p.vars);
+  const loss = tf.tidy(() => {
+    const f = (...ps: tf.Tensor[]) => {
+      let h = x;
+      let k = 0;
+      for (const p of parts) {
+        h = p.apply(h, ps.slice(k, k + p.vars.length));
+        k += p.vars.length;
+      }
+      return crossEntropy(h, labels, classes);
+    };
+    const { value, grads } = tf.valueAndGrads(f)(vars);
+    applyGradients(opt, vars, grads);
+    return value;
+  });
+  const v = (await loss.data())[0] as number;
+  loss.dispose();
+  return v;
+}

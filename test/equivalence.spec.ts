@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import {
+  batchOrder, cnnSmall, composedStep, gather, makeOptimizer, partition, PartModel, split, type OptimizerConfig,
+} from '@splitfleet/splitcore';
+import { readDataset } from '@splitfleet/client-sim';
+import { maxAbsDiff, startHarness, testConfig, tf } from './helpers.ts';
+
+const STEPS = 10;
+
+describe('split training over a real socket.io connection computes ordinary training', () => {
+  it.each<[string, OptimizerConfig, number]>([
+    ['SGD with momentum', { name: 'sgd', lr: 0.05, momentum: 0.9 }, 1e-5],
+    ['Adam', { name: 'adam', lr: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 }, 1e-4],
+  ])('%s: head, middle and tail after 10 batches equal the composed model trained in one process', async (_name, optimizer, tol) => {
+    const cfg = testConfig({
+      fleet: { clients: 1, workers: 1 },
+      training: { mode: 'sequential', rounds: 1, batchSize: 16, maxStepsPerRound: STEPS, optimizer },
+    });
+    // Split: server here, client in a worker_thread, wasm on both sides.
+    const h = await startHarness(cfg);
+    await h.server.waitForClients();
+    const r = await h.server.runRound(0);
+    expect(r.participants).toEqual([0]);
+    expect(r.clients[0]!.steps).toBe(STEPS);
+    const middle = await h.server.middleWeights();
+    const headTail = h.server.clientWeights(0)!;
+    await h.close();
+
+    // Reference: the composed model, same initial weights, same batches, one optimiser.
+    const data = readDataset(cfg.data.name, cfg.data.dir);
+    const parts = split(cnnSmall, cnnSmall.defaultCut, cfg.seed);
+    const models = [
+      new PartModel(parts.head, parts.init.head),
+      new PartModel(parts.middle, parts.init.middle),
+      new PartModel(parts.tail, parts.init.tail),
+    ];
+    const opt = makeOptimizer(optimizer);
+    const order = batchOrder(cfg.seed, 0, 0, partition(cfg.partition, data.train.labels, 1, cfg.seed)[0]!);
+    for (let s = 0; s < STEPS; s++) {
+      const { x, y } = gather(data.train, order.slice(s * 16, (s + 1) * 16));
+      const xt = tf.tensor4d(x, [16, 28, 28, 1]);
+      const yt = tf.tensor1d(y, 'int32');
+      await composedStep(models, opt, xt, yt, 10);
+      xt.dispose();
+      yt.dispose();
+    }
+    const ref = await Promise.all(models.map((m) => m.getWeights()));
+    const refHeadTail = [...ref[0]!, ...ref[2]!];
+    let worst = 0;
+    middle.forEach((w, i) => (worst = Math.max(worst, maxAbsDiff(w.values, ref[1]![i]!.values))));
+    headTail.forEach((w, i) => (worst = Math.max(worst, maxAbsDiff(w.values, refHeadTail[i]!.values))));
+    // the weights did move (a no-op would also "match")
+    expect(maxAbsDiff(middle[0]!.values, parts.init.middle[0]!.values)).toBeGreaterThan(1e-4);
+    expect(worst).toBeLessThanOrEqual(tol);
+    models.forEach((m) => m.dispose());
+    opt.dispose();
+  });
+});

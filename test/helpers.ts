@@ -1,0 +1,58 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend, readDataset, startFleet, type FleetHandle } from '@splitfleet/client-sim';
+import { parseConfig, type Config, type ConfigInput } from '../apps/server/src/config.ts';
+import { SplitServer } from '../apps/server/src/split-server.ts';
+
+/** A small, fast config for end-to-end tests (wasm everywhere, bounded steps). */
+export function testConfig(over: ConfigInput = {}): Config {
+  const base: ConfigInput = {
+    seed: 7,
+    fleet: { clients: 2, workers: 1, backend: 'wasm', joinTimeoutSeconds: 60 },
+    training: { mode: 'splitfed', rounds: 1, batchSize: 16, maxStepsPerRound: 3, stepTimeoutSeconds: 60 },
+    data: { testSamples: 200 },
+  };
+  return parseConfig(merge(base, over));
+}
+
+function merge(a: unknown, b: unknown): unknown {
+  if (typeof a !== 'object' || a === null || typeof b !== 'object' || b === null || Array.isArray(b)) return b === undefined ? a : b;
+  const out: Record<string, unknown> = { ...(a as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(b)) out[k] = merge(out[k], v);
+  return out;
+}
+
+export interface Harness {
+  readonly server: SplitServer;
+  readonly fleet: FleetHandle | null;
+  readonly logs: string[];
+  close(): Promise<void>;
+}
+
+/** Server in this (test) process on wasm; the fleet in worker_threads, talking over loopback socket.io. */
+export async function startHarness(cfg: Config, opts: { fleetClients?: number } = {}): Promise<Harness> {
+  await initBackend('wasm');
+  const data = readDataset(cfg.data.name, cfg.data.dir);
+  const logs: string[] = [];
+  const server = await SplitServer.start({ config: cfg, runId: 'test', train: data.train, test: data.test, log: (l) => logs.push(l) });
+  const n = opts.fleetClients ?? cfg.fleet.clients;
+  const fleet = n > 0 ? await startFleet({ serverUrl: server.url, clients: n, workers: cfg.fleet.workers, backend: cfg.fleet.backend, log: (l) => logs.push(l) }) : null;
+  return {
+    server, fleet, logs,
+    async close() {
+      await server.close();
+      if (fleet) {
+        await Promise.race([fleet.finished, new Promise((r) => setTimeout(r, 5000))]);
+        await fleet.terminate();
+      }
+    },
+  };
+}
+
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
+export { tf };

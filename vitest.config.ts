@@ -1,0 +1,23 @@
+import { defineConfig } from 'vitest/config';
+
+// Mesa's EGL (software WebGPU through Dawn) reads the real process environment, so set it here,
+// before vitest forks the test processes that inherit it.
+process.env.EGL_PLATFORM ??= 'surfaceless';
+
+export default defineConfig({
+  resolve: { tsconfigPaths: true },
+  test: {
+    pool: 'forks',
+    passWithNoTests: true,
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    projects: [
+      { extends: true, test: { name: 'splitcore', include: ['libs/splitcore/src/**/*.spec.ts'] } },
+      { extends: true, test: { name: 'attack', include: ['libs/attack/src/**/*.spec.ts'] } },
+      { extends: true, test: { name: 'server', include: ['apps/server/src/**/*.spec.ts'] } },
+      { extends: true, test: { name: 'client-sim', include: ['apps/client-sim/src/**/*.spec.ts'] } },
+      // cross-process end-to-end tests: one file at a time, they each use both cores
+      { extends: true, test: { name: 'e2e', include: ['test/**/*.spec.ts'], fileParallelism: false, testTimeout: 600_000 } },
+    ],
+  },
+});
