@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  batchOrder, cnnSmall, composedStep, gather, makeOptimizer, partition, PartModel, split, type OptimizerConfig,
+  batchOrder, cnnSmall, composedStep, disposeOptimizer, gather, makeOptimizer, partition, PartModel, split, type OptimizerConfig,
 } from '@splitfleet/splitcore';
 import { readDataset } from '@splitfleet/client-sim';
 import { maxAbsDiff, startHarness, testConfig, tf } from './helpers.ts';
@@ -53,6 +53,6 @@ describe('split training over a real socket.io connection computes ordinary trai
     expect(maxAbsDiff(middle[0]!.values, parts.init.middle[0]!.values)).toBeGreaterThan(1e-4);
     expect(worst).toBeLessThanOrEqual(tol);
     models.forEach((m) => m.dispose());
-    opt.dispose();
+    disposeOptimizer(opt);
   });
 });

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Socket } from 'socket.io-client';
 import {
   EvaluateRequestSchema, frameToTensor, framesToWeights, getModelSpec, headBackward, headForward,
-  isErrorReply, makeOptimizer, parseMessage, PartModel, PROTOCOL_VERSION, RoundStartSchema, batchOrder,
+  isErrorReply, makeOptimizer, disposeOptimizer, parseMessage, PartModel, PROTOCOL_VERSION, RoundStartSchema, batchOrder,
   split, tailEvaluate, tailStep, tensorToFrame, weightsToFrames, gather,
   type Assignment, type ClientToServerEvents, type ErrorReply, type Hello, type ImageSet,
   type ServerToClientEvents, type SplitModel,
@@ -118,6 +118,12 @@ export class SplitClient {
     const a = this.assignment!;
     const parts = this.parts!;
     if (msg.weights) this.loadWeights(msg.weights);
+    // Client optimisers start fresh every round (as FedAvg clients do): the round's starting state
+    // is then entirely the weights the server sent, so a resumed run continues exactly.
+    if (this.headOpt) disposeOptimizer(this.headOpt);
+    if (this.tailOpt) disposeOptimizer(this.tailOpt);
+    this.headOpt = makeOptimizer(a.optimizer);
+    this.tailOpt = makeOptimizer(a.optimizer);
     const t0 = performance.now();
     const order = batchOrder(a.seed, a.clientId, msg.round, a.trainIndices);
     const classes = parts.model.classes;
@@ -199,8 +205,8 @@ export class SplitClient {
   dispose(): void {
     this.head?.dispose();
     this.tail?.dispose();
-    this.headOpt?.dispose();
-    this.tailOpt?.dispose();
+    if (this.headOpt) disposeOptimizer(this.headOpt);
+    if (this.tailOpt) disposeOptimizer(this.tailOpt);
     this.head = this.tail = null;
   }
 }

@@ -81,3 +81,16 @@ export async function startFleet(opts: FleetOptions): Promise<FleetHandle> {
     },
   };
 }
+
+/** Runs a fleet until the server ends the run; returns the process exit code (1 if a worker crashed). */
+export async function runFleet(opts: FleetOptions & { quiet?: boolean }): Promise<number> {
+  const log = (l: string) => {
+    if (!opts.quiet) console.log(`[fleet] ${l}`);
+  };
+  const fleet = await startFleet({ ...opts, log });
+  log(`${opts.clients} clients joined over ${fleet.backends.length} workers`);
+  const r = await fleet.finished;
+  await fleet.terminate();
+  for (const c of r.crashed) console.error(`[fleet] worker ${c.worker} crashed (clients ${c.clientIds.join(', ')}): ${c.error}`);
+  return r.crashed.length > 0 ? 1 : 0;
+}

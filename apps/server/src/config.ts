@@ -52,6 +52,8 @@ export const ConfigSchema = z
         rounds: int(1).max(100000).default(3),
         batchSize: int(1).max(4096).default(64),
         optimizer: OptimizerSchema.default({ name: 'sgd', lr: 0.05, momentum: 0.9 }),
+        /** Write checkpoint.ckpt every N rounds (0: never); `--resume` continues from it. */
+        checkpointEvery: int(0).default(1),
         /** Cap on local steps per round (null: one full local epoch). */
         maxStepsPerRound: int(1).nullable().default(null),
         /** The server drops a client that has not sent its part of a step within this time. */
@@ -60,7 +62,44 @@ export const ConfigSchema = z
       .strict()
       .prefault({}),
     attack: z
-      .object({ method: z.enum(['none']).default('none') })
+      .object({
+        /** none: no attack; spadv: record during training, attack after it. */
+        method: z.enum(['none', 'spadv']).default('none'),
+        aux: z
+          .object({
+            /** |D_aux|: unlabelled samples the attacker holds. */
+            size: int(2).default(256),
+            /** Class skew of D_aux: Dirichlet(alpha) proportions; null with fromClient set. */
+            alpha: z.number().positive().nullable().default(0.5),
+            /** Draw D_aux with the label distribution of this client instead. */
+            fromClient: int(0).nullable().default(null),
+            /** Training samples held out from every client (the attacker's pool). */
+            holdout: int(2).default(1000),
+            seed: z.number().int().nullable().default(null),
+          })
+          .strict()
+          .prefault({}),
+        objective: z.enum(['infomax', 'match', 'cluster', 'observe']).default('observe'),
+        /** Compare several objectives in one run (overrides objective). */
+        objectives: z.array(z.enum(['infomax', 'match', 'cluster', 'observe'])).nullable().default(null),
+        observe: z.object({ batches: int(1).default(32) }).strict().prefault({}),
+        shadow: z
+          .object({
+            architecture: z.enum(['same', 'small']).default('same'),
+            steps: int(1).default(300),
+            lr: z.number().positive().default(0.003),
+            batchSize: int(2).default(64),
+          })
+          .strict()
+          .prefault({}),
+        craft: z.array(z.enum(['pgd', 'feature', 'ila'])).min(1).default(['pgd', 'feature']),
+        epsilon: z.number().min(0).max(1).default(0.1),
+        /** ε grid for the report (defaults to [epsilon]). */
+        epsilons: z.array(z.number().min(0).max(1)).nullable().default(null),
+        steps: int(1).default(20),
+        evalSamples: int(1).default(500),
+        baselines: z.array(z.enum(['whitebox', 'random-shadow', 'noise'])).default(['whitebox', 'random-shadow', 'noise']),
+      })
       .strict()
       .prefault({}),
   })

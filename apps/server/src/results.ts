@@ -51,4 +51,5 @@ export interface RunResults {
   readonly timings: { startedAt: string; finishedAt: string | null; wallSeconds: number };
   readonly status: 'running' | 'completed' | 'failed';
   readonly error?: string;
+  readonly attack?: unknown;
 }

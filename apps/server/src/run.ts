@@ -9,17 +9,31 @@ import { writeJsonAtomic } from './atomic.ts';
 import type { Config } from './config.ts';
 import { RESULTS_SCHEMA_VERSION, type RoundResult, type RunResults } from './results.ts';
 import { SplitServer } from './split-server.ts';
+import { heldOutIndices, ObservationRecorder } from '@splitfleet/attack';
+import { runSpadv, type AttackReport, type AttackTarget } from './attack-run.ts';
+import { observationsFrom, observationTensors, readCheckpoint, weightsToTensors, writeCheckpoint, type ObservedMeta } from './checkpoint.ts';
+import { existsSync, readFileSync } from 'node:fs';
+import type { ServerStateMeta } from './split-server.ts';
 
 const FLEET_MAIN = fileURLToPath(new URL('../../client-sim/src/main.ts', import.meta.url));
 
 export interface RunOptions {
   readonly outDir: string;
-  /** 'process' (default): the fleet is a separate OS process; 'workers': worker_threads of this process. */
-  readonly fleet?: 'process' | 'workers';
+  /**
+   * 'process' (default): the fleet is a separate OS process; 'workers': worker_threads of this
+   * process; 'external': wait for fleets started elsewhere (`splitfleet fleet --server URL`).
+   */
+  readonly fleet?: 'process' | 'workers' | 'external';
+  readonly host?: string;
+  readonly port?: number;
+  readonly onStep?: (round: number, step: number, steps: number) => void;
   readonly log?: (line: string) => void;
   readonly onRound?: (r: RoundResult, total: number) => void;
   /** Called once the server listens (tests use it to reach the server). */
   readonly onServer?: (s: SplitServer) => void;
+  readonly onAttackProgress?: (label: string, done: number, total: number) => void;
+  /** Continue the run in outDir from its last round checkpoint. */
+  readonly resume?: boolean;
 }
 
 export interface RunOutcome {
@@ -47,16 +61,34 @@ export async function runExperiment(cfg: Config, opts: RunOptions): Promise<RunO
   const log = opts.log ?? (() => {});
   const outDir = resolve(opts.outDir);
   mkdirSync(outDir, { recursive: true });
-  writeJsonAtomic(join(outDir, 'config.json'), cfg);
-  const runId = `${Date.now().toString(36)}-${cfg.seed}`;
-  const started = new Date();
+  const ckptPath = join(outDir, 'checkpoint.ckpt');
+  const resultsPath = join(outDir, 'results.json');
+  let previous: RunResults | null = null;
+  if (opts.resume) {
+    if (!existsSync(ckptPath) || !existsSync(resultsPath)) throw new Error(`cannot resume ${outDir}: no checkpoint.ckpt/results.json (was it started with checkpoints on?)`);
+    previous = JSON.parse(readFileSync(resultsPath, 'utf8')) as RunResults;
+  } else writeJsonAtomic(join(outDir, 'config.json'), cfg);
+  const runId = previous?.runId ?? `${Date.now().toString(36)}-${cfg.seed}`;
+  const started = previous ? new Date(previous.timings.startedAt) : new Date();
   const backend = await initBackend(cfg.fleet.backend === 'webgpu' ? 'webgpu' : cfg.fleet.backend === 'cpu' ? 'cpu' : 'wasm');
   const data = readDataset(cfg.data.name, cfg.data.dir);
   const rounds: RoundResult[] = [];
-  const server = await SplitServer.start({ config: cfg, runId, train: data.train, test: data.test, log });
+  const attacking = cfg.attack.method === 'spadv';
+  const heldOut = attacking ? heldOutIndices(data.train.count, cfg.attack.aux.holdout, cfg.seed) : [];
+  const recorder = attacking ? new ObservationRecorder(cfg.attack.observe.batches) : null;
+  let attack: AttackReport | null = null;
+  const server = await SplitServer.start({ config: cfg, runId, train: data.train, test: data.test, log, heldOut, taps: recorder ? [recorder] : [], host: opts.host, port: opts.port, onStep: opts.onStep });
   opts.onServer?.(server);
+  let firstRound = 0;
+  if (previous) {
+    const ck = readCheckpoint<{ server: ServerStateMeta; observed: ObservedMeta[] }>(ckptPath);
+    await server.importState(ck.meta.server, ck.tensors);
+    recorder?.restore(observationsFrom(ck.meta.observed, ck.tensors));
+    rounds.push(...previous.rounds.filter((r) => r.round <= ck.meta.server.round));
+    firstRound = ck.meta.server.round + 1;
+    log(`resuming ${outDir} after round ${firstRound} (checkpoint ${ckptPath})`);
+  }
   log(`server listening on ${server.url} (middle on ${backend.backend}; ${cfg.fleet.clients} clients, ${cfg.training.mode}, data ${data.dir})`);
-  const resultsPath = join(outDir, 'results.json');
   const snapshot = (status: RunResults['status'], error?: string): RunResults => {
     const counts: Record<string, number> = {};
     for (const c of server.clientInfo()) counts[c.backend] = (counts[c.backend] ?? 0) + 1;
@@ -68,14 +100,16 @@ export async function runExperiment(cfg: Config, opts: RunOptions): Promise<RunO
       clients: server.clientInfo(), rounds,
       final: last ? { testAccuracy: last.testAccuracy, testLoss: last.testLoss } : null,
       timings: { startedAt: started.toISOString(), finishedAt: status === 'running' ? null : new Date().toISOString(), wallSeconds: (Date.now() - started.getTime()) / 1000 },
-      status, ...(error ? { error } : {}),
+      status, ...(error ? { error } : {}), ...(attack ? { attack } : {}),
     };
   };
   let child: ChildProcess | null = null;
   let fleet: FleetHandle | null = null;
   let fleetExit: Promise<number | null> = Promise.resolve(0);
   try {
-    if ((opts.fleet ?? 'process') === 'process') {
+    if (opts.fleet === 'external') {
+      log(`waiting for ${cfg.fleet.clients} clients: splitfleet fleet --server ${server.url} --clients N`);
+    } else if ((opts.fleet ?? 'process') === 'process') {
       child = launchFleetProcess(server.url, cfg, log);
       const c = child;
       fleetExit = new Promise((res) => c.once('exit', (code) => res(code)));
@@ -87,11 +121,41 @@ export async function runExperiment(cfg: Config, opts: RunOptions): Promise<RunO
     }
     await server.waitForClients();
     log(`all ${cfg.fleet.clients} clients joined`);
-    for (let r = 0; r < cfg.training.rounds; r++) {
+    for (let r = firstRound; r < cfg.training.rounds; r++) {
       const res = await server.runRound(r);
       rounds.push(res);
+      // checkpoint first, then results: a crash in between leaves a checkpoint one round ahead of
+      // results.json, and resume takes the rounds it has from results and redoes none twice
+      if (cfg.training.checkpointEvery > 0 && ((r + 1) % cfg.training.checkpointEvery === 0 || r === cfg.training.rounds - 1)) {
+        const st = await server.exportState();
+        const obs = observationTensors(recorder?.observed ?? []);
+        writeCheckpoint(ckptPath, { server: st.meta, observed: obs.meta }, { ...st.tensors, ...obs.tensors });
+      }
       writeJsonAtomic(resultsPath, snapshot('running'));
       opts.onRound?.(res, cfg.training.rounds);
+    }
+    const targets: AttackTarget[] =
+      cfg.training.mode === 'local'
+        ? server.clientInfo().flatMap((c) => {
+            const w = server.clientWeights(c.id);
+            return w ? [{ label: `client ${c.id}`, clientIds: [c.id], headTail: w }] : [];
+          })
+        : [{ label: 'global model', clientIds: server.clientInfo().map((c) => c.id), headTail: server.globalWeights }];
+    const middle = await server.middleWeights();
+    const obs = observationTensors(recorder?.observed ?? []);
+    writeCheckpoint(join(outDir, 'final.ckpt'), {
+      kind: 'final', rounds: rounds.length, heldOut, targets: targets.map((t) => ({ label: t.label, clientIds: t.clientIds })), observed: obs.meta,
+    }, {
+      ...weightsToTensors('middle', middle),
+      ...Object.assign({}, ...targets.map((t, i) => weightsToTensors(`target${i}`, t.headTail))),
+      ...obs.tensors,
+    });
+    if (attacking) {
+      attack = await runSpadv({
+        cfg, split: server.split, train: data.train, test: data.test, heldOut, middle,
+        observed: recorder!.observed, targets, partitions: server.clientPartitions, log, onProgress: opts.onAttackProgress,
+      });
+      writeJsonAtomic(join(outDir, 'attack.json'), attack);
     }
     const results = snapshot('completed');
     writeJsonAtomic(resultsPath, results);

@@ -5,10 +5,11 @@ import { Server, type Socket } from 'socket.io';
 import {
   AssignmentSchema, averageWeights, BackwardRequestSchema, CodecError, EvalResultSchema, errorReply,
   ForwardRequestSchema, frameToTensor, framesToWeights, getModelSpec, HelloSchema, makeOptimizer,
-  middleForward, middleVjp, parseMessage, partition, PartModel, PROTOCOL_VERSION, RoundDoneSchema,
-  split, tensorToFrame, weightsToFrames, applyGradients, headerBytes, stepsPerRound,
+  middleForward, middleVjp, parseMessage, partitionExcluding, PartModel, PROTOCOL_VERSION, RoundDoneSchema,
+  split, tensorToFrame, weightsToFrames, applyGradients, headerBytes, stepsPerRound, disposeOptimizer,
   type Ack, type Assignment, type ClientToServerEvents, type ErrorReply, type EvalResult, type Hello,
   type ImageSet, type RoundDone, type ServerToClientEvents, type SplitModel, type WeightArray,
+  type ServerTaps, type TapEvent, type WireTensor,
 } from '@splitfleet/splitcore';
 import { StepBarrier } from './barrier.ts';
 import type { Config } from './config.ts';
@@ -43,6 +44,12 @@ export interface SplitServerOptions {
   readonly port?: number;
   readonly log?: (line: string) => void;
   readonly onRound?: (r: RoundResult) => void;
+  /** Called after every lockstep step of a round (for progress bars). */
+  readonly onStep?: (round: number, step: number, steps: number) => void;
+  /** Observation taps (attacks); registered at construction, none by default. */
+  readonly taps?: readonly ServerTaps[];
+  /** Train indices no client holds (attacker's auxiliary pool); excluded from partitions. */
+  readonly heldOut?: readonly number[];
 }
 
 const KNOWN_EVENTS = new Set(['hello', 'forward', 'backward', 'roundDone', 'evalDone']);
@@ -87,7 +94,8 @@ export class SplitServer {
     this.middle = new PartModel(this.split.middle, this.split.init.middle);
     this.opt = makeOptimizer(cfg.training.optimizer);
     this.globalWeights = [...this.split.init.head, ...this.split.init.tail];
-    this.partitions = partition(cfg.partition, opts.train.labels, cfg.fleet.clients, cfg.seed, opts.train.classes);
+    // Partition only what no one else holds: held-out samples (the attacker's pool) are excluded.
+    this.partitions = partitionExcluding(cfg.partition, opts.train.labels, cfg.fleet.clients, cfg.seed, opts.train.classes, opts.heldOut ?? []);
     this.log = opts.log ?? (() => {});
     this.http = http;
     // The largest legal frame: a full batch of smashed data or of the middle's output, or all of a
@@ -288,6 +296,20 @@ export class SplitServer {
       c.inflight = { round: this.round, step, z: a.z };
       a.ack({ type: 'middle', m: frames[i]! });
     });
+    for (const [id, a] of arrivals) if (this.active.has(id)) await this.tap('onSmashed', { clientId: id, round: this.round, step, z: a.z });
+  }
+
+  /** Calls every tap for an event; a failing tap is reported by name and never stops training. */
+  private async tap<E extends TapEvent>(event: E, payload: Parameters<NonNullable<ServerTaps[E]>>[0]): Promise<void> {
+    for (const t of this.opts.taps ?? []) {
+      const f = t[event] as ((p: typeof payload) => void | Promise<void>) | undefined;
+      if (!f) continue;
+      try {
+        await f.call(t, payload);
+      } catch (e) {
+        this.log(`hook ${t.name}.${event} failed: ${(e as Error).message}`);
+      }
+    }
   }
 
   private onBackward(c: ClientConn, raw: unknown, ack: unknown, reject: (ack: unknown, e: ErrorReply) => void): void {
@@ -331,6 +353,7 @@ export class SplitServer {
     });
     const frames = await Promise.all(gz.map((t) => tensorToFrame(t)));
     tf.dispose(gz);
+    for (const [id, a] of live) await this.tap('onGradient', { clientId: id, round: this.round, step, z: this.clients.get(id)!.inflight!.z, gm: a.gm });
     live.forEach(([id, a], i) => {
       const c = this.clients.get(id)!;
       c.inflight!.z.dispose();
@@ -339,6 +362,7 @@ export class SplitServer {
       a.ack({ type: 'gradient', gz: frames[i]! });
     });
     for (const [id, a] of arrivals) if (!live.some(([l]) => l === id)) a.gm.dispose();
+    this.opts.onStep?.(this.round, step + 1, Math.max(0, ...[...this.active].map((id) => this.stepsOf.get(id) ?? 0)));
   }
 
   private dropClient(id: number, why: string): void {
@@ -388,10 +412,10 @@ export class SplitServer {
   }
 
   /** Runs one client group through a phase of local training; returns their roundDone messages. */
-  private async trainGroup(ids: number[], weights: WeightArray[] | null): Promise<Map<number, RoundDone>> {
+  private async trainGroup(ids: number[], weights: WeightArray[] | ((id: number) => WeightArray[])): Promise<Map<number, RoundDone>> {
     const cfg = this.opts.config;
     this.beginPhase(ids.filter((id) => this.clients.get(id)?.connected));
-    const frames = weights ? weightsToFrames(weights) : null;
+    const shared = typeof weights === 'function' ? null : weightsToFrames(weights);
     const waits = new Map<number, Promise<RoundDone | null>>();
     for (const id of this.active) {
       const c = this.clients.get(id)!;
@@ -399,6 +423,8 @@ export class SplitServer {
       this.stepsOf.set(id, steps);
       // generous: a round may take many steps
       waits.set(id, this.wait(this.doneWaiters, id, cfg.training.stepTimeoutSeconds * 1000 * Math.max(1, steps)));
+      // every round starts from weights the server holds: what makes a resumed run exact
+      const frames = shared ?? weightsToFrames((weights as (id: number) => WeightArray[])(id));
       c.socket.emit('roundStart', { type: 'roundStart', round: this.round, steps, weights: frames });
     }
     const out = new Map<number, RoundDone>();
@@ -443,7 +469,7 @@ export class SplitServer {
       }
       this.globalWeights = w;
     } else {
-      const r = await this.trainGroup(ids, mode === 'splitfed' ? this.globalWeights : round === 0 ? this.globalWeights : null);
+      const r = await this.trainGroup(ids, mode === 'splitfed' ? this.globalWeights : (id) => this.lastWeights.get(id) ?? this.globalWeights);
       for (const [id, d] of r) done.set(id, d);
       if (mode === 'splitfed' && done.size > 0) {
         const lists = [...done.values()].map((d) => framesToWeights(d.weights, this.headTailParams()));
@@ -501,13 +527,58 @@ export class SplitServer {
       dropped: ids.filter((id) => !done.has(id)),
       clients,
     };
+    await this.tap('onRoundEnd', { round, middle: { spec: this.split.middle, weights: () => this.middle.getWeights() } });
     this.opts.onRound?.(result);
     return result;
+  }
+
+  /** Training indices of every client id (evaluation and reporting only). */
+  get clientPartitions(): readonly (readonly number[])[] {
+    return this.partitions;
   }
 
   /** Head and tail weights a client sent at the end of its last completed round. */
   clientWeights(id: number): WeightArray[] | undefined {
     return this.lastWeights.get(id);
+  }
+
+  /**
+   * Everything the server needs to continue a run after the last completed round: middle weights,
+   * the middle optimiser's state, the global head/tail and each client's last head/tail.
+   * (Client optimisers restart every round, and batch order is a pure function of (seed, client,
+   * round), so nothing else is needed for an exact resume.)
+   */
+  async exportState(): Promise<{ meta: ServerStateMeta; tensors: Record<string, WireTensor> }> {
+    const tensors: Record<string, WireTensor> = {};
+    const put = (prefix: string, ws: readonly WeightArray[]) => ws.forEach((w, i) => (tensors[`${prefix}/${i}`] = { dtype: 'float32', shape: w.shape, data: w.values }));
+    put('middle', await this.middle.getWeights());
+    put('global', this.globalWeights);
+    for (const [id, w] of this.lastWeights) put(`client${id}`, w);
+    const optW = await this.opt.getWeights();
+    const optNames: string[] = [];
+    for (const [i, nt] of optW.entries()) {
+      optNames.push(nt.name);
+      const data = await nt.tensor.data();
+      tensors[`opt/${i}`] = nt.tensor.dtype === 'int32' ? { dtype: 'int32', shape: nt.tensor.shape, data: Int32Array.from(data) } : { dtype: 'float32', shape: nt.tensor.shape, data: Float32Array.from(data) };
+    }
+    return { meta: { round: this.round, clients: [...this.lastWeights.keys()], optimizer: optNames }, tensors };
+  }
+
+  async importState(meta: ServerStateMeta, tensors: ReadonlyMap<string, WireTensor>): Promise<void> {
+    const get = (prefix: string, params: readonly { name: string }[]): WeightArray[] =>
+      params.map((p, i) => {
+        const t = tensors.get(`${prefix}/${i}`);
+        if (!t) throw new Error(`checkpoint lacks ${prefix}/${i}`);
+        return { name: p.name, shape: t.shape, values: t.data as Float32Array };
+      });
+    this.middle.setWeights(get('middle', this.split.middle.params));
+    this.globalWeights = get('global', this.headTailParams());
+    for (const id of meta.clients) this.lastWeights.set(id, get(`client${id}`, this.headTailParams()));
+    await this.opt.setWeights(meta.optimizer.map((name, i) => {
+      const t = tensors.get(`opt/${i}`)!;
+      return { name, tensor: tf.tensor(t.data as Float32Array | Int32Array, [...t.shape], t.dtype === 'int32' ? 'int32' : 'float32') };
+    }));
+    this.round = meta.round;
   }
 
   async middleWeights(): Promise<WeightArray[]> {
@@ -521,8 +592,14 @@ export class SplitServer {
     await new Promise<void>((res) => this.io.close(() => res()));
     for (const c of this.clients.values()) c.inflight?.z.dispose();
     this.middle.dispose();
-    this.opt.dispose();
+    disposeOptimizer(this.opt);
   }
+}
+
+export interface ServerStateMeta {
+  readonly round: number;
+  readonly clients: number[];
+  readonly optimizer: string[];
 }
 
 function sum(a: readonly number[]): number {

@@ -1,2 +1,10 @@
-// SPADV and baselines (issue 5). Depends on @splitfleet/splitcore only.
-export {};
+// SPADV (Fan et al., ECAI 2023) and baselines. Depends on @splitfleet/splitcore only; sees the
+// training run only through the server's observation taps (ServerTaps).
+export * from './observations.ts';
+export * from './aux-data.ts';
+export * from './kmeans.ts';
+export * from './hungarian.ts';
+export * from './losses.ts';
+export * from './shadow.ts';
+export * from './craft.ts';
+export * from './evaluate.ts';

@@ -13,3 +13,4 @@ export * from './backends/register.ts';
 export * from './protocol/protocol.ts';
 export * from './codec/tf-frames.ts';
 export * from './train/schedule.ts';
+export * from './hooks/server-hooks.ts';

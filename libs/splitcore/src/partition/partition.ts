@@ -65,3 +65,14 @@ function dirichlet(labels: ArrayLike<number>, clients: number, alpha: number, mi
     `partition: could not give every one of ${clients} clients at least partition.minSize=${minSize} samples with alpha=${alpha} in ${MAX_TRIES} tries; lower partition.minSize or raise partition.alpha`,
   );
 }
+
+/**
+ * Partitions the samples that are not held out (e.g. the attacker's pool) and maps the result back
+ * to indices of the full set. The one place where "who holds what" is decided.
+ */
+export function partitionExcluding(cfg: PartitionConfig, labels: ArrayLike<number>, clients: number, seed: number, classes: number, heldOut: readonly number[]): number[][] {
+  const held = new Set(heldOut);
+  const pool: number[] = [];
+  for (let i = 0; i < labels.length; i++) if (!held.has(i)) pool.push(i);
+  return partition(cfg, pool.map((i) => labels[i]!), clients, seed, classes).map((p) => p.map((j) => pool[j]!));
+}

@@ -19,3 +19,14 @@ export function makeOptimizer(cfg: OptimizerConfig): tf.Optimizer {
 export function applyGradients(opt: tf.Optimizer, vars: readonly tf.Variable[], grads: readonly tf.Tensor[]): void {
   opt.applyGradients(vars.map((v, i) => ({ name: v.name, tensor: grads[i]! })));
 }
+
+/**
+ * Disposes an optimiser completely. tfjs 4.22's MomentumOptimizer overrides dispose() without
+ * calling SGDOptimizer's, so the learning-rate scalar `c` it inherited leaks one tensor per
+ * optimiser; free it here too.
+ */
+export function disposeOptimizer(opt: tf.Optimizer): void {
+  opt.dispose();
+  const c = (opt as unknown as { c?: tf.Tensor }).c;
+  if (c && !c.isDisposed) c.dispose();
+}

@@ -1,0 +1,136 @@
+import { readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import * as vega from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
+import { PNG } from 'pngjs';
+import { writeFileAtomic } from './atomic.ts';
+import type { RunResults } from './results.ts';
+import type { AttackReport } from './attack-run.ts';
+
+/** Renders a Vega-Lite spec to an SVG string, headless (no browser, no canvas). */
+export async function vegaLiteToSvg(spec: TopLevelSpec): Promise<string> {
+  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
+  const svg = await view.toSVG();
+  view.finalize();
+  return svg;
+}
+
+function csvCell(v: unknown): string {
+  const s = v === null || v === undefined ? '' : String(v);
+  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+export function toCsv(rows: readonly Record<string, unknown>[]): string {
+  if (rows.length === 0) return '';
+  const cols = Object.keys(rows[0]!);
+  return [cols.join(','), ...rows.map((r) => cols.map((c) => csvCell(r[c])).join(','))].join('\n') + '\n';
+}
+
+/** A grayscale or RGB image ([0,1] floats, HWC) as a PNG data URI, scaled up `zoom` times. */
+export function imageDataUri(pixels: ArrayLike<number>, h: number, w: number, c: number, zoom = 3): string {
+  const png = new PNG({ width: w * zoom, height: h * zoom });
+  for (let y = 0; y < h * zoom; y++)
+    for (let x = 0; x < w * zoom; x++) {
+      const base = (Math.floor(y / zoom) * w + Math.floor(x / zoom)) * c;
+      const o = (y * w * zoom + x) * 4;
+      for (let k = 0; k < 3; k++) png.data[o + k] = Math.round(255 * Math.min(1, Math.max(0, pixels[base + (c === 1 ? 0 : k)]!)));
+      png.data[o + 3] = 255;
+    }
+  return `data:image/png;base64,${PNG.sync.write(png).toString('base64')}`;
+}
+
+function rowsOf(r: RunResults) {
+  const rounds = r.rounds.map((x) => ({ round: x.round + 1, testAccuracy: x.testAccuracy, testLoss: x.testLoss, trainLoss: x.trainLoss, wallSeconds: x.wallSeconds, participants: x.participants.length, dropped: x.dropped.length }));
+  const clients = r.rounds.flatMap((x) => x.clients.map((c) => ({ round: x.round + 1, ...c })));
+  return { rounds, clients };
+}
+
+function attackRows(a: AttackReport | undefined) {
+  if (!a) return [];
+  return a.objectives.flatMap((o) => o.targets.flatMap((t) => t.suite.cells.map((c) => ({
+    objective: o.objective, target: t.label, method: c.method, epsilon: c.epsilon, successRate: c.successRate,
+    evaluated: c.evaluated, seconds: c.seconds, shadowAgreement: t.suite.shadow.agreement,
+    smashedCosine: t.suite.shadow.smashedCosine, labelInferenceAccuracy: o.labelInferenceAccuracy,
+  }))));
+}
+
+/** Writes rounds.csv, clients.csv, attack.csv and a self-contained report.html into the run directory. */
+export async function writeReport(runDir: string): Promise<string> {
+  const results = JSON.parse(readFileSync(join(runDir, 'results.json'), 'utf8')) as RunResults;
+  const attack = (results.attack ?? (existsSync(join(runDir, 'attack.json')) ? JSON.parse(readFileSync(join(runDir, 'attack.json'), 'utf8')) : undefined)) as AttackReport | undefined;
+  const { rounds, clients } = rowsOf(results);
+  const arows = attackRows(attack);
+  writeFileAtomic(join(runDir, 'rounds.csv'), toCsv(rounds));
+  writeFileAtomic(join(runDir, 'clients.csv'), toCsv(clients));
+  if (arows.length) writeFileAtomic(join(runDir, 'attack.csv'), toCsv(arows));
+  const charts: [string, string][] = [];
+  const w = 420;
+  const h = 220;
+  if (rounds.length) {
+    const long = rounds.flatMap((x) => [
+      { round: x.round, metric: 'test accuracy', value: x.testAccuracy },
+      { round: x.round, metric: 'test loss', value: x.testLoss },
+      ...(x.trainLoss !== null ? [{ round: x.round, metric: 'train loss', value: x.trainLoss }] : []),
+    ]);
+    charts.push(['Accuracy and loss per round (global)', await vegaLiteToSvg({
+      $schema: 'https://vega.github.io/schema/vega-lite/v6.json', width: w, height: h, data: { values: long },
+      mark: { type: 'line', point: true }, encoding: { x: { field: 'round', type: 'ordinal' }, y: { field: 'value', type: 'quantitative' }, color: { field: 'metric', type: 'nominal' } },
+    } as TopLevelSpec)]);
+    const perClient = clients.filter((c) => c.testAccuracy !== null);
+    charts.push(['Test accuracy per client', await vegaLiteToSvg({
+      $schema: 'https://vega.github.io/schema/vega-lite/v6.json', width: w, height: h, data: { values: perClient },
+      mark: { type: 'line', point: true }, encoding: { x: { field: 'round', type: 'ordinal' }, y: { field: 'testAccuracy', type: 'quantitative', scale: { zero: false } }, color: { field: 'id', type: 'nominal', title: 'client' } },
+    } as TopLevelSpec)]);
+    charts.push(['Wall time per round (s)', await vegaLiteToSvg({
+      $schema: 'https://vega.github.io/schema/vega-lite/v6.json', width: w, height: h, data: { values: rounds },
+      mark: 'bar', encoding: { x: { field: 'round', type: 'ordinal' }, y: { field: 'wallSeconds', type: 'quantitative', title: 'seconds' } },
+    } as TopLevelSpec)]);
+  }
+  const heat = results.clients.flatMap((c) => c.labelCounts.map((n, k) => ({ client: c.id, class: k, count: n })));
+  if (heat.length)
+    charts.push(['Label distribution (client × class)', await vegaLiteToSvg({
+      $schema: 'https://vega.github.io/schema/vega-lite/v6.json', width: w, height: Math.max(80, 14 * results.clients.length), data: { values: heat },
+      mark: 'rect', encoding: { x: { field: 'class', type: 'ordinal' }, y: { field: 'client', type: 'ordinal' }, color: { field: 'count', type: 'quantitative' } },
+    } as TopLevelSpec)]);
+  if (arows.length) {
+    charts.push(['Attack success rate by method (SPADV vs baselines)', await vegaLiteToSvg({
+      $schema: 'https://vega.github.io/schema/vega-lite/v6.json', width: w, height: h, data: { values: arows },
+      mark: { type: 'line', point: true },
+      encoding: { x: { field: 'epsilon', type: 'quantitative', title: 'ε (L∞)' }, y: { field: 'successRate', type: 'quantitative', title: 'attack success rate' }, color: { field: 'method', type: 'nominal' }, strokeDash: { field: 'objective', type: 'nominal' } },
+    } as TopLevelSpec)]);
+    const perTarget = arows.filter((r) => r.method.startsWith('spadv'));
+    charts.push(['SPADV success per target model', await vegaLiteToSvg({
+      $schema: 'https://vega.github.io/schema/vega-lite/v6.json', width: w, height: h, data: { values: perTarget },
+      mark: 'bar', encoding: { x: { field: 'target', type: 'nominal' }, xOffset: { field: 'method' }, y: { field: 'successRate', type: 'quantitative' }, color: { field: 'method', type: 'nominal' } },
+    } as TopLevelSpec)]);
+  }
+  let gallery = '';
+  const ex = attack?.objectives[0]?.targets[0]?.suite.examples;
+  if (ex && ex.clean.length) {
+    const cfg = results.config as { model?: { name?: string } };
+    const [ih, iw, ic] = cfg.model?.name === 'vgg-mini' ? [32, 32, 3] : [28, 28, 1];
+    const cells = ex.clean.map((c, i) => {
+      const a = ex.adversarial[i]!;
+      const d = a.map((v, j) => 0.5 + (v - c[j]!) / (2 * Math.max(ex.epsilon, 1e-9)));
+      return `<tr><td><img src="${imageDataUri(c, ih, iw, ic)}"></td><td><img src="${imageDataUri(a, ih, iw, ic)}"></td><td><img src="${imageDataUri(d, ih, iw, ic)}"></td></tr>`;
+    });
+    gallery = `<h2>Clean vs adversarial (${ex.method}, ε=${ex.epsilon})</h2><table class="g"><tr><th>clean</th><th>adversarial</th><th>perturbation (magnified to ±ε)</th></tr>${cells.join('')}</table>`;
+  }
+  const fmt = (v: number | null | undefined) => (v === null || v === undefined ? '–' : (100 * v).toFixed(1) + '%');
+  const attackTable = attack
+    ? `<h2>Attack summary</h2><table><tr><th>objective</th><th>target</th><th>method</th><th>ε</th><th>success</th><th>shadow agreement</th><th>label inference</th></tr>${arows.map((r) => `<tr><td>${r.objective}</td><td>${r.target}</td><td>${r.method}</td><td>${r.epsilon}</td><td>${fmt(r.successRate)}</td><td>${fmt(r.shadowAgreement)}</td><td>${fmt(r.labelInferenceAccuracy)}</td></tr>`).join('')}</table>`
+    : '';
+  const final = results.final ? `final test accuracy <b>${fmt(results.final.testAccuracy)}</b>, ` : '';
+  const html = `<!doctype html><html><head><meta charset="utf-8"><title>splitfleet report ${results.runId}</title>
+<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1000px}figure{display:inline-block;margin:1em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px}table.g img{image-rendering:pixelated}</style></head><body>
+<h1>splitfleet run ${results.runId}</h1>
+<p>${final}${results.rounds.length} rounds, ${results.clients.length} clients, mode ${(results.config as { training: { mode: string } }).training.mode}, backend ${results.backend}, seed ${results.seed}, status ${results.status}, ${results.timings.wallSeconds.toFixed(1)} s.</p>
+${charts.map(([t, svg]) => `<figure><figcaption>${t}</figcaption>${svg}</figure>`).join('\n')}
+${attackTable}
+${gallery}
+<h2>Configuration</h2><pre>${JSON.stringify(results.config, null, 2).replace(/</g, '&lt;')}</pre>
+</body></html>`;
+  const path = join(runDir, 'report.html');
+  writeFileAtomic(path, html);
+  return path;
+}

@@ -1,0 +1,135 @@
+import { beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
+import fc from 'fast-check';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import {
+  cnnSmall, initWeights, PartModel, Rng, split,
+  type GradientObservation, type RoundEndObservation, type ServerTaps, type SmashedObservation,
+} from '@splitfleet/splitcore';
+import { drawAux, heldOutIndices } from './aux-data.ts';
+import { intermediateAttack, noise, pgd, type ThreePart } from './craft.ts';
+import { matchedAccuracy, maxAssignment } from './hungarian.ts';
+import { kmeans } from './kmeans.ts';
+import { ObservationRecorder } from './observations.ts';
+
+describe('attack hooks see only what a server sees', () => {
+  it('hook payload types carry no head, tail, raw input, label, socket or server', () => {
+    expectTypeOf<keyof SmashedObservation>().toEqualTypeOf<'clientId' | 'round' | 'step' | 'z'>();
+    expectTypeOf<keyof GradientObservation>().toEqualTypeOf<'clientId' | 'round' | 'step' | 'z' | 'gm'>();
+    expectTypeOf<keyof RoundEndObservation>().toEqualTypeOf<'round' | 'middle'>();
+    expectTypeOf<keyof RoundEndObservation['middle']>().toEqualTypeOf<'spec' | 'weights'>();
+    expectTypeOf<keyof ServerTaps>().toEqualTypeOf<'name' | 'onSmashed' | 'onGradient' | 'onRoundEnd'>();
+  });
+
+  it('the recorder copies the observed tensors (the server may free them) and keeps the last N batches', async () => {
+    await tf.setBackend('cpu');
+    const rec = new ObservationRecorder(2);
+    for (let step = 0; step < 3; step++) {
+      const z = tf.fill([2, 3], step);
+      const gm = tf.fill([2, 4], -step);
+      await rec.onGradient({ clientId: 1, round: 0, step, z, gm });
+      tf.dispose([z, gm]);
+    }
+    expect(rec.observed.map((b) => b.step)).toEqual([1, 2]);
+    expect(Array.from(rec.observed[1]!.z)).toEqual([2, 2, 2, 2, 2, 2]);
+    expect(Object.keys(rec.observed[0]!).sort()).toEqual(['batch', 'clientId', 'gm', 'round', 'step', 'z']);
+  });
+});
+
+describe('label inference from gradients at the middle output', () => {
+  it('spherical k-means recovers the labels of a dense tail from g = Wᵀ(p − y) up to a relabelling', () => {
+    // synthetic: 10 classes, tail W [128 → 10]; per-sample gradient wrt the tail input is W(p − y)
+    const r = Rng.fromSeed(3);
+    const d = 128;
+    const k = 10;
+    const W = Float32Array.from({ length: d * k }, () => r.normal() * 0.1);
+    const n = 400;
+    const labels = Int32Array.from({ length: n }, (_, i) => i % k);
+    const g = new Float32Array(n * d);
+    for (let i = 0; i < n; i++) {
+      const p = r.dirichlet(new Array(k).fill(1)).map((v) => v * 0.5);
+      p[labels[i]!]! += 0.4; // a half-trained model: confident-ish, not perfect
+      for (let j = 0; j < d; j++) {
+        let s = 0;
+        for (let c = 0; c < k; c++) s += W[j * k + c]! * (p[c]! - (c === labels[i] ? 1 : 0));
+        g[i * d + j] = s;
+      }
+    }
+    const { labels: inferred } = kmeans(g, n, d, k, 1, { spherical: true });
+    expect(matchedAccuracy(inferred, labels, k).accuracy).toBeGreaterThan(0.9);
+  });
+
+  it('maxAssignment finds the best permutation (checked against brute force on 5×5)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.array(fc.integer({ min: 0, max: 20 }), { minLength: 5, maxLength: 5 }), { minLength: 5, maxLength: 5 }), (m) => {
+        const a = maxAssignment(m);
+        const value = (p: number[]) => p.reduce((s, c, r) => s + m[r]![c]!, 0);
+        let best = 0;
+        const perm = (xs: number[], acc: number[]): void => {
+          if (!xs.length) best = Math.max(best, value(acc));
+          xs.forEach((x, i) => perm([...xs.slice(0, i), ...xs.slice(i + 1)], [...acc, x]));
+        };
+        perm([0, 1, 2, 3, 4], []);
+        expect(new Set(a).size).toBe(5);
+        expect(value(a)).toBe(best);
+      }),
+      { numRuns: 50 },
+    );
+  });
+});
+
+describe('attacker data', () => {
+  it('holds out a seeded pool and draws a skewed D_aux from it only', () => {
+    const labels = Int32Array.from({ length: 3000 }, (_, i) => i % 10);
+    const pool = heldOutIndices(3000, 600, 5);
+    expect(pool).toEqual(heldOutIndices(3000, 600, 5));
+    const a = drawAux(pool, labels, 128, 10, 9, { alpha: 0.1 });
+    expect(a.indices).toHaveLength(128);
+    expect(new Set(a.indices).size).toBe(128);
+    const inPool = new Set(pool);
+    expect(a.indices.every((i) => inPool.has(i))).toBe(true);
+    expect(Math.max(...a.classShare)).toBeGreaterThan(0.3); // α = 0.1 is highly skewed
+    expect(() => drawAux(pool, labels, 700, 10, 9, { alpha: 1 })).toThrow(/attack.aux.size \(700\) must be ≤ the held-out pool \(600\)/);
+  });
+});
+
+describe('crafting adversarial examples', () => {
+  let model: ThreePart;
+  let x: tf.Tensor;
+  let y: tf.Tensor1D;
+  beforeAll(async () => {
+    await tf.setBackend('cpu');
+    const s = split(cnnSmall, cnnSmall.defaultCut, 1);
+    model = { head: new PartModel(s.head, s.init.head), middle: new PartModel(s.middle, s.init.middle), tail: new PartModel(s.tail, s.init.tail) };
+    const r = Rng.fromSeed(2);
+    x = tf.tensor(Float32Array.from({ length: 4 * 784 }, () => r.float()), [4, 28, 28, 1]);
+    y = tf.tensor1d([1, 2, 3, 4], 'int32');
+    void initWeights;
+  });
+
+  it('ε = 0 is the identity for every method', async () => {
+    for (const adv of [pgd(model, x, y, 10, { epsilon: 0, steps: 3 }), intermediateAttack(model, x, y, 10, { epsilon: 0, steps: 3, variant: 'feature' }), noise(x, 0, 1)]) {
+      expect(await tf.max(tf.abs(tf.sub(adv, x))).data()).toEqual(new Float32Array([0]));
+      adv.dispose();
+    }
+  });
+
+  it('stays in the L∞ ball and in [0, 1], and raises the loss it attacks', async () => {
+    const eps = 0.05;
+    for (const adv of [pgd(model, x, y, 10, { epsilon: eps, steps: 3 }), intermediateAttack(model, x, y, 10, { epsilon: eps, steps: 2, variant: 'ila' }), noise(x, eps, 1)]) {
+      expect((await tf.max(tf.abs(tf.sub(adv, x))).data())[0]).toBeLessThanOrEqual(eps + 1e-6);
+      expect((await tf.min(adv).data())[0]).toBeGreaterThanOrEqual(0);
+      expect((await tf.max(adv).data())[0]).toBeLessThanOrEqual(1);
+      adv.dispose();
+    }
+    const ce = (v: tf.Tensor) => tf.losses.softmaxCrossEntropy(tf.oneHot(y, 10), model.tail.apply(model.middle.apply(model.head.apply(v))));
+    const adv = pgd(model, x, y, 10, { epsilon: eps, steps: 5 });
+    expect((await ce(adv).data())[0]).toBeGreaterThan((await ce(x).data())[0]!);
+    adv.dispose();
+  });
+
+  it('rejects bad arguments with the option name', () => {
+    expect(() => pgd(model, x, y, 10, { epsilon: -1, steps: 3 })).toThrow(/attack.epsilon must be a finite number ≥ 0/);
+    expect(() => pgd(model, x, y, 10, { epsilon: 0.1, steps: 0 })).toThrow(/attack.steps must be an integer ≥ 1/);
+  });
+});

@@ -1,0 +1,108 @@
+import { describe, expect, it } from 'vitest';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readCheckpoint } from '../apps/server/src/checkpoint.ts';
+import type { RunResults } from '../apps/server/src/results.ts';
+
+const CLI = join(import.meta.dirname, '..', 'apps', 'server', 'src', 'cli.ts');
+const cli = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 300_000 });
+const tmp = () => mkdtempSync(join(tmpdir(), 'splitfleet-'));
+const small = ['--set', 'fleet.clients=2', '--set', 'fleet.workers=1', '--set', 'fleet.backend=wasm', '--set', 'training.batchSize=16', '--set', 'training.maxStepsPerRound=3', '--set', 'data.testSamples=100'];
+
+describe('splitfleet CLI', () => {
+  it('rejects a bad config before any work starts, naming the path, the value and what is allowed', () => {
+    const dir = tmp();
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, 'fleet: { clients: -3 }\ntraining: { mode: federated }\nbogus: 1\n');
+    const r = cli(['run', '--config', file, '--out', join(dir, 'run')]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/fleet\.clients: .*>=1.*got -3/);
+    expect(r.stderr).toMatch(/training\.mode: .*"splitfed".*got "federated"/);
+    expect(r.stderr).toMatch(/bogus/);
+    expect(existsSync(join(dir, 'run'))).toBe(false);
+    const cut = cli(['run', '--set', 'model.cut={headEnd: 5, tailStart: 6}', '--out', join(dir, 'run2')]);
+    expect(cut.status).toBe(2);
+    expect(cut.stderr).toMatch(/model.cut: cut.headEnd must be an integer in \[1, 4\]/);
+    const missing = cli(['run', '--config', join(dir, 'nope.yaml')]);
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toMatch(/nope.yaml does not exist/);
+  });
+
+  it('prints help with examples for every subcommand', () => {
+    for (const c of ['run', 'serve', 'fleet', 'attack', 'report', 'sweep']) {
+      const r = cli([c, '--help']);
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(/Example/);
+    }
+  });
+
+  it('a run killed with SIGKILL mid-way and resumed ends with the same weights and metrics as an uninterrupted run', async () => {
+    const rounds = ['--set', 'training.rounds=4'];
+    const a = join(tmp(), 'a');
+    const full = cli(['run', ...small, ...rounds, '--out', a, '--quiet']);
+    expect(full.status, full.stderr).toBe(0);
+
+    const b = join(tmp(), 'b');
+    const child = spawn(process.execPath, [CLI, 'run', ...small, ...rounds, '--out', b, '--quiet'], { detached: true, stdio: 'ignore' });
+    // wait (on the file the run writes, not a sleep) until round 2 is done, then kill everything
+    await new Promise<void>((resolve, reject) => {
+      const t = setInterval(() => {
+        try {
+          const r = JSON.parse(readFileSync(join(b, 'results.json'), 'utf8')) as RunResults;
+          if (r.rounds.length >= 2) {
+            clearInterval(t);
+            process.kill(-child.pid!, 'SIGKILL');
+            resolve();
+          }
+        } catch {
+          // not written yet
+        }
+      }, 50);
+      child.once('exit', () => {
+        clearInterval(t);
+        reject(new Error('run finished before it could be killed'));
+      });
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    const killed = JSON.parse(readFileSync(join(b, 'results.json'), 'utf8')) as RunResults;
+    expect(killed.status).toBe('running');
+    expect(killed.rounds.length).toBeLessThan(4);
+    const resumed = cli(['run', '--resume', b, '--quiet']);
+    expect(resumed.status, resumed.stderr).toBe(0);
+
+    const ra = JSON.parse(readFileSync(join(a, 'results.json'), 'utf8')) as RunResults;
+    const rb = JSON.parse(readFileSync(join(b, 'results.json'), 'utf8')) as RunResults;
+    expect(rb.status).toBe('completed');
+    expect(rb.rounds.map((r) => [r.round, r.testAccuracy, r.testLoss, r.trainLoss])).toEqual(ra.rounds.map((r) => [r.round, r.testAccuracy, r.testLoss, r.trainLoss]));
+    const ca = readCheckpoint(join(a, 'checkpoint.ckpt')).tensors;
+    const cb = readCheckpoint(join(b, 'checkpoint.ckpt')).tensors;
+    for (const [k, t] of ca) expect(Array.from(cb.get(k)!.data), k).toEqual(Array.from(t.data));
+    // the report and CSVs were written
+    expect(readFileSync(join(b, 'report.html'), 'utf8')).toMatch(/<svg/);
+    expect(readFileSync(join(b, 'rounds.csv'), 'utf8').split('\n')[0]).toBe('round,testAccuracy,testLoss,trainLoss,wallSeconds,participants,dropped');
+    expect(readFileSync(join(b, 'log.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { event?: string }).some((e) => e.event === 'round')).toBe(true);
+  });
+
+  it('serve and fleet run as separate processes and complete a run', async () => {
+    const out = join(tmp(), 's');
+    const server = spawn(process.execPath, [CLI, 'serve', ...small, '--set', 'training.rounds=1', '--port', '0', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let text = '';
+    const url = await new Promise<string>((resolve, reject) => {
+      server.stdout.on('data', (d: Buffer) => {
+        text += d.toString();
+        const m = /listening on (http:\/\/[\d.:]+)/.exec(text);
+        if (m) resolve(m[1]!);
+      });
+      server.once('exit', () => reject(new Error(`server exited: ${text}`)));
+    });
+    const fleet = cli(['fleet', '--server', url, '--clients', '2', '--workers', '1', '--backend', 'wasm', '--quiet']);
+    expect(fleet.status, fleet.stderr).toBe(0);
+    const code = await new Promise<number | null>((r) => server.once('exit', r));
+    expect(code).toBe(0);
+    const res = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as RunResults;
+    expect(res.status).toBe('completed');
+    expect(res.rounds[0]!.participants).toEqual([0, 1]);
+  });
+});
