@@ -81,7 +81,7 @@ describe('splitfleet CLI', () => {
     for (const [k, t] of ca) expect(Array.from(cb.get(k)!.data), k).toEqual(Array.from(t.data));
     // the report and CSVs were written
     expect(readFileSync(join(b, 'report.html'), 'utf8')).toMatch(/<svg/);
-    expect(readFileSync(join(b, 'rounds.csv'), 'utf8').split('\n')[0]).toBe('round,testAccuracy,testLoss,trainLoss,wallSeconds,participants,dropped');
+    expect(readFileSync(join(b, 'rounds.csv'), 'utf8').split('\n')[0]).toBe('round,testAccuracy,testLoss,trainLoss,wallSeconds,simulatedSeconds,participants,dropped');
     expect(readFileSync(join(b, 'log.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { event?: string }).some((e) => e.event === 'round')).toBe(true);
   });
 

@@ -4,6 +4,7 @@ import {
 } from '@splitfleet/splitcore';
 import { readDataset } from '@splitfleet/client-sim';
 import { maxAbsDiff, startHarness, testConfig, tf } from './helpers.ts';
+import { resolvePartition } from '../apps/server/src/config.ts';
 
 const STEPS = 10;
 
@@ -35,7 +36,7 @@ describe('split training over a real socket.io connection computes ordinary trai
       new PartModel(parts.tail, parts.init.tail),
     ];
     const opt = makeOptimizer(optimizer);
-    const order = batchOrder(cfg.seed, 0, 0, partition(cfg.partition, data.train.labels, 1, cfg.seed)[0]!);
+    const order = batchOrder(cfg.seed, 0, 0, partition(resolvePartition(cfg), data.train.labels, 1, cfg.seed)[0]!);
     for (let s = 0; s < STEPS; s++) {
       const { x, y } = gather(data.train, order.slice(s * 16, (s + 1) * 16));
       const xt = tf.tensor4d(x, [16, 28, 28, 1]);

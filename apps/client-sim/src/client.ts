@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Socket } from 'socket.io-client';
 import {
   EvaluateRequestSchema, frameToTensor, framesToWeights, getModelSpec, headBackward, headForward,
-  isErrorReply, makeOptimizer, disposeOptimizer, parseMessage, PartModel, PROTOCOL_VERSION, RoundStartSchema, batchOrder,
+  isErrorReply, makeOptimizer, disposeOptimizer, parseMessage, PartModel, PROTOCOL_VERSION, RoundStartSchema, batchOrder, Rng,
   split, tailEvaluate, tailStep, tensorToFrame, weightsToFrames, gather,
   type Assignment, type ClientToServerEvents, type ErrorReply, type Hello, type ImageSet,
   type ServerToClientEvents, type SplitModel,
@@ -36,6 +36,7 @@ export class ProtocolFailure extends Error {
 export class SplitClient {
   private assignment: Assignment | null = null;
   private parts: SplitModel | null = null;
+  /** Head and tail exist only while a round or an evaluation runs (idle clients hold no tensors). */
   private head: PartModel | null = null;
   private tail: PartModel | null = null;
   private headOpt: tf.Optimizer | null = null;
@@ -81,10 +82,6 @@ export class SplitClient {
     this.assignment = a;
     const spec = getModelSpec(a.model);
     this.parts = split(spec, a.cut, a.seed);
-    this.head = new PartModel(this.parts.head, this.parts.init.head);
-    this.tail = new PartModel(this.parts.tail, this.parts.init.tail);
-    this.headOpt = makeOptimizer(a.optimizer);
-    this.tailOpt = makeOptimizer(a.optimizer);
     this.data = await this.host.loadDataset(a.dataset.name, a.dataset.dir);
     return a;
   }
@@ -98,11 +95,22 @@ export class SplitClient {
     });
   }
 
-  private loadWeights(frames: readonly Uint8Array[]): void {
+  /** Builds head and tail from the weights the server sent. */
+  private loadModels(frames: readonly Uint8Array[]): void {
     const p = this.parts!;
     const w = framesToWeights(frames, [...p.head.params, ...p.tail.params]);
-    this.head!.setWeights(w.slice(0, p.head.params.length));
-    this.tail!.setWeights(w.slice(p.head.params.length));
+    this.releaseModels();
+    this.head = new PartModel(p.head, w.slice(0, p.head.params.length));
+    this.tail = new PartModel(p.tail, w.slice(p.head.params.length));
+  }
+
+  private releaseModels(): void {
+    this.head?.dispose();
+    this.tail?.dispose();
+    if (this.headOpt) disposeOptimizer(this.headOpt);
+    if (this.tailOpt) disposeOptimizer(this.tailOpt);
+    this.head = this.tail = null;
+    this.headOpt = this.tailOpt = null;
   }
 
   private async request<T>(p: Promise<T | ErrorReply>): Promise<T> {
@@ -117,11 +125,9 @@ export class SplitClient {
     const msg = p.value;
     const a = this.assignment!;
     const parts = this.parts!;
-    if (msg.weights) this.loadWeights(msg.weights);
+    this.loadModels(msg.weights);
     // Client optimisers start fresh every round (as FedAvg clients do): the round's starting state
     // is then entirely the weights the server sent, so a resumed run continues exactly.
-    if (this.headOpt) disposeOptimizer(this.headOpt);
-    if (this.tailOpt) disposeOptimizer(this.tailOpt);
     this.headOpt = makeOptimizer(a.optimizer);
     this.tailOpt = makeOptimizer(a.optimizer);
     const t0 = performance.now();
@@ -134,6 +140,7 @@ export class SplitClient {
       const idx = order.slice(step * a.batchSize, (step + 1) * a.batchSize);
       if (idx.length === 0) break;
       const { x, y } = gather(this.data!.train, idx);
+      if (a.inputNoise > 0) addNoise(x, a.inputNoise, a.seed, a.clientId, msg.round, step);
       const xt = tf.tensor(x, [idx.length, ...inShape], 'float32');
       const yt = tf.tensor1d(y, 'int32');
       try {
@@ -158,6 +165,7 @@ export class SplitClient {
       }
     }
     const weights = weightsToFrames([...(await this.head!.getWeights()), ...(await this.tail!.getWeights())]);
+    this.releaseModels();
     this.rounds++;
     this.socket.emit('roundDone', {
       type: 'roundDone', round: msg.round, samples, steps: msg.steps, lossSum,
@@ -170,7 +178,7 @@ export class SplitClient {
     if (!p.ok) throw new Error(`bad evaluate: ${p.error.message}`);
     const msg = p.value;
     const parts = this.parts!;
-    if (msg.weights) this.loadWeights(msg.weights);
+    this.loadModels(msg.weights);
     const test = this.data!.test;
     const idxAll = this.assignment!.testIndices;
     const classes = parts.model.classes;
@@ -195,18 +203,17 @@ export class SplitClient {
       r.correctByClass.forEach((v, c) => (correctByClass[c]! += v));
       r.totalByClass.forEach((v, c) => (totalByClass[c]! += v));
     }
+    this.releaseModels();
     this.socket.emit('evalDone', { type: 'evalDone', round: msg.round, samples: idxAll.length, lossSum, correctByClass, totalByClass });
   }
 
-  async weights() {
-    return { head: await this.head!.getWeights(), tail: await this.tail!.getWeights() };
-  }
-
   dispose(): void {
-    this.head?.dispose();
-    this.tail?.dispose();
-    if (this.headOpt) disposeOptimizer(this.headOpt);
-    if (this.tailOpt) disposeOptimizer(this.tailOpt);
-    this.head = this.tail = null;
+    this.releaseModels();
   }
+}
+
+/** Feature-noise populations: seeded Gaussian noise on a client's training inputs, clipped to [0,1]. */
+function addNoise(x: Float32Array, sigma: number, seed: number, client: number, round: number, step: number): void {
+  const r = Rng.fromSeed(seed).fork(`noise:${client}:${round}:${step}`);
+  for (let i = 0; i < x.length; i++) x[i] = Math.min(1, Math.max(0, x[i]! + sigma * r.normal()));
 }

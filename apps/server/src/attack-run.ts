@@ -98,7 +98,7 @@ export async function runSpadv(a: AttackInputs): Promise<AttackReport> {
       const suite = await evaluateSuite({
         real, shadow: { head: shadow.head, middle, tail: shadow.tail }, randomShadow, x: ex, y: ey,
         inputShape: s.model.inputShape, classes, epsilons, steps: ac.steps, crafts: ac.craft,
-        baselines: ac.baselines, seed, onProgress: (d, tot, l) => a.onProgress?.(`${objective} ${t.label} ${l}`, d, tot),
+        baselines: ac.baselines, seed, momentum: ac.momentum, onProgress: (d, tot, l) => a.onProgress?.(`${objective} ${t.label} ${l}`, d, tot),
       });
       real.head.dispose();
       real.tail.dispose();

@@ -7,7 +7,7 @@ import { getModelSpec, partitionExcluding, split } from '@splitfleet/splitcore';
 import { writeJsonAtomic } from './atomic.ts';
 import { runSpadv } from './attack-run.ts';
 import { observationsFrom, readCheckpoint, tensorsToWeights } from './checkpoint.ts';
-import { applyOverrides, ConfigError, parseConfig, parseConfigText, type Config } from './config.ts';
+import { applyOverrides, ConfigError, parseConfig, parseConfigText, resolvePartition, type Config } from './config.ts';
 import { Reporter } from './progress.ts';
 import { writeReport } from './report.ts';
 import type { RunResults } from './results.ts';
@@ -169,7 +169,7 @@ Examples:
       rep.log('note: this run did not record observations or hold out attacker data (attack.method was none); only attack.objective=infomax is meaningful, with D_aux drawn from the whole training split', 'warn');
     const names = [...s.head.params, ...s.tail.params].map((p) => p.name);
     const previous = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as RunResults;
-    const parts = partitionExcluding(cfg.partition, data.train.labels, cfg.fleet.clients, cfg.seed, data.train.classes, meta.heldOut);
+    const parts = partitionExcluding(resolvePartition(cfg), data.train.labels, cfg.fleet.clients, cfg.seed, data.train.classes, meta.heldOut);
     const report = await runSpadv({
       cfg, split: s, train: data.train, test: data.test,
       heldOut: meta.heldOut.length ? meta.heldOut : Array.from({ length: data.train.count }, (_, i) => i),

@@ -1,6 +1,7 @@
 import { z } from 'zod';
+import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
-import { getModelSpec, validateCut, OptimizerSchema, TrainingModeSchema } from '@splitfleet/splitcore';
+import { getModelSpec, parsePartitionFile, parseProfileTrace, drawProfiles, validateCut, OptimizerSchema, TrainingModeSchema, type ClientProfile, type PartitionConfig } from '@splitfleet/splitcore';
 
 /**
  * The run configuration: one schema, documented defaults, validated before any work starts.
@@ -33,6 +34,14 @@ export const ConfigSchema = z
       .discriminatedUnion('kind', [
         z.object({ kind: z.literal('iid') }).strict(),
         z.object({ kind: z.literal('dirichlet'), alpha: z.number().positive().default(0.5), minSize: int(0).default(10) }).strict(),
+        z.object({ kind: z.literal('pathological'), classesPerClient: int(1).default(2) }).strict(),
+        z.object({ kind: z.literal('shard'), shardsPerClient: int(1).default(2), shardSize: int(1).default(100) }).strict(),
+        z.object({
+          kind: z.literal('quantity'), distribution: z.enum(['power-law', 'log-normal']).default('log-normal'),
+          exponent: z.number().positive().default(1.2), sigma: z.number().positive().default(1), minSize: int(1).default(10),
+        }).strict(),
+        z.object({ kind: z.literal('feature-noise'), maxNoise: z.number().min(0).max(1).default(0.3) }).strict(),
+        z.object({ kind: z.literal('from-file'), file: z.string().min(1) }).strict(),
       ])
       .prefault({ kind: 'iid' }),
     fleet: z
@@ -43,6 +52,19 @@ export const ConfigSchema = z
         backend: z.enum(['auto', 'wasm', 'cpu', 'webgpu']).default('auto'),
         /** Seconds to wait for all clients to join. */
         joinTimeoutSeconds: z.number().positive().default(120),
+        /** Clients per round: a fraction in (0, 1] or a count > 1 (seeded per round). */
+        sample: z.number().positive().default(1),
+        /** Device heterogeneity (docs/population.md). */
+        profiles: z
+          .object({
+            computeSigma: z.number().min(0).default(0),
+            network: z.record(z.string(), z.number().min(0)).default({ lan: 1 }),
+            dropoutProbability: z.number().min(0).max(0.99).default(0),
+            /** JSON/CSV trace with one profile per client (overrides the draws). */
+            trace: z.string().min(1).nullable().default(null),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),
@@ -52,6 +74,8 @@ export const ConfigSchema = z
         rounds: int(1).max(100000).default(3),
         batchSize: int(1).max(4096).default(64),
         optimizer: OptimizerSchema.default({ name: 'sgd', lr: 0.05, momentum: 0.9 }),
+        /** Simulated seconds per round; clients predicted to need longer are left out as stragglers. */
+        deadlineSeconds: z.number().positive().nullable().default(null),
         /** Write checkpoint.ckpt every N rounds (0: never); `--resume` continues from it. */
         checkpointEvery: int(0).default(1),
         /** Cap on local steps per round (null: one full local epoch). */
@@ -86,7 +110,7 @@ export const ConfigSchema = z
         shadow: z
           .object({
             architecture: z.enum(['same', 'small']).default('same'),
-            steps: int(1).default(300),
+            steps: int(1).default(400),
             lr: z.number().positive().default(0.003),
             batchSize: int(2).default(64),
           })
@@ -97,6 +121,8 @@ export const ConfigSchema = z
         /** ε grid for the report (defaults to [epsilon]). */
         epsilons: z.array(z.number().min(0).max(1)).nullable().default(null),
         steps: int(1).default(20),
+        /** MI-FGSM momentum for SPADV's crafts (0: plain PGD). */
+        momentum: z.number().min(0).max(10).default(0),
         evalSamples: int(1).default(500),
         baselines: z.array(z.enum(['whitebox', 'random-shadow', 'noise'])).default(['whitebox', 'random-shadow', 'noise']),
       })
@@ -175,4 +201,34 @@ export function applyOverrides(raw: unknown, sets: readonly string[]): unknown {
     node[path[path.length - 1]!] = value;
   }
   return root;
+}
+
+/** The partition config with a from-file partition read from disk (the pure partitioner takes the lists). */
+export function resolvePartition(cfg: Config): PartitionConfig {
+  const p = cfg.partition;
+  if (p.kind !== 'from-file') return p;
+  let text: string;
+  try {
+    text = readFileSync(p.file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`partition.file: cannot read ${p.file}: ${(e as Error).message}`);
+  }
+  return { kind: 'from-file', parts: parsePartitionFile(text, p.file) };
+}
+
+/** Device profiles of all clients: drawn from the configured distributions, or read from a trace. */
+export function resolveProfiles(cfg: Config): ClientProfile[] {
+  const pc = cfg.fleet.profiles;
+  if (pc.trace) {
+    let text: string;
+    try {
+      text = readFileSync(pc.trace, 'utf8');
+    } catch (e) {
+      throw new ConfigError(`fleet.profiles.trace: cannot read ${pc.trace}: ${(e as Error).message}`);
+    }
+    const profiles = parseProfileTrace(text, pc.trace);
+    if (profiles.length < cfg.fleet.clients) throw new ConfigError(`fleet.profiles.trace: ${pc.trace} has ${profiles.length} profiles for ${cfg.fleet.clients} clients`);
+    return profiles.slice(0, cfg.fleet.clients);
+  }
+  return drawProfiles(pc, cfg.fleet.clients, cfg.seed);
 }

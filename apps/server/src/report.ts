@@ -40,7 +40,7 @@ export function imageDataUri(pixels: ArrayLike<number>, h: number, w: number, c:
 }
 
 function rowsOf(r: RunResults) {
-  const rounds = r.rounds.map((x) => ({ round: x.round + 1, testAccuracy: x.testAccuracy, testLoss: x.testLoss, trainLoss: x.trainLoss, wallSeconds: x.wallSeconds, participants: x.participants.length, dropped: x.dropped.length }));
+  const rounds = r.rounds.map((x) => ({ round: x.round + 1, testAccuracy: x.testAccuracy, testLoss: x.testLoss, trainLoss: x.trainLoss, wallSeconds: x.wallSeconds, simulatedSeconds: x.simulatedSeconds ?? null, participants: x.participants.length, dropped: x.dropped.length }));
   const clients = r.rounds.flatMap((x) => x.clients.map((c) => ({ round: x.round + 1, ...c })));
   return { rounds, clients };
 }
@@ -87,11 +87,33 @@ export async function writeReport(runDir: string): Promise<string> {
     } as TopLevelSpec)]);
   }
   const heat = results.clients.flatMap((c) => c.labelCounts.map((n, k) => ({ client: c.id, class: k, count: n })));
-  if (heat.length)
-    charts.push(['Label distribution (client × class)', await vegaLiteToSvg({
-      $schema: 'https://vega.github.io/schema/vega-lite/v6.json', width: w, height: Math.max(80, 14 * results.clients.length), data: { values: heat },
-      mark: 'rect', encoding: { x: { field: 'class', type: 'ordinal' }, y: { field: 'client', type: 'ordinal' }, color: { field: 'count', type: 'quantitative' } },
+  if (heat.length) {
+    const shown = results.clients.length > 100 ? heat.filter((h) => h.client < 100) : heat;
+    const heatSvg = await vegaLiteToSvg({
+      $schema: 'https://vega.github.io/schema/vega-lite/v6.json', width: w, height: Math.max(80, 8 * Math.min(100, results.clients.length)), data: { values: shown },
+      mark: 'rect', encoding: { x: { field: 'class', type: 'ordinal' }, y: { field: 'client', type: 'ordinal', axis: results.clients.length > 40 ? { labels: false } : {} }, color: { field: 'count', type: 'quantitative' } },
+    } as TopLevelSpec);
+    const pop = results.population as { clients?: { hellinger: number; jensenShannon: number }[] } | undefined;
+    const sizes = results.clients.map((c, i) => ({ client: c.id, samples: c.samples, hellinger: pop?.clients?.[i]?.hellinger ?? null }));
+    const sizeSvg = await vegaLiteToSvg({
+      $schema: 'https://vega.github.io/schema/vega-lite/v6.json', width: w, height: h, data: { values: sizes },
+      mark: 'bar', encoding: { x: { field: 'client', type: 'ordinal', axis: results.clients.length > 40 ? { labels: false } : {} }, y: { field: 'samples', type: 'quantitative' }, color: { field: 'hellinger', type: 'quantitative', title: 'Hellinger to global' } },
+    } as TopLevelSpec);
+    writeFileAtomic(join(runDir, 'population-heatmap.svg'), heatSvg);
+    writeFileAtomic(join(runDir, 'population-sizes.svg'), sizeSvg);
+    charts.push([`Label distribution (client × class${results.clients.length > 100 ? ', first 100 clients' : ''})`, heatSvg]);
+    charts.push(['Samples per client (colour: Hellinger distance to the global label distribution)', sizeSvg]);
+  }
+  if (rounds.length && results.rounds[0] && 'simulatedSeconds' in results.rounds[0]) {
+    const t = results.rounds.flatMap((x) => [
+      { round: x.round + 1, clock: 'simulated', seconds: x.simulatedSeconds },
+      { round: x.round + 1, clock: 'wall', seconds: x.wallSeconds },
+    ]);
+    charts.push(['Simulated vs wall time per round', await vegaLiteToSvg({
+      $schema: 'https://vega.github.io/schema/vega-lite/v6.json', width: w, height: h, data: { values: t },
+      mark: 'bar', encoding: { x: { field: 'round', type: 'ordinal' }, xOffset: { field: 'clock' }, y: { field: 'seconds', type: 'quantitative' }, color: { field: 'clock', type: 'nominal' } },
     } as TopLevelSpec)]);
+  }
   if (arows.length) {
     charts.push(['Attack success rate by method (SPADV vs baselines)', await vegaLiteToSvg({
       $schema: 'https://vega.github.io/schema/vega-lite/v6.json', width: w, height: h, data: { values: arows },

@@ -12,6 +12,10 @@ export interface ClientRoundResult {
   /** Test accuracy re-weighted by this client's own label distribution. */
   readonly labelWeightedAccuracy: number | null;
   readonly computeSeconds: number | null;
+  /** Virtual clock: compute × slowdown + traffic over the client's links + latency per message. */
+  readonly simulatedSeconds: number | null;
+  readonly bytesUp: number;
+  readonly bytesDown: number;
   /** Dropped from this round (timeout, disconnect or error). */
   readonly dropped: boolean;
 }
@@ -22,6 +26,12 @@ export interface RoundResult {
   readonly testLoss: number;
   readonly trainLoss: number | null;
   readonly wallSeconds: number;
+  readonly simulatedSeconds: number;
+  /** Clients chosen for the round (available, sampled and within the deadline). */
+  readonly selected: number[];
+  readonly notSelected: number[];
+  /** Left out because their predicted simulated time exceeded training.deadlineSeconds. */
+  readonly stragglers: number[];
   readonly participants: number[];
   readonly dropped: number[];
   readonly clients: ClientRoundResult[];
@@ -47,6 +57,7 @@ export interface RunResults {
   readonly environment: { node: string; platform: string; tfjs: string; cpus: number };
   readonly clients: ClientInfo[];
   readonly rounds: RoundResult[];
+  readonly population?: unknown;
   readonly final: { testAccuracy: number; testLoss: number } | null;
   readonly timings: { startedAt: string; finishedAt: string | null; wallSeconds: number };
   readonly status: 'running' | 'completed' | 'failed';

@@ -97,7 +97,7 @@ export async function runExperiment(cfg: Config, opts: RunOptions): Promise<RunO
       schemaVersion: RESULTS_SCHEMA_VERSION, runId, config: cfg, seed: cfg.seed, backend: backend.backend,
       clientBackends: counts,
       environment: { node: process.version, platform: `${process.platform}-${process.arch}`, tfjs: tf.version_core, cpus: cpus().length },
-      clients: server.clientInfo(), rounds,
+      clients: server.clientInfo(), rounds, population: server.population(),
       final: last ? { testAccuracy: last.testAccuracy, testLoss: last.testLoss } : null,
       timings: { startedAt: started.toISOString(), finishedAt: status === 'running' ? null : new Date().toISOString(), wallSeconds: (Date.now() - started.getTime()) / 1000 },
       status, ...(error ? { error } : {}), ...(attack ? { attack } : {}),

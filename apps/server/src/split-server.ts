@@ -5,6 +5,7 @@ import { Server, type Socket } from 'socket.io';
 import {
   AssignmentSchema, averageWeights, BackwardRequestSchema, CodecError, EvalResultSchema, errorReply,
   ForwardRequestSchema, frameToTensor, framesToWeights, getModelSpec, HelloSchema, makeOptimizer,
+  featureNoiseLevels, isAvailable, sampleClients, simulatedSeconds, summarizeNonIid, type ClientProfile,
   middleForward, middleVjp, parseMessage, partitionExcluding, PartModel, PROTOCOL_VERSION, RoundDoneSchema,
   split, tensorToFrame, weightsToFrames, applyGradients, headerBytes, stepsPerRound, disposeOptimizer,
   type Ack, type Assignment, type ClientToServerEvents, type ErrorReply, type EvalResult, type Hello,
@@ -12,7 +13,7 @@ import {
   type ServerTaps, type TapEvent, type WireTensor,
 } from '@splitfleet/splitcore';
 import { StepBarrier } from './barrier.ts';
-import type { Config } from './config.ts';
+import { resolvePartition, resolveProfiles, type Config } from './config.ts';
 import type { ClientInfo, ClientRoundResult, RoundResult } from './results.ts';
 
 type IoSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
@@ -82,6 +83,12 @@ export class SplitServer {
   private dropped = new Set<number>();
   /** Global head+tail weights in shared modes. */
   globalWeights: WeightArray[];
+  readonly profiles: ClientProfile[];
+  private readonly inputNoise: number[];
+  /** Bytes and messages per client in the current round (the virtual clock's input). */
+  private traffic = new Map<number, { bytesUp: number; bytesDown: number; messages: number }>();
+  /** Measured compute seconds per step of each client's last round (straggler prediction). */
+  private secondsPerStep = new Map<number, number>();
   readonly maxFrameBytes: number;
 
   private readonly opts: SplitServerOptions;
@@ -95,7 +102,10 @@ export class SplitServer {
     this.opt = makeOptimizer(cfg.training.optimizer);
     this.globalWeights = [...this.split.init.head, ...this.split.init.tail];
     // Partition only what no one else holds: held-out samples (the attacker's pool) are excluded.
-    this.partitions = partitionExcluding(cfg.partition, opts.train.labels, cfg.fleet.clients, cfg.seed, opts.train.classes, opts.heldOut ?? []);
+    const pc = resolvePartition(cfg);
+    this.partitions = partitionExcluding(pc, opts.train.labels, cfg.fleet.clients, cfg.seed, opts.train.classes, opts.heldOut ?? []);
+    this.inputNoise = featureNoiseLevels(pc, cfg.fleet.clients);
+    this.profiles = resolveProfiles(cfg);
     this.log = opts.log ?? (() => {});
     this.http = http;
     // The largest legal frame: a full batch of smashed data or of the middle's output, or all of a
@@ -219,7 +229,7 @@ export class SplitServer {
       type: 'welcome', clientId: id, runId: this.opts.runId, seed: cfg.seed, model: cfg.model.name,
       cut: this.split.cut, dataset: { name: cfg.data.name, dir: cfg.data.dir }, trainIndices,
       testIndices: Array.from({ length: testCount }, (_, i) => i), batchSize: cfg.training.batchSize,
-      optimizer: cfg.training.optimizer, mode: cfg.training.mode,
+      optimizer: cfg.training.optimizer, mode: cfg.training.mode, inputNoise: this.inputNoise[id] ?? 0,
     });
     const labelCounts = new Array<number>(this.opts.train.classes).fill(0);
     for (const i of trainIndices) labelCounts[this.opts.train.labels[i]!]!++;
@@ -270,6 +280,7 @@ export class SplitServer {
       z.dispose();
       return reject(ack, errorReply('not-expected', `client ${c.id} is not expected to send forward for round ${msg.round} step ${msg.step} now (server round ${this.round})`));
     }
+    this.count(c.id, msg.z.byteLength, 0);
     const b = this.barrier(this.forwardBarriers, msg.step, (a, m) => void this.runForward(msg.step, a, m));
     const r = b.arrive(c.id, { z, ack: ack as ForwardArrival['ack'] });
     if (r !== 'ok') {
@@ -294,6 +305,7 @@ export class SplitServer {
         return;
       }
       c.inflight = { round: this.round, step, z: a.z };
+      this.count(id, 0, frames[i]!.byteLength);
       a.ack({ type: 'middle', m: frames[i]! });
     });
     for (const [id, a] of arrivals) if (this.active.has(id)) await this.tap('onSmashed', { clientId: id, round: this.round, step, z: a.z });
@@ -327,6 +339,7 @@ export class SplitServer {
       return reject(ack, toError(e));
     }
     c.strikes = 0;
+    this.count(c.id, msg.gm.byteLength, 0);
     const b = this.barrier(this.backwardBarriers, msg.step, (a, m) => void this.runBackward(msg.step, a, m));
     const r = b.arrive(c.id, { gm, ack: ack as BackwardArrival['ack'] });
     if (r !== 'ok') {
@@ -359,10 +372,37 @@ export class SplitServer {
       c.inflight!.z.dispose();
       c.inflight = null;
       a.gm.dispose();
+      this.count(id, 0, frames[i]!.byteLength);
       a.ack({ type: 'gradient', gz: frames[i]! });
     });
     for (const [id, a] of arrivals) if (!live.some(([l]) => l === id)) a.gm.dispose();
     this.opts.onStep?.(this.round, step + 1, Math.max(0, ...[...this.active].map((id) => this.stepsOf.get(id) ?? 0)));
+  }
+
+  /** Predicted simulated seconds of a client's round: last measured compute per step (or the fleet's median) plus its traffic. */
+  private predictSeconds(id: number): number {
+    const cfg = this.opts.config;
+    const c = this.clients.get(id)!;
+    const steps = stepsPerRound(c.assignment.trainIndices.length, cfg.training.batchSize, cfg.training.maxStepsPerRound);
+    const known = [...this.secondsPerStep.values()].sort((a, b) => a - b);
+    const perStep = this.secondsPerStep.get(id) ?? known[Math.floor(known.length / 2)] ?? 0;
+    const sz = (s: readonly number[]) => cfg.training.batchSize * s.reduce((a, b) => a + b, 1) * 4;
+    const up = steps * (sz(this.split.middle.inputShape) + sz(this.split.middle.outputShape));
+    return simulatedSeconds(this.profiles[id]!, perStep * steps, { bytesUp: up, bytesDown: up, messages: 4 * steps });
+  }
+
+  private count(id: number, up: number, down: number): void {
+    const t = this.traffic.get(id) ?? { bytesUp: 0, bytesDown: 0, messages: 0 };
+    t.bytesUp += up;
+    t.bytesDown += down;
+    t.messages += 1;
+    this.traffic.set(id, t);
+  }
+
+  /** Non-IID measures of the population (label counts per client vs the global distribution). */
+  population() {
+    const summary = summarizeNonIid([...this.clients.values()].sort((a, b) => a.id - b.id).map((c) => c.labelCounts));
+    return { ...summary, profiles: this.profiles.slice(0, this.clients.size), inputNoise: this.inputNoise.slice(0, this.clients.size) };
   }
 
   private dropClient(id: number, why: string): void {
@@ -440,11 +480,11 @@ export class SplitServer {
     return [...this.split.head.params, ...this.split.tail.params];
   }
 
-  private async evaluateOn(id: number, weights: WeightArray[] | null): Promise<EvalResult | null> {
+  private async evaluateOn(id: number, weights: WeightArray[]): Promise<EvalResult | null> {
     const c = this.clients.get(id);
     if (!c?.connected) return null;
     const p = this.wait(this.evalWaiters, id, this.opts.config.training.stepTimeoutSeconds * 1000 * 10);
-    c.socket.emit('evaluate', { type: 'evaluate', round: this.round, weights: weights ? weightsToFrames(weights) : null });
+    c.socket.emit('evaluate', { type: 'evaluate', round: this.round, weights: weightsToFrames(weights) });
     return p;
   }
 
@@ -454,8 +494,15 @@ export class SplitServer {
     const cfg = this.opts.config;
     this.round = round;
     this.dropped = new Set();
-    const ids = [...this.clients.values()].filter((c) => c.connected).map((c) => c.id).sort((a, b) => a - b);
-    if (ids.length === 0) throw new Error(`round ${round}: no connected clients left`);
+    const connected = [...this.clients.values()].filter((c) => c.connected).map((c) => c.id).sort((a, b) => a - b);
+    if (connected.length === 0) throw new Error(`round ${round}: no connected clients left`);
+    // availability (traces, dropout draws) → seeded sampling → deadline: who takes part this round
+    const available = connected.filter((id) => isAvailable(this.profiles[id]!, round, id, cfg.seed));
+    const sampled = available.length ? sampleClients(available, cfg.fleet.sample, round, cfg.seed) : [];
+    const stragglers = cfg.training.deadlineSeconds === null ? [] : sampled.filter((id) => this.predictSeconds(id) > cfg.training.deadlineSeconds!);
+    const ids = sampled.filter((id) => !stragglers.includes(id));
+    if (ids.length === 0) this.log(`round ${round}: no client is available, sampled and within the deadline (${connected.length} connected, ${available.length} available, ${stragglers.length} stragglers); the model is unchanged this round`);
+    this.traffic = new Map();
     const done = new Map<number, RoundDone>();
     const mode = cfg.training.mode;
     if (mode === 'sequential') {
@@ -481,9 +528,10 @@ export class SplitServer {
 
     // Evaluation: shared modes evaluate the one global model once; local mode evaluates every client.
     const evals = new Map<number, EvalResult>();
-    const survivors = ids.filter((id) => this.clients.get(id)?.connected);
+    // evaluate on the round's clients, or (nobody trained) on any connected client
+    const survivors = (ids.length ? ids : connected).filter((id) => this.clients.get(id)?.connected);
     if (mode === 'local') {
-      const rs = await Promise.all(survivors.map((id) => this.evaluateOn(id, null)));
+      const rs = await Promise.all(survivors.map((id) => this.evaluateOn(id, this.lastWeights.get(id) ?? this.globalWeights)));
       survivors.forEach((id, i) => rs[i] && evals.set(id, rs[i]));
     } else {
       for (const id of survivors) {
@@ -516,13 +564,23 @@ export class SplitServer {
         testLoss: e ? e.lossSum / e.samples : null,
         labelWeightedAccuracy: e && n > 0 ? c.labelCounts.reduce((a, k, cls) => a + (k / n) * (e.totalByClass[cls]! > 0 ? e.correctByClass[cls]! / e.totalByClass[cls]! : 0), 0) : null,
         computeSeconds: d ? d.computeMs / 1000 : null,
+        simulatedSeconds: d ? simulatedSeconds(this.profiles[id]!, d.computeMs / 1000, this.traffic.get(id) ?? { bytesUp: 0, bytesDown: 0, messages: 0 }) : null,
+        bytesUp: this.traffic.get(id)?.bytesUp ?? 0,
+        bytesDown: this.traffic.get(id)?.bytesDown ?? 0,
         dropped: !d,
       };
     });
+    for (const [id, d] of done) if (d.steps > 0) this.secondsPerStep.set(id, d.computeMs / 1000 / d.steps);
+    const sims = clients.map((c) => c.simulatedSeconds ?? 0);
     const result: RoundResult = {
       round, testAccuracy, testLoss,
       trainLoss: trainSamples > 0 ? trained.reduce((a, d) => a + d.lossSum, 0) / trainSamples : null,
       wallSeconds: (performance.now() - t0) / 1000,
+      // parallel modes wait for the slowest client; sequential adds them up
+      simulatedSeconds: mode === 'sequential' ? sims.reduce((a, b) => a + b, 0) : Math.max(0, ...sims),
+      selected: ids,
+      notSelected: connected.filter((id) => !sampled.includes(id)),
+      stragglers,
       participants: [...done.keys()].sort((a, b) => a - b),
       dropped: ids.filter((id) => !done.has(id)),
       clients,

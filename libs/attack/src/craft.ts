@@ -18,6 +18,11 @@ export interface CraftOptions {
   readonly stepSize?: number;
   readonly randomStart?: boolean;
   readonly seed?: number;
+  /**
+   * MI-FGSM momentum μ (Dong et al. 2018): accumulate L1-normalised gradients and step along the
+   * sign of the accumulation; improves transfer from a surrogate. 0 = plain PGD.
+   */
+  readonly momentum?: number;
 }
 
 export function logits(m: ThreePart, x: tf.Tensor): tf.Tensor {
@@ -49,15 +54,29 @@ function ascend(x: tf.Tensor, o: CraftOptions, objective: (xa: tf.Tensor) => tf.
   check(o);
   if (o.epsilon === 0) return tf.clone(x);
   const alpha = o.stepSize ?? (2.5 * o.epsilon) / o.steps;
+  const mu = o.momentum ?? 0;
   let xa = start(x, o);
+  let acc: tf.Tensor | null = mu > 0 ? tf.zerosLike(x) : null;
   for (let s = 0; s < o.steps; s++) {
-    const next = tf.tidy(() => {
-      const g = tf.grad((v: tf.Tensor) => objective(v))(xa);
-      return project(tf.add(xa, tf.mul(tf.sign(g), alpha)), x, o.epsilon);
-    });
+    const { next, nextAcc } = tf.tidy(() => {
+      let g = tf.grad((v: tf.Tensor) => objective(v))(xa);
+      let a: tf.Tensor | null = null;
+      if (acc) {
+        // per-sample L1 normalisation, then momentum
+        const l1 = tf.add(tf.sum(tf.abs(g), [1, 2, 3], true), 1e-12);
+        a = tf.add(tf.mul(acc, mu), tf.div(g, l1));
+        g = a;
+      }
+      return { next: project(tf.add(xa, tf.mul(tf.sign(g), alpha)), x, o.epsilon), nextAcc: a ?? undefined };
+    }) as { next: tf.Tensor; nextAcc: tf.Tensor | undefined };
     xa.dispose();
     xa = next;
+    if (acc) {
+      acc.dispose();
+      acc = nextAcc ?? null;
+    }
   }
+  acc?.dispose();
   return xa;
 }
 

@@ -46,6 +46,8 @@ export interface SuiteOptions {
   readonly crafts: readonly CraftMethod[];
   readonly baselines: readonly ('whitebox' | 'random-shadow' | 'noise')[];
   readonly seed: number;
+  /** MI-FGSM momentum for the SPADV crafts (0: plain PGD). White-box PGD stays plain. */
+  readonly momentum?: number;
   readonly batch?: number;
   readonly onProgress?: (done: number, total: number, label: string) => void;
 }
@@ -101,7 +103,8 @@ export async function evaluateSuite(o: SuiteOptions): Promise<SuiteResult> {
       method: `spadv-${craft}`,
       run: (x, r, eps) => {
         const l = lab(shadowYs, r);
-        const out = craft === 'pgd' ? pgd(o.shadow, x, l, o.classes, { epsilon: eps, steps: o.steps }) : intermediateAttack(o.shadow, x, l, o.classes, { epsilon: eps, steps: o.steps, variant: craft });
+        const co = { epsilon: eps, steps: o.steps, momentum: o.momentum ?? 0 };
+        const out = craft === 'pgd' ? pgd(o.shadow, x, l, o.classes, co) : intermediateAttack(o.shadow, x, l, o.classes, { ...co, variant: craft });
         l.dispose();
         return out;
       },

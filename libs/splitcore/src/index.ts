@@ -14,3 +14,5 @@ export * from './protocol/protocol.ts';
 export * from './codec/tf-frames.ts';
 export * from './train/schedule.ts';
 export * from './hooks/server-hooks.ts';
+export * from './population/noniid.ts';
+export * from './population/profiles.ts';

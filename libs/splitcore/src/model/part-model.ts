@@ -49,7 +49,13 @@ export class PartModel {
   constructor(spec: PartSpec, weights: readonly WeightArray[]) {
     this.spec = spec;
     checkWeights(spec, weights);
-    this.vars = weights.map((w) => tf.variable(tf.tensor(w.values, [...w.shape], 'float32'), true));
+    this.vars = weights.map((w) => {
+      // tf.variable shares the initial tensor's data; free the tensor object itself
+      const t = tf.tensor(w.values, [...w.shape], 'float32');
+      const v = tf.variable(t, true);
+      t.dispose();
+      return v;
+    });
   }
 
   apply(x: tf.Tensor, params: readonly tf.Tensor[] = this.vars): tf.Tensor {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { partition } from './partition.ts';
+import { featureNoiseLevels, parsePartitionFile, partition } from './partition.ts';
 
 const labelsOf = (n: number, classes = 10) => Int32Array.from({ length: n }, (_, i) => (i * 7) % classes);
 
@@ -33,5 +33,66 @@ describe('partitioners', () => {
     expect(() => partition({ kind: 'dirichlet', alpha: 0, minSize: 1 }, labelsOf(100), 4, 1)).toThrow(/partition.alpha must be a finite number > 0, got 0/);
     expect(() => partition({ kind: 'iid' }, labelsOf(10), 11, 1)).toThrow(/fleet.clients \(11\) must be ≤ the number of samples \(10\)/);
     expect(() => partition({ kind: 'dirichlet', alpha: 1, minSize: 30 }, labelsOf(100), 4, 1)).toThrow(/partition.minSize × fleet.clients/);
+  });
+});
+
+describe('skewed partitioners', () => {
+  const labels = Int32Array.from({ length: 3000 }, (_, i) => (i * 7) % 10);
+  const disjoint = (parts: number[][]) => new Set(parts.flat()).size === parts.flat().length;
+  const classesOf = (p: number[]) => new Set(p.map((i) => labels[i])).size;
+
+  it('pathological: every client holds exactly k classes; seeded', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 5, max: 30 }), fc.integer(), (k, clients, seed) => {
+        const parts = partition({ kind: 'pathological', classesPerClient: k }, labels, clients, seed);
+        expect(disjoint(parts)).toBe(true);
+        expect(parts.every((p) => classesOf(p) === k)).toBe(true);
+        expect(partition({ kind: 'pathological', classesPerClient: k }, labels, clients, seed)).toEqual(parts);
+      }),
+      { numRuns: 25 },
+    );
+    expect(() => partition({ kind: 'pathological', classesPerClient: 11 }, labels, 4, 1)).toThrow(/partition.classesPerClient must be an integer in \[1, 10\], got 11/);
+  });
+
+  it('shard: each client gets shardsPerClient × shardSize samples from few classes', () => {
+    const parts = partition({ kind: 'shard', shardsPerClient: 2, shardSize: 100 }, labels, 10, 4);
+    expect(disjoint(parts)).toBe(true);
+    expect(parts.every((p) => p.length === 200)).toBe(true);
+    expect(Math.max(...parts.map(classesOf))).toBeLessThanOrEqual(4);
+    expect(() => partition({ kind: 'shard', shardsPerClient: 5, shardSize: 100 }, labels, 10, 4)).toThrow(/shardsPerClient × shardSize \(10 × 5 × 100\) must be ≤ the number of samples \(3000\)/);
+  });
+
+  it('quantity: sizes are skewed, respect minSize and cover all samples; labels stay IID', () => {
+    for (const distribution of ['power-law', 'log-normal'] as const) {
+      const parts = partition({ kind: 'quantity', distribution, exponent: 1.5, sigma: 1.5, minSize: 20 }, labels, 12, 2);
+      expect(parts.flat().sort((a, b) => a - b)).toEqual(Array.from({ length: 3000 }, (_, i) => i));
+      const sizes = parts.map((p) => p.length);
+      expect(Math.min(...sizes)).toBeGreaterThanOrEqual(20);
+      expect(Math.max(...sizes) / Math.min(...sizes)).toBeGreaterThan(3);
+    }
+  });
+
+  it('dirichlet: a very large alpha approaches the global label distribution, alpha = 0.05 is highly skewed', () => {
+    const share = (p: number[]) => Math.max(...Array.from({ length: 10 }, (_, c) => p.filter((i) => labels[i] === c).length)) / p.length;
+    const flat = partition({ kind: 'dirichlet', alpha: 1e4, minSize: 1 }, labels, 5, 1);
+    expect(Math.max(...flat.map(share))).toBeLessThan(0.13);
+    const skew = partition({ kind: 'dirichlet', alpha: 0.05, minSize: 1 }, labels, 5, 1);
+    expect(skew.map(share).reduce((a, b) => a + b, 0) / 5).toBeGreaterThan(0.5);
+  });
+
+  it('from-file: accepts disjoint in-range lists and explains what is wrong otherwise', () => {
+    expect(parsePartitionFile('[[0,1],[2]]', 'p.json')).toEqual([[0, 1], [2]]);
+    expect(parsePartitionFile('client,index\n0,5\n1,6\n0,7\n', 'p.csv')).toEqual([[5, 7], [6]]);
+    expect(parsePartitionFile('1,2,3\n4,5\n', 'p.csv')).toEqual([[1, 2, 3], [4, 5]]);
+    expect(partition({ kind: 'from-file', parts: [[3, 1], [2]] }, labels, 2, 0)).toEqual([[1, 3], [2]]);
+    expect(() => partition({ kind: 'from-file', parts: [[1], [1]] }, labels, 2, 0)).toThrow(/index 1 is listed twice/);
+    expect(() => partition({ kind: 'from-file', parts: [[1], [9999]] }, labels, 2, 0)).toThrow(/outside \[0, 3000\)/);
+    expect(() => partition({ kind: 'from-file', parts: [[1]] }, labels, 2, 0)).toThrow(/lists 1 clients, fleet.clients is 2/);
+  });
+
+  it('feature-noise: IID labels, noise levels spread over [0, maxNoise]', () => {
+    const levels = featureNoiseLevels({ kind: 'feature-noise', maxNoise: 0.3 }, 4);
+    [0, 0.1, 0.2, 0.3].forEach((v, i) => expect(levels[i]).toBeCloseTo(v, 12));
+    expect(featureNoiseLevels({ kind: 'iid' }, 3)).toEqual([0, 0, 0]);
   });
 });

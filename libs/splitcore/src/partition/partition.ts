@@ -6,7 +6,12 @@ import { Rng } from '../rng/rng.ts';
  */
 export type PartitionConfig =
   | { readonly kind: 'iid' }
-  | { readonly kind: 'dirichlet'; readonly alpha: number; readonly minSize: number };
+  | { readonly kind: 'dirichlet'; readonly alpha: number; readonly minSize: number }
+  | { readonly kind: 'pathological'; readonly classesPerClient: number }
+  | { readonly kind: 'shard'; readonly shardsPerClient: number; readonly shardSize: number }
+  | { readonly kind: 'quantity'; readonly distribution: 'power-law' | 'log-normal'; readonly exponent: number; readonly sigma: number; readonly minSize: number }
+  | { readonly kind: 'feature-noise'; readonly maxNoise: number }
+  | { readonly kind: 'from-file'; readonly parts: readonly (readonly number[])[] };
 
 export function partition(cfg: PartitionConfig, labels: ArrayLike<number>, clients: number, seed: number, classes = 10): number[][] {
   if (!Number.isInteger(clients) || clients < 1) throw new Error(`fleet.clients must be an integer ≥ 1, got ${clients}`);
@@ -14,10 +19,130 @@ export function partition(cfg: PartitionConfig, labels: ArrayLike<number>, clien
   const rng = Rng.fromSeed(seed).fork('partition');
   switch (cfg.kind) {
     case 'iid':
+    case 'feature-noise':
       return iid(labels.length, clients, rng);
     case 'dirichlet':
       return dirichlet(labels, clients, cfg.alpha, cfg.minSize, classes, rng);
+    case 'pathological':
+      return pathological(labels, clients, cfg.classesPerClient, classes, rng);
+    case 'shard':
+      return shard(labels, clients, cfg.shardsPerClient, cfg.shardSize, rng);
+    case 'quantity':
+      return quantity(labels.length, clients, cfg, rng);
+    case 'from-file':
+      return fromFile(cfg.parts, labels.length, clients);
   }
+}
+
+/** Per-client Gaussian input-noise level for `feature-noise`: evenly spread over [0, maxNoise]. */
+export function featureNoiseLevels(cfg: PartitionConfig, clients: number): number[] {
+  if (cfg.kind !== 'feature-noise') return new Array<number>(clients).fill(0);
+  if (!(cfg.maxNoise >= 0)) throw new Error(`partition.maxNoise must be ≥ 0, got ${cfg.maxNoise}`);
+  return Array.from({ length: clients }, (_, i) => (clients === 1 ? 0 : (cfg.maxNoise * i) / (clients - 1)));
+}
+
+/** k distinct classes per client (classes dealt round-robin from a seeded order), each class's samples split among its holders. */
+function pathological(labels: ArrayLike<number>, clients: number, k: number, classes: number, rng: Rng): number[][] {
+  if (!Number.isInteger(k) || k < 1 || k > classes) throw new Error(`partition.classesPerClient must be an integer in [1, ${classes}], got ${k}`);
+  const order = rng.permutation(classes);
+  const owners: number[][] = Array.from({ length: classes }, () => []);
+  for (let c = 0; c < clients; c++) for (let j = 0; j < k; j++) owners[order[(c * k + j) % classes]!]!.push(c);
+  const byClass = groupByClass(labels, classes, rng);
+  const parts: number[][] = Array.from({ length: clients }, () => []);
+  byClass.forEach((idx, cls) => {
+    const who = owners[cls]!;
+    if (who.length === 0) return; // fewer clients × k than classes: this class is held by no one
+    idx.forEach((i, j) => parts[who[j % who.length]!]!.push(i));
+  });
+  if (parts.some((p) => p.length === 0)) throw new Error(`partition: some client got no samples with classesPerClient=${k}; use fewer clients or more classes per client`);
+  return parts.map((p) => p.sort((a, b) => a - b));
+}
+
+/** Sort by label, cut into shards of shardSize, deal shardsPerClient shards to each client (McMahan et al. 2017). */
+function shard(labels: ArrayLike<number>, clients: number, perClient: number, size: number, rng: Rng): number[][] {
+  if (!Number.isInteger(perClient) || perClient < 1) throw new Error(`partition.shardsPerClient must be an integer ≥ 1, got ${perClient}`);
+  if (!Number.isInteger(size) || size < 1) throw new Error(`partition.shardSize must be an integer ≥ 1, got ${size}`);
+  if (clients * perClient * size > labels.length)
+    throw new Error(`partition: fleet.clients × shardsPerClient × shardSize (${clients} × ${perClient} × ${size}) must be ≤ the number of samples (${labels.length})`);
+  const sorted = groupByClass(labels, Math.max(...Array.from(labels)) + 1, rng).flat();
+  const shards: number[][] = [];
+  for (let s = 0; s + size <= sorted.length; s += size) shards.push(sorted.slice(s, s + size));
+  const pick = rng.permutation(shards.length);
+  return Array.from({ length: clients }, (_, c) => pick.slice(c * perClient, (c + 1) * perClient).flatMap((s) => shards[s]!).sort((a, b) => a - b));
+}
+
+/** Client sizes from a power law or a log-normal, labels IID. */
+function quantity(n: number, clients: number, cfg: Extract<PartitionConfig, { kind: 'quantity' }>, rng: Rng): number[][] {
+  if (!Number.isInteger(cfg.minSize) || cfg.minSize < 1) throw new Error(`partition.minSize must be an integer ≥ 1, got ${cfg.minSize}`);
+  if (cfg.minSize * clients > n) throw new Error(`partition.minSize × fleet.clients (${cfg.minSize} × ${clients}) must be ≤ the number of samples (${n})`);
+  if (cfg.distribution === 'power-law' && !(cfg.exponent > 0)) throw new Error(`partition.exponent must be > 0, got ${cfg.exponent}`);
+  if (cfg.distribution === 'log-normal' && !(cfg.sigma > 0)) throw new Error(`partition.sigma must be > 0, got ${cfg.sigma}`);
+  const w = Array.from({ length: clients }, (_, i) =>
+    cfg.distribution === 'power-law' ? Math.pow(i + 1, -cfg.exponent) : Math.exp(cfg.sigma * rng.normal()),
+  );
+  const order = rng.permutation(clients); // which client gets which rank
+  const spare = n - cfg.minSize * clients;
+  const total = w.reduce((a, b) => a + b, 0);
+  const sizes = new Array<number>(clients).fill(cfg.minSize);
+  let given = 0;
+  order.forEach((c, r) => {
+    const extra = Math.floor((w[r]! / total) * spare);
+    sizes[c]! += extra;
+    given += extra;
+  });
+  for (let i = 0; given < spare; i++, given++) sizes[order[i % clients]!]!++;
+  const perm = rng.permutation(n);
+  let k = 0;
+  return sizes.map((s) => perm.slice(k, (k += s)).sort((a, b) => a - b));
+}
+
+function fromFile(parts: readonly (readonly number[])[], n: number, clients: number): number[][] {
+  if (parts.length !== clients) throw new Error(`partition file lists ${parts.length} clients, fleet.clients is ${clients}`);
+  const seen = new Set<number>();
+  parts.forEach((p, c) =>
+    p.forEach((i) => {
+      if (!Number.isInteger(i) || i < 0 || i >= n) throw new Error(`partition file: client ${c} lists index ${i}, outside [0, ${n})`);
+      if (seen.has(i)) throw new Error(`partition file: index ${i} is listed twice (client ${c}); partitions must be disjoint`);
+      seen.add(i);
+    }),
+  );
+  return parts.map((p) => [...p].sort((a, b) => a - b));
+}
+
+/**
+ * Parses a partition file: JSON (an array of index arrays, or {"clients": [[...], ...]}) or CSV with
+ * one line per client (`client,index` pairs with a header are also accepted). Documented in docs/population.md.
+ */
+export function parsePartitionFile(text: string, name: string): number[][] {
+  const t = text.trim();
+  if (t.startsWith('[') || t.startsWith('{')) {
+    const v = JSON.parse(t) as unknown;
+    const arr = Array.isArray(v) ? v : (v as { clients?: unknown }).clients;
+    if (!Array.isArray(arr) || !arr.every((p) => Array.isArray(p) && p.every((i) => typeof i === 'number')))
+      throw new Error(`${name}: expected a JSON array of index arrays, or {"clients": [[...], ...]}`);
+    return arr as number[][];
+  }
+  const lines = t.split(/\r?\n/).filter((l) => l.trim() && !l.startsWith('#'));
+  if (lines[0] && /^client\s*,\s*index/i.test(lines[0])) {
+    const parts: number[][] = [];
+    for (const l of lines.slice(1)) {
+      const [c, i] = l.split(',').map((x) => Number(x.trim()));
+      if (!Number.isInteger(c) || !Number.isInteger(i)) throw new Error(`${name}: bad line "${l}" (expected client,index)`);
+      (parts[c!] ??= []).push(i!);
+    }
+    return Array.from({ length: parts.length }, (_, c) => parts[c] ?? []);
+  }
+  return lines.map((l, k) => l.split(',').map((x) => {
+    const n = Number(x.trim());
+    if (!Number.isInteger(n)) throw new Error(`${name}: line ${k + 1} holds "${x}", not an integer index`);
+    return n;
+  }));
+}
+
+function groupByClass(labels: ArrayLike<number>, classes: number, rng: Rng): number[][] {
+  const by: number[][] = Array.from({ length: classes }, () => []);
+  for (let i = 0; i < labels.length; i++) by[labels[i]!]!.push(i);
+  return by.map((b) => rng.shuffle(b));
 }
 
 /** Shuffled, then dealt into near-equal parts (never contiguous slices of the original order). */

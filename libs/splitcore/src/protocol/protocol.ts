@@ -55,6 +55,8 @@ export const AssignmentSchema = z.object({
   batchSize: z.number().int().positive(),
   optimizer: OptimizerSchema,
   mode: TrainingModeSchema,
+  /** σ of Gaussian noise this client adds to its training inputs (feature-noise populations). */
+  inputNoise: z.number().min(0).default(0),
 });
 export type Assignment = z.infer<typeof AssignmentSchema>;
 
@@ -62,8 +64,9 @@ export const RoundStartSchema = z.object({
   type: z.literal('roundStart'),
   round: count,
   steps: count,
-  /** Head then tail weights (codec frames) to load first; absent: keep the current ones. */
-  weights: z.array(frame).nullable(),
+  /** Head then tail weights (codec frames) the round starts from; the server always sends them, so
+   * clients hold no tensors between rounds (and a resumed run restarts exactly). */
+  weights: z.array(frame),
 });
 export type RoundStart = z.infer<typeof RoundStartSchema>;
 
@@ -105,8 +108,8 @@ export type RoundDone = z.infer<typeof RoundDoneSchema>;
 export const EvaluateRequestSchema = z.object({
   type: z.literal('evaluate'),
   round: count,
-  /** Weights to evaluate (the global model in shared modes); null: the client's own. */
-  weights: z.array(frame).nullable(),
+  /** Weights to evaluate: the global model in shared modes, the client's own in local mode. */
+  weights: z.array(frame),
 });
 export type EvaluateRequest = z.infer<typeof EvaluateRequestSchema>;
 

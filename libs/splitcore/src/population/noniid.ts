@@ -1,0 +1,74 @@
+/**
+ * Measures of how non-IID a population is, from per-client label counts. Distances are between
+ * label distributions: Hellinger H(p,q) = sqrt(1 − Σ sqrt(p_i q_i)) ∈ [0,1]; Jensen–Shannon distance
+ * = sqrt(JS divergence, log base 2) ∈ [0,1]; EMD over labels as in Zhao et al. 2018 ("Federated
+ * learning with non-IID data"), Σ_i |p_i − q_i| (ground distance 1 between distinct classes, ×2 of
+ * total variation).
+ */
+export function labelCounts(labels: ArrayLike<number>, indices: readonly number[], classes: number): number[] {
+  const c = new Array<number>(classes).fill(0);
+  for (const i of indices) c[labels[i]!]!++;
+  return c;
+}
+
+export function frequencies(counts: readonly number[]): number[] {
+  const n = counts.reduce((a, b) => a + b, 0);
+  return counts.map((c) => (n > 0 ? c / n : 0));
+}
+
+export function hellinger(p: readonly number[], q: readonly number[]): number {
+  let bc = 0;
+  for (let i = 0; i < p.length; i++) bc += Math.sqrt(p[i]! * q[i]!);
+  return Math.sqrt(Math.max(0, 1 - bc));
+}
+
+function kl2(p: readonly number[], q: readonly number[]): number {
+  let s = 0;
+  for (let i = 0; i < p.length; i++) if (p[i]! > 0) s += p[i]! * Math.log2(p[i]! / q[i]!);
+  return s;
+}
+
+export function jensenShannon(p: readonly number[], q: readonly number[]): number {
+  const m = p.map((v, i) => (v + q[i]!) / 2);
+  return Math.sqrt(Math.max(0, (kl2(p, m) + kl2(q, m)) / 2));
+}
+
+export function emd(p: readonly number[], q: readonly number[]): number {
+  return p.reduce((s, v, i) => s + Math.abs(v - q[i]!), 0);
+}
+
+export interface NonIidSummary {
+  readonly global: number[];
+  readonly clients: { readonly counts: number[]; readonly hellinger: number; readonly jensenShannon: number; readonly emd: number }[];
+  readonly meanHellinger: number;
+  readonly maxHellinger: number;
+  readonly meanJensenShannon: number;
+  readonly maxJensenShannon: number;
+  readonly meanEmd: number;
+  /** Mean Jensen–Shannon distance over all pairs of clients. */
+  readonly meanPairwiseJensenShannon: number;
+}
+
+export function summarizeNonIid(perClientCounts: readonly (readonly number[])[]): NonIidSummary {
+  const classes = perClientCounts[0]?.length ?? 0;
+  const total = new Array<number>(classes).fill(0);
+  for (const c of perClientCounts) c.forEach((v, k) => (total[k]! += v));
+  const g = frequencies(total);
+  const fs = perClientCounts.map((c) => frequencies(c));
+  const clients = perClientCounts.map((c, i) => ({ counts: [...c], hellinger: hellinger(fs[i]!, g), jensenShannon: jensenShannon(fs[i]!, g), emd: emd(fs[i]!, g) }));
+  let pair = 0;
+  let pairs = 0;
+  for (let i = 0; i < fs.length; i++)
+    for (let j = i + 1; j < fs.length; j++) {
+      pair += jensenShannon(fs[i]!, fs[j]!);
+      pairs++;
+    }
+  const mean = (f: (c: (typeof clients)[number]) => number) => (clients.length ? clients.reduce((s, c) => s + f(c), 0) / clients.length : 0);
+  const max = (f: (c: (typeof clients)[number]) => number) => Math.max(0, ...clients.map(f));
+  return {
+    global: g, clients,
+    meanHellinger: mean((c) => c.hellinger), maxHellinger: max((c) => c.hellinger),
+    meanJensenShannon: mean((c) => c.jensenShannon), maxJensenShannon: max((c) => c.jensenShannon),
+    meanEmd: mean((c) => c.emd), meanPairwiseJensenShannon: pairs ? pair / pairs : 0,
+  };
+}

@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { startHarness, testConfig, tf } from './helpers.ts';
+
+describe('populations at scale', () => {
+  it('runs 200 clients (each its own socket and partition) in one round on 4 workers; every sampled client contributes', async () => {
+    const cfg = testConfig({
+      partition: { kind: 'dirichlet', alpha: 0.5, minSize: 4 },
+      fleet: { clients: 200, workers: 4, sample: 1, profiles: { computeSigma: 0.5, network: { '3g': 1, '4g': 1, wifi: 1 } } },
+      training: { rounds: 1, batchSize: 4, maxStepsPerRound: 2 },
+      data: { testSamples: 100 },
+    });
+    const h = await startHarness(cfg);
+    await h.server.waitForClients();
+    const r = await h.server.runRound(0);
+    const pop = h.server.population();
+    const mem = await h.fleet!.memory();
+    await h.close();
+    expect(r.selected).toHaveLength(200);
+    expect(r.participants).toEqual(Array.from({ length: 200 }, (_, i) => i));
+    expect(r.clients.every((c) => c.steps === 2 && c.bytesUp > 0 && c.simulatedSeconds! > 0)).toBe(true);
+    // the virtual clock: 3G clients take longer than wifi clients for the same traffic
+    const slow = r.clients.filter((c) => pop.profiles[c.id]!.tier === '3g').map((c) => c.simulatedSeconds!);
+    const fast = r.clients.filter((c) => pop.profiles[c.id]!.tier === 'wifi').map((c) => c.simulatedSeconds!);
+    expect(Math.min(...slow)).toBeGreaterThan(Math.max(...fast) / 10);
+    expect(r.simulatedSeconds).toBe(Math.max(...r.clients.map((c) => c.simulatedSeconds!)));
+    expect(pop.meanHellinger).toBeGreaterThan(0.2);
+    // idle clients hold no tensors: only the worker's own bookkeeping remains
+    expect(mem.every((m) => m.numTensors < 10)).toBe(true);
+    void tf;
+  });
+
+  it('samples a fraction of clients per round and leaves predicted stragglers out at the deadline', async () => {
+    const cfg = testConfig({
+      fleet: { clients: 6, workers: 2, sample: 0.5, profiles: { network: { '3g': 1, lan: 1 } } },
+      training: { rounds: 2, batchSize: 16, maxStepsPerRound: 2, deadlineSeconds: 1 },
+    });
+    const h = await startHarness(cfg);
+    await h.server.waitForClients();
+    const r0 = await h.server.runRound(0);
+    const r1 = await h.server.runRound(1);
+    const profiles = h.server.population().profiles;
+    await h.close();
+    for (const r of [r0, r1]) {
+      expect(r.selected.length + r.stragglers.length).toBe(3);
+      expect(r.notSelected).toHaveLength(3);
+      // 3G: 2 steps × ~100 KB up and down at 0.4/1.5 Mb/s ≫ 1 s
+      for (const id of r.stragglers) expect(profiles[id]!.tier).toBe('3g');
+      for (const id of r.selected) expect(profiles[id]!.tier).toBe('lan');
+    }
+    expect(r0.selected.concat(r0.stragglers).sort()).not.toEqual(r1.selected.concat(r1.stragglers).sort());
+  });
+});
