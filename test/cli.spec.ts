@@ -75,9 +75,11 @@ describe('splitfleet CLI', () => {
     const ra = JSON.parse(readFileSync(join(a, 'results.json'), 'utf8')) as RunResults;
     const rb = JSON.parse(readFileSync(join(b, 'results.json'), 'utf8')) as RunResults;
     expect(rb.status).toBe('completed');
+    expect(ra.rounds.every((r) => r.dropped.length === 0)).toBe(true);
     expect(rb.rounds.map((r) => [r.round, r.testAccuracy, r.testLoss, r.trainLoss])).toEqual(ra.rounds.map((r) => [r.round, r.testAccuracy, r.testLoss, r.trainLoss]));
     const ca = readCheckpoint(join(a, 'checkpoint.ckpt')).tensors;
     const cb = readCheckpoint(join(b, 'checkpoint.ckpt')).tensors;
+    expect([...cb.keys()].sort()).toEqual([...ca.keys()].sort());
     for (const [k, t] of ca) expect(Array.from(cb.get(k)!.data), k).toEqual(Array.from(t.data));
     // the report and CSVs were written
     expect(readFileSync(join(b, 'report.html'), 'utf8')).toMatch(/<svg/);
@@ -97,7 +99,11 @@ describe('splitfleet CLI', () => {
       });
       server.once('exit', () => reject(new Error(`server exited: ${text}`)));
     });
-    const fleet = cli(['fleet', '--server', url, '--clients', '2', '--workers', '1', '--backend', 'wasm', '--quiet']);
+    // without the token file the server refuses the fleet; with it the run completes
+    const refused = cli(['fleet', '--server', url, '--clients', '2', '--workers', '1', '--backend', 'wasm', '--quiet']);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toMatch(/auth missing: no token/);
+    const fleet = cli(['fleet', '--server', url, '--clients', '2', '--workers', '1', '--backend', 'wasm', '--quiet', '--tokens', join(out, 'tokens.json')]);
     expect(fleet.status, fleet.stderr).toBe(0);
     const code = await new Promise<number | null>((r) => server.once('exit', r));
     expect(code).toBe(0);

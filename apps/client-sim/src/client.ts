@@ -42,7 +42,8 @@ export class SplitClient {
   private headOpt: tf.Optimizer | null = null;
   private tailOpt: tf.Optimizer | null = null;
   private data: { train: ImageSet; test: ImageSet } | null = null;
-  private busy: Promise<void> = Promise.resolve();
+  private busy: Promise<void>;
+  private markReady: () => void = () => {};
   private finished: (reason: string) => void = () => {};
   /** Resolves with the reason when the server ends the run or the connection is lost. */
   readonly ended: Promise<string>;
@@ -59,6 +60,9 @@ export class SplitClient {
     this.slot = slot;
     this.fleetId = fleetId;
     this.ended = new Promise((r) => (this.finished = r));
+    // Messages wait until join() has built the model and loaded the data: the server may start a
+    // round the moment the last client says hello, before this client's data is ready.
+    this.busy = new Promise((r) => (this.markReady = r));
     socket.on('roundStart', (msg) => this.serial(() => this.onRoundStart(msg)));
     socket.on('evaluate', (msg) => this.serial(() => this.onEvaluate(msg)));
     socket.on('protocolError', (e) => host.log(`client slot ${slot}: server error ${e.code}: ${e.message}`));
@@ -76,19 +80,24 @@ export class SplitClient {
       type: 'hello', protocol: PROTOCOL_VERSION, slot: this.slot, fleetId: this.fleetId,
       runtime: this.host.runtime, backend: this.host.backend, adapter: this.host.adapter,
     };
-    const reply = await this.socket.emitWithAck('hello', hello);
-    if (isErrorReply(reply)) throw new ProtocolFailure(reply);
-    const a = reply as Assignment;
-    this.assignment = a;
-    const spec = getModelSpec(a.model);
-    this.parts = split(spec, a.cut, a.seed);
-    this.data = await this.host.loadDataset(a.dataset.name, a.dataset.dir);
-    return a;
+    try {
+      const reply = await this.socket.emitWithAck('hello', hello);
+      if (isErrorReply(reply)) throw new ProtocolFailure(reply);
+      const a = reply as Assignment;
+      this.assignment = a;
+      const spec = getModelSpec(a.model);
+      this.parts = split(spec, a.cut, a.seed);
+      this.data = await this.host.loadDataset(a.dataset.name, a.dataset.dir);
+      return a;
+    } finally {
+      this.markReady();
+    }
   }
 
   /** Messages are handled one at a time, in arrival order. */
   private serial(task: () => Promise<void>): void {
     this.busy = this.busy.then(task).catch((e: unknown) => {
+      this.releaseModels();
       this.host.log(`client ${this.id}: ${(e as Error).stack ?? e}`);
       this.socket.disconnect();
       this.finished(`failed: ${(e as Error).message}`);
@@ -114,7 +123,8 @@ export class SplitClient {
   }
 
   private async request<T>(p: Promise<T | ErrorReply>): Promise<T> {
-    const r = await p;
+    // a lost connection never answers: give up (and free this step's tensors) when the client ends
+    const r = await Promise.race([p, this.ended.then((why) => Promise.reject(new Error(`request abandoned: ${why}`)))]);
     if (isErrorReply(r)) throw new ProtocolFailure(r);
     return r;
   }

@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import type { BackendInfo, BackendRequest } from './node/backend.ts';
@@ -11,6 +12,8 @@ export interface FleetOptions {
   readonly workers: number;
   readonly backend: BackendRequest;
   readonly log?: (line: string) => void;
+  /** Per-slot auth tokens (slot s uses tokens[s]); required when the server authenticates. */
+  readonly tokens?: readonly string[];
 }
 
 export interface FleetHandle {
@@ -19,6 +22,8 @@ export interface FleetHandle {
   readonly clientIds: number[][];
   /** Resolves when all clients ended; a crashed worker is reported with its client ids, not thrown. */
   readonly finished: Promise<{ outcomes: ClientOutcome[]; crashed: { worker: number; clientIds: number[]; error: string }[] }>;
+  /** Fault injection for reliability tests and chaos runs: terminates worker i as if it crashed. */
+  injectWorkerCrash(i: number): Promise<void>;
   /** tfjs tensor count and resident memory of each worker. */
   memory(): Promise<{ numTensors: number; rssBytes: number }[]>;
   terminate(): Promise<void>;
@@ -46,7 +51,8 @@ export async function startFleet(opts: FleetOptions): Promise<FleetHandle> {
   );
   const backends = await Promise.all(apis.map((a) => a.init(opts.backend)));
   backends.forEach((b, i) => log(`worker ${i}: backend ${b.backend}${b.adapter ? ` (${b.adapter})` : ''}${b.note ? ` — ${b.note}` : ''}`));
-  const clientIds = await Promise.all(apis.map((a, i) => a.join(opts.serverUrl, slots[i]!, fleetId)));
+  if (opts.tokens && opts.tokens.length < opts.clients) throw new Error(`${opts.clients} clients but only ${opts.tokens.length} tokens`);
+  const clientIds = await Promise.all(apis.map((a, i) => a.join(opts.serverUrl, slots[i]!, fleetId, opts.tokens ? slots[i]!.map((s) => opts.tokens![s]!) : null)));
   const drain = setInterval(() => {
     for (const a of apis) void a.drainLogs().then((ls) => ls.forEach(log), () => {});
   }, 500);
@@ -75,6 +81,12 @@ export async function startFleet(opts: FleetOptions): Promise<FleetHandle> {
   return {
     fleetId, backends, clientIds, finished,
     memory: () => Promise.all(apis.map((a) => a.memory())),
+    async injectWorkerCrash(i: number) {
+      const w = workers[i];
+      if (!w) throw new Error(`no worker ${i}`);
+      w.emit('error', new Error(`injected crash of worker ${i}`));
+      await w.terminate();
+    },
     async terminate() {
       clearInterval(drain);
       await Promise.all(workers.map((w) => w.terminate()));
@@ -93,4 +105,13 @@ export async function runFleet(opts: FleetOptions & { quiet?: boolean }): Promis
   await fleet.terminate();
   for (const c of r.crashed) console.error(`[fleet] worker ${c.worker} crashed (clients ${c.clientIds.join(', ')}): ${c.error}`);
   return r.crashed.length > 0 ? 1 : 0;
+}
+
+/** Tokens for a fleet: a JSON list from a file, else from SPLITFLEET_TOKENS; none when neither is set. */
+export function loadTokens(file: string | undefined, first = 0): string[] | null {
+  const text = file ? readFileSync(file, 'utf8') : process.env.SPLITFLEET_TOKENS;
+  if (!text) return null;
+  const list = JSON.parse(text) as unknown;
+  if (!Array.isArray(list) || !list.every((t) => typeof t === 'string')) throw new Error(`${file ?? 'SPLITFLEET_TOKENS'}: expected a JSON list of token strings`);
+  return list.slice(first);
 }

@@ -1,7 +1,7 @@
 // The fleet process: `node apps/client-sim/src/main.ts --server URL --clients N --workers W --backend B`
 // (also `splitfleet fleet ...`).
 import { Command, Option } from 'commander';
-import { runFleet } from './fleet.ts';
+import { loadTokens, runFleet } from './fleet.ts';
 
 const positiveInt = (name: string) => (v: string) => {
   const n = Number(v);
@@ -19,12 +19,15 @@ const o = new Command()
   .option('--clients <n>', 'number of clients', positiveInt('clients'), 8)
   .option('--workers <n>', 'number of worker threads', positiveInt('workers'), 2)
   .addOption(new Option('--backend <name>', 'tfjs backend').choices(['auto', 'wasm', 'cpu', 'webgpu']).default('auto'))
+  .option('--tokens <file>', 'JSON list of client tokens written by `splitfleet serve` (or env SPLITFLEET_TOKENS)')
+  .option('--first-client <k>', 'use tokens from this index on (to split one token file over several fleets)', (v) => Number(v), 0)
   .option('--quiet', 'only errors')
   .parse()
-  .opts<{ server: string; clients: number; workers: number; backend: 'auto' | 'wasm' | 'cpu' | 'webgpu'; quiet?: boolean }>();
+  .opts<{ server: string; clients: number; workers: number; backend: 'auto' | 'wasm' | 'cpu' | 'webgpu'; quiet?: boolean; tokens?: string; firstClient: number }>();
 
 try {
-  process.exit(await runFleet({ serverUrl: o.server, clients: o.clients, workers: o.workers, backend: o.backend, quiet: o.quiet }));
+  const tokens = loadTokens(o.tokens, o.firstClient);
+  process.exit(await runFleet({ serverUrl: o.server, clients: o.clients, workers: o.workers, backend: o.backend, quiet: o.quiet, ...(tokens ? { tokens } : {}) }));
 } catch (e) {
   console.error(`[fleet] ${(e as Error).message}`);
   process.exit(1);

@@ -26,7 +26,7 @@ const api = {
   },
 
   /** Connects and joins one client per slot; resolves with their client ids. */
-  async join(url: string, slots: number[], fleetId: string): Promise<number[]> {
+  async join(url: string, slots: number[], fleetId: string, tokens: string[] | null): Promise<number[]> {
     if (!backend) throw new Error('init the backend first');
     const host: ClientHost = {
       runtime: 'node',
@@ -36,8 +36,12 @@ const api = {
       log: (line) => logs.push(line),
     };
     const ids: number[] = [];
-    for (const slot of slots) {
-      const socket: ClientSocket = io(url, { transports: ['websocket'], forceNew: true, reconnection: false });
+    for (const [k, slot] of slots.entries()) {
+      const socket: ClientSocket = io(url, { transports: ['websocket'], forceNew: true, reconnection: false, ...(tokens ? { auth: { token: tokens[k] } } : {}) });
+      await new Promise<void>((resolve, reject) => {
+        socket.once('connect', () => resolve());
+        socket.once('connect_error', (e) => reject(new Error(`client slot ${slot}: cannot connect to ${url}: ${e.message}`)));
+      });
       const c = new SplitClient(socket, host, slot, fleetId);
       clients.push(c);
       const a = await c.join().catch((e: Error) => {

@@ -5,11 +5,11 @@ import { dirname, basename, join } from 'node:path';
  * Writes a file so that readers see either the old or the new content, never a torn one:
  * write a temporary file in the same directory, fsync it, rename over the target, fsync the dir.
  */
-export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): void {
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true });
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
-  const fd = openSync(tmp, 'w');
+  const fd = openSync(tmp, 'w', mode);
   try {
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
     let off = 0;

@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
-import { initBackend, readDataset, runFleet } from '@splitfleet/client-sim';
+import { initBackend, loadTokens, readDataset, runFleet } from '@splitfleet/client-sim';
 import { getModelSpec, partitionExcluding, split } from '@splitfleet/splitcore';
 import { writeJsonAtomic } from './atomic.ts';
 import { runSpadv } from './attack-run.ts';
@@ -132,13 +132,17 @@ program
   .option('--clients <n>', 'number of clients', intArg('clients'), 8)
   .option('--workers <n>', 'number of worker threads', intArg('workers'), 2)
   .addOption(new Option('--backend <name>', 'tfjs backend').choices(['auto', 'wasm', 'cpu', 'webgpu']).default('auto'))
+  .option('--tokens <file>', 'client tokens written by `splitfleet serve` (<run dir>/tokens.json), or env SPLITFLEET_TOKENS')
+  .option('--first-client <k>', 'use tokens from this index on (several fleets sharing one token file)', (v) => Number(v), 0)
   .option('-q, --quiet', 'only errors')
   .addHelpText('after', `
 Examples:
-  splitfleet fleet --server http://127.0.0.1:7070 --clients 8 --workers 2
+  splitfleet fleet --server http://127.0.0.1:7070 --clients 8 --workers 2 --tokens runs/x/tokens.json
+  splitfleet fleet --server http://127.0.0.1:7070 --clients 4 --tokens runs/x/tokens.json --first-client 4
   splitfleet fleet --server http://10.0.0.5:7070 --clients 32 --workers 8 --backend wasm`)
-  .action(async (o: { server: string; clients: number; workers: number; backend: 'auto' | 'wasm' | 'cpu' | 'webgpu'; quiet?: boolean }) => {
-    process.exitCode = await runFleet({ serverUrl: o.server, clients: o.clients, workers: o.workers, backend: o.backend, quiet: o.quiet });
+  .action(async (o: { server: string; clients: number; workers: number; backend: 'auto' | 'wasm' | 'cpu' | 'webgpu'; quiet?: boolean; tokens?: string; firstClient: number }) => {
+    const tokens = loadTokens(o.tokens, o.firstClient);
+    process.exitCode = await runFleet({ serverUrl: o.server, clients: o.clients, workers: o.workers, backend: o.backend, quiet: o.quiet, ...(tokens ? { tokens } : {}) });
   });
 
 withCommon(

@@ -85,6 +85,21 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    server: z
+      .object({
+        /**
+         * Clients authenticate with per-client tokens signed by the server's secret (from the
+         * SPLITFLEET_SECRET environment variable, else random per run). Never put secrets in a config.
+         */
+        auth: z.boolean().default(true),
+        tokenTtlSeconds: int(1).default(86400),
+        /** Messages per second a client may send before getting 'rate-limited' errors. */
+        rateLimit: int(1).default(1000),
+        /** Bad frames in a row after which a client is disconnected. */
+        maxBadFrames: int(1).default(20),
+      })
+      .strict()
+      .prefault({}),
     attack: z
       .object({
         /** none: no attack; spadv: record during training, attack after it. */

@@ -5,7 +5,8 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, readDataset, startFleet, type FleetHandle } from '@splitfleet/client-sim';
-import { writeJsonAtomic } from './atomic.ts';
+import { writeFileAtomic, writeJsonAtomic } from './atomic.ts';
+import { mintTokens, newSecret } from './auth.ts';
 import type { Config } from './config.ts';
 import { RESULTS_SCHEMA_VERSION, type RoundResult, type RunResults } from './results.ts';
 import { SplitServer } from './split-server.ts';
@@ -42,10 +43,11 @@ export interface RunOutcome {
   readonly resultsPath: string;
 }
 
-function launchFleetProcess(url: string, cfg: Config, log: (l: string) => void): ChildProcess {
+function launchFleetProcess(url: string, cfg: Config, log: (l: string) => void, tokens: string[] | null): ChildProcess {
   const child = spawn(process.execPath, [FLEET_MAIN, '--server', url, '--clients', String(cfg.fleet.clients), '--workers', String(cfg.fleet.workers), '--backend', cfg.fleet.backend], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, EGL_PLATFORM: process.env.EGL_PLATFORM ?? 'surfaceless' },
+    // tokens travel in the child's environment: never on a command line (visible in ps) or in logs
+    env: { ...process.env, EGL_PLATFORM: process.env.EGL_PLATFORM ?? 'surfaceless', ...(tokens ? { SPLITFLEET_TOKENS: JSON.stringify(tokens) } : {}) },
   });
   const relay = (buf: Buffer) => buf.toString().split('\n').filter(Boolean).forEach((l) => log(l));
   child.stdout?.on('data', relay);
@@ -77,7 +79,9 @@ export async function runExperiment(cfg: Config, opts: RunOptions): Promise<RunO
   const heldOut = attacking ? heldOutIndices(data.train.count, cfg.attack.aux.holdout, cfg.seed) : [];
   const recorder = attacking ? new ObservationRecorder(cfg.attack.observe.batches) : null;
   let attack: AttackReport | null = null;
-  const server = await SplitServer.start({ config: cfg, runId, train: data.train, test: data.test, log, heldOut, taps: recorder ? [recorder] : [], host: opts.host, port: opts.port, onStep: opts.onStep });
+  const secret = cfg.server.auth ? (process.env.SPLITFLEET_SECRET || newSecret()) : null;
+  const tokens = secret ? mintTokens(secret, runId, cfg.fleet.clients, cfg.server.tokenTtlSeconds) : null;
+  const server = await SplitServer.start({ config: cfg, runId, train: data.train, test: data.test, log, heldOut, auth: secret ? { secret } : null, taps: recorder ? [recorder] : [], host: opts.host, port: opts.port, onStep: opts.onStep });
   opts.onServer?.(server);
   let firstRound = 0;
   if (previous) {
@@ -108,16 +112,18 @@ export async function runExperiment(cfg: Config, opts: RunOptions): Promise<RunO
   let fleetExit: Promise<number | null> = Promise.resolve(0);
   try {
     if (opts.fleet === 'external') {
-      log(`waiting for ${cfg.fleet.clients} clients: splitfleet fleet --server ${server.url} --clients N`);
+      const tokenFile = join(outDir, 'tokens.json');
+      if (tokens) writeFileAtomic(tokenFile, JSON.stringify(tokens), 0o600);
+      log(`waiting for ${cfg.fleet.clients} clients: splitfleet fleet --server ${server.url} --clients N${tokens ? ` --tokens ${tokenFile}` : ''}`);
     } else if ((opts.fleet ?? 'process') === 'process') {
-      child = launchFleetProcess(server.url, cfg, log);
+      child = launchFleetProcess(server.url, cfg, log, tokens);
       const c = child;
       fleetExit = new Promise((res) => c.once('exit', (code) => res(code)));
       void fleetExit.then((code) => {
         if (code && server.connectedClients === 0) log(`fleet process exited with code ${code}`);
       });
     } else {
-      fleet = await startFleet({ serverUrl: server.url, clients: cfg.fleet.clients, workers: cfg.fleet.workers, backend: cfg.fleet.backend, log });
+      fleet = await startFleet({ serverUrl: server.url, clients: cfg.fleet.clients, workers: cfg.fleet.workers, backend: cfg.fleet.backend, log, ...(tokens ? { tokens } : {}) });
     }
     await server.waitForClients();
     log(`all ${cfg.fleet.clients} clients joined`);

@@ -13,6 +13,7 @@ import {
   type ServerTaps, type TapEvent, type WireTensor,
 } from '@splitfleet/splitcore';
 import { StepBarrier } from './barrier.ts';
+import { AuthError, verifyToken } from './auth.ts';
 import { resolvePartition, resolveProfiles, type Config } from './config.ts';
 import type { ClientInfo, ClientRoundResult, RoundResult } from './results.ts';
 
@@ -20,15 +21,14 @@ type IoSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
 
 interface ClientConn {
   readonly id: number;
-  readonly socket: IoSocket;
+  /** Replaced when the client reconnects (it then takes part again from the next round). */
+  socket: IoSocket;
   readonly hello: Hello;
   readonly assignment: Assignment;
   readonly labelCounts: number[];
   connected: boolean;
   /** Smashed data of the step in flight, kept for the backward pass. */
   inflight: { round: number; step: number; z: tf.Tensor } | null;
-  /** Bad frames in a row; a client that keeps sending them is disconnected. */
-  strikes: number;
 }
 
 interface ForwardArrival { z: tf.Tensor; ack: Ack<{ type: 'middle'; m: Uint8Array }> }
@@ -51,10 +51,11 @@ export interface SplitServerOptions {
   readonly taps?: readonly ServerTaps[];
   /** Train indices no client holds (attacker's auxiliary pool); excluded from partitions. */
   readonly heldOut?: readonly number[];
+  /** Token authentication (socket.io middleware); null: open server (tests of the protocol only). */
+  readonly auth?: { readonly secret: string } | null;
 }
 
 const KNOWN_EVENTS = new Set(['hello', 'forward', 'backward', 'roundDone', 'evalDone']);
-const MAX_STRIKES = 20;
 
 /**
  * The split-learning server: holds the middle and its optimiser, serves forward/backward requests
@@ -115,6 +116,23 @@ export class SplitServer {
     const weightBytes = [...this.split.head.params, ...this.split.tail.params].reduce((a, p) => a + sizeOf(p.shape) + headerBytes(p.shape.length), 0);
     this.maxFrameBytes = Math.max(batch * sizeOf(this.split.middle.inputShape), batch * sizeOf(this.split.middle.outputShape), weightBytes) + 64 * 1024;
     this.io = new Server(http, { maxHttpBufferSize: this.maxFrameBytes, serveClient: false, pingTimeout: 60000 });
+    const auth = opts.auth;
+    if (auth) {
+      // Every connection proves who it is before any event handler runs.
+      this.io.use((socket, next) => {
+        try {
+          const claims = verifyToken(auth.secret, (socket.handshake.auth as { token?: unknown } | undefined)?.token, opts.runId, cfg.fleet.clients);
+          if (this.clients.get(claims.client)?.connected) throw new AuthError('reused', `token of client ${claims.client} is already in use by a connected client`);
+          (socket.data as { client?: number }).client = claims.client;
+          next();
+        } catch (e) {
+          const err = new Error(e instanceof AuthError ? `auth ${e.reason}: ${e.message}` : 'auth failed') as Error & { data?: unknown };
+          err.data = { reason: e instanceof AuthError ? e.reason : 'failed' };
+          this.log(`refused a connection: ${err.message}`);
+          next(err);
+        }
+      });
+    }
     this.io.on('connection', (s) => this.onConnection(s));
   }
 
@@ -147,13 +165,14 @@ export class SplitServer {
   /** Resolves when every configured client has joined; rejects after the join timeout. */
   waitForClients(timeoutMs = this.opts.config.fleet.joinTimeoutSeconds * 1000): Promise<void> {
     const want = this.opts.config.fleet.clients;
-    if (this.clients.size >= want) return Promise.resolve();
+    const joined = () => [...this.clients.values()].filter((c) => c.connected).length;
+    if (joined() >= want) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        reject(new Error(`only ${this.clients.size} of ${want} clients joined within ${timeoutMs / 1000}s (fleet.joinTimeoutSeconds); is the fleet running and pointed at ${this.url}?`));
+        reject(new Error(`only ${joined()} of ${want} clients joined within ${timeoutMs / 1000}s (fleet.joinTimeoutSeconds); is the fleet running and pointed at ${this.url}?`));
       }, timeoutMs);
       this.joinWaiters.push(() => {
-        if (this.clients.size >= want) {
+        if (joined() >= want) {
           clearTimeout(timer);
           resolve();
         }
@@ -165,24 +184,55 @@ export class SplitServer {
 
   private onConnection(socket: IoSocket): void {
     let client: ClientConn | null = null;
+    let strikes = 0;
+    const maxBad = this.opts.config.server.maxBadFrames;
     const reject = (ack: unknown, err: ErrorReply) => {
       if (typeof ack === 'function') (ack as (e: ErrorReply) => void)(err);
       else socket.emit('protocolError', err);
-      if (client && ++client.strikes > MAX_STRIKES) {
-        this.log(`client ${client.id}: disconnected after ${MAX_STRIKES} bad frames`);
+      if (++strikes >= maxBad) {
+        this.log(`${client ? `client ${client.id}` : 'a connection'}: disconnected after ${maxBad} bad frames in a row`);
         socket.disconnect(true);
       }
     };
+    // per-connection rate limit: a token bucket of server.rateLimit messages per second
+    const rate = this.opts.config.server.rateLimit;
+    let tokens = rate;
+    let last = performance.now();
+    socket.use((packet, next) => {
+      const now = performance.now();
+      tokens = Math.min(rate, tokens + ((now - last) / 1000) * rate);
+      last = now;
+      if (tokens < 1) {
+        reject(packet[packet.length - 1], errorReply('rate-limited', `more than ${rate} messages per second (server.rateLimit)`));
+        return;
+      }
+      tokens -= 1;
+      next();
+    });
     socket.onAny((event: string, ...args: unknown[]) => {
       if (!KNOWN_EVENTS.has(event)) reject(args[args.length - 1], errorReply('unknown-event', `unknown event "${event}"; known: ${[...KNOWN_EVENTS].join(', ')}`));
     });
+    const ok = () => (strikes = 0);
     socket.on('hello', (raw, ack) => {
       const p = parseMessage(HelloSchema, raw);
       if (!p.ok) return reject(ack, p.error);
       if (p.value.protocol !== PROTOCOL_VERSION) return reject(ack, errorReply('bad-protocol', `protocol ${p.value.protocol} is not the server's ${PROTOCOL_VERSION}`));
       if (client) return reject(ack, errorReply('bad-message', `already joined as client ${client.id}`));
-      if (this.nextId >= this.opts.config.fleet.clients) return reject(ack, errorReply('unknown-client', `the run is full (${this.opts.config.fleet.clients} clients)`));
-      client = this.admit(socket, p.value);
+      // with auth the token decides the client id (independent of join order and host); without
+      // it, ids follow join order
+      const tokenId = (socket.data as { client?: number }).client;
+      const known = tokenId !== undefined ? this.clients.get(tokenId) : undefined;
+      if (known) {
+        if (known.connected) return reject(ack, errorReply('already-connected', `client ${tokenId} is already connected`));
+        known.socket = socket;
+        known.connected = true;
+        client = known;
+        this.log(`client ${known.id} reconnected; it takes part again from the next round`);
+      } else {
+        if (tokenId === undefined && this.nextId >= this.opts.config.fleet.clients) return reject(ack, errorReply('unknown-client', `the run is full (${this.opts.config.fleet.clients} clients)`));
+        client = this.admit(socket, p.value, tokenId);
+      }
+      ok();
       if (typeof ack === 'function') ack(client.assignment);
       for (const w of this.joinWaiters) w();
     });
@@ -192,11 +242,11 @@ export class SplitServer {
     };
     socket.on('forward', (raw, ack) => {
       const c = needClient(ack);
-      if (c) this.onForward(c, raw, ack, reject);
+      if (c) this.onForward(c, raw, ack, reject, ok);
     });
     socket.on('backward', (raw, ack) => {
       const c = needClient(ack);
-      if (c) this.onBackward(c, raw, ack, reject);
+      if (c) this.onBackward(c, raw, ack, reject, ok);
     });
     socket.on('roundDone', (raw) => {
       const c = needClient(undefined);
@@ -213,15 +263,15 @@ export class SplitServer {
       this.settle(this.evalWaiters, c.id, p.value);
     });
     socket.on('disconnect', (reason) => {
-      if (!client) return;
+      if (!client || client.socket !== socket) return;
       client.connected = false;
       this.log(`client ${client.id} disconnected (${reason})`);
       this.dropClient(client.id, `disconnected: ${reason}`);
     });
   }
 
-  private admit(socket: IoSocket, hello: Hello): ClientConn {
-    const id = this.nextId++;
+  private admit(socket: IoSocket, hello: Hello, fixedId?: number): ClientConn {
+    const id = fixedId ?? this.nextId++;
     const cfg = this.opts.config;
     const trainIndices = this.partitions[id]!;
     const testCount = Math.min(cfg.data.testSamples ?? this.opts.test.count, this.opts.test.count);
@@ -233,7 +283,7 @@ export class SplitServer {
     });
     const labelCounts = new Array<number>(this.opts.train.classes).fill(0);
     for (const i of trainIndices) labelCounts[this.opts.train.labels[i]!]!++;
-    const conn: ClientConn = { id, socket, hello, assignment, labelCounts, connected: true, inflight: null, strikes: 0 };
+    const conn: ClientConn = { id, socket, hello, assignment, labelCounts, connected: true, inflight: null };
     this.clients.set(id, conn);
     this.log(`client ${id} joined (${hello.runtime}/${hello.backend}${hello.adapter ? `, ${hello.adapter}` : ''}, ${trainIndices.length} samples)`);
     return conn;
@@ -254,7 +304,7 @@ export class SplitServer {
     return b;
   }
 
-  private onForward(c: ClientConn, raw: unknown, ack: unknown, reject: (ack: unknown, e: ErrorReply) => void): void {
+  private onForward(c: ClientConn, raw: unknown, ack: unknown, reject: (ack: unknown, e: ErrorReply) => void, ok: () => void): void {
     const p = parseMessage(ForwardRequestSchema, raw);
     if (!p.ok) return reject(ack, p.error);
     if (typeof ack !== 'function') return reject(undefined, errorReply('bad-message', 'forward needs an acknowledgement callback'));
@@ -265,7 +315,7 @@ export class SplitServer {
     } catch (e) {
       return reject(ack, toError(e));
     }
-    c.strikes = 0;
+    ok();
     if (msg.purpose === 'eval') {
       // Evaluation changes nothing: answer at once.
       const m = middleForward(this.middle, z);
@@ -324,7 +374,7 @@ export class SplitServer {
     }
   }
 
-  private onBackward(c: ClientConn, raw: unknown, ack: unknown, reject: (ack: unknown, e: ErrorReply) => void): void {
+  private onBackward(c: ClientConn, raw: unknown, ack: unknown, reject: (ack: unknown, e: ErrorReply) => void, ok: () => void): void {
     const p = parseMessage(BackwardRequestSchema, raw);
     if (!p.ok) return reject(ack, p.error);
     if (typeof ack !== 'function') return reject(undefined, errorReply('bad-message', 'backward needs an acknowledgement callback'));
@@ -338,7 +388,7 @@ export class SplitServer {
     } catch (e) {
       return reject(ack, toError(e));
     }
-    c.strikes = 0;
+    ok();
     this.count(c.id, msg.gm.byteLength, 0);
     const b = this.barrier(this.backwardBarriers, msg.step, (a, m) => void this.runBackward(msg.step, a, m));
     const r = b.arrive(c.id, { gm, ack: ack as BackwardArrival['ack'] });

@@ -125,7 +125,7 @@ export type EvalResult = z.infer<typeof EvalResultSchema>;
 
 export const ErrorCodes = [
   'bad-message', 'bad-protocol', 'unknown-event', 'unknown-client', 'not-expected', 'bad-shape',
-  'bad-dtype', 'non-finite', 'bad-frame', 'internal', 'too-large',
+  'bad-dtype', 'non-finite', 'bad-frame', 'internal', 'too-large', 'rate-limited', 'already-connected',
 ] as const;
 export type ErrorCode = (typeof ErrorCodes)[number];
 

@@ -1,0 +1,60 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+
+/**
+ * Client tokens: `v1.<payload base64url>.<HMAC-SHA256 base64url>` where the payload is
+ * {run, client, exp, nonce}. Signed with the server's secret, bound to one client id and one run,
+ * with an expiry. The secret never leaves the server process (tokens are handed to fleets).
+ */
+export interface TokenClaims {
+  readonly run: string;
+  readonly client: number;
+  /** Expiry, seconds since the epoch. */
+  readonly exp: number;
+  readonly nonce: string;
+}
+
+export class AuthError extends Error {
+  readonly reason: 'missing' | 'malformed' | 'forged' | 'expired' | 'wrong-run' | 'reused' | 'unknown-client';
+  constructor(reason: AuthError['reason'], message: string) {
+    super(message);
+    this.reason = reason;
+    this.name = 'AuthError';
+  }
+}
+
+const b64 = (b: Buffer | string) => Buffer.from(b).toString('base64url');
+
+export function newSecret(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+export function mintToken(secret: string, claims: Omit<TokenClaims, 'nonce'>): string {
+  const payload = b64(JSON.stringify({ ...claims, nonce: randomBytes(8).toString('base64url') }));
+  const mac = createHmac('sha256', secret).update(`v1.${payload}`).digest();
+  return `v1.${payload}.${b64(mac)}`;
+}
+
+export function mintTokens(secret: string, run: string, clients: number, ttlSeconds: number): string[] {
+  const exp = Math.floor(Date.now() / 1000) + ttlSeconds;
+  return Array.from({ length: clients }, (_, client) => mintToken(secret, { run, client, exp }));
+}
+
+/** Checks signature, run, expiry and client range; throws AuthError with the reason. */
+export function verifyToken(secret: string, token: unknown, run: string, clients: number, now = Date.now() / 1000): TokenClaims {
+  if (typeof token !== 'string' || token.length === 0) throw new AuthError('missing', 'no token: connect with auth: { token }');
+  const parts = token.split('.');
+  if (parts.length !== 3 || parts[0] !== 'v1') throw new AuthError('malformed', 'token is not of the form v1.<payload>.<signature>');
+  const expected = createHmac('sha256', secret).update(`v1.${parts[1]}`).digest();
+  const given = Buffer.from(parts[2]!, 'base64url');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new AuthError('forged', 'token signature does not match this server\'s secret');
+  let c: TokenClaims;
+  try {
+    c = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString()) as TokenClaims;
+  } catch {
+    throw new AuthError('malformed', 'token payload is not JSON');
+  }
+  if (c.run !== run) throw new AuthError('wrong-run', `token is for run ${c.run}, this server runs ${run}`);
+  if (!(c.exp > now)) throw new AuthError('expired', `token expired at ${new Date(c.exp * 1000).toISOString()}`);
+  if (!Number.isInteger(c.client) || c.client < 0 || c.client >= clients) throw new AuthError('unknown-client', `token is for client ${c.client}, the run has clients 0..${clients - 1}`);
+  return c;
+}
