@@ -16,7 +16,7 @@ import { observationsFrom, observationTensors, readCheckpoint, weightsToTensors,
 import { existsSync, readFileSync } from 'node:fs';
 import type { ServerStateMeta } from './split-server.ts';
 
-const FLEET_MAIN = fileURLToPath(new URL('../../client-sim/src/main.ts', import.meta.url));
+const CLI = fileURLToPath(new URL('./cli.ts', import.meta.url));
 
 export interface RunOptions {
   readonly outDir: string;
@@ -44,7 +44,7 @@ export interface RunOutcome {
 }
 
 function launchFleetProcess(url: string, cfg: Config, log: (l: string) => void, tokens: string[] | null): ChildProcess {
-  const child = spawn(process.execPath, [FLEET_MAIN, '--server', url, '--clients', String(cfg.fleet.clients), '--workers', String(cfg.fleet.workers), '--backend', cfg.fleet.backend], {
+  const child = spawn(process.execPath, [CLI, 'fleet', '--server', url, '--clients', String(cfg.fleet.clients), '--workers', String(cfg.fleet.workers), '--backend', cfg.fleet.backend], {
     stdio: ['ignore', 'pipe', 'pipe'],
     // tokens travel in the child's environment: never on a command line (visible in ps) or in logs
     env: { ...process.env, EGL_PLATFORM: process.env.EGL_PLATFORM ?? 'surfaceless', ...(tokens ? { SPLITFLEET_TOKENS: JSON.stringify(tokens) } : {}) },

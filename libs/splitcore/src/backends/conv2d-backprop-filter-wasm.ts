@@ -2,7 +2,6 @@ import {
   backend_util,
   Conv2D,
   Conv2DBackpropFilter,
-  getKernel,
   Slice,
   Transpose,
   type Conv2DBackpropFilterAttrs,
@@ -14,6 +13,7 @@ import {
   type NamedTensorInfoMap,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
+import { runWasmKernel } from './wasm-kernel-call.ts';
 
 /**
  * Conv2DBackpropFilter for the wasm backend, which tfjs-backend-wasm 4.22 does not ship
@@ -24,11 +24,8 @@ import {
  * [KH,KW,Ci,Co]. That runs on the backend's own XNNPACK Conv2D, so it is as fast as the forward pass
  * instead of a naive loop. Only existing wasm kernels are called; intermediates are freed here.
  */
-function run(name: string, backend: KernelBackend, inputs: NamedTensorInfoMap, attrs: NamedAttrMap): TensorInfo {
-  const k = getKernel(name, 'wasm');
-  if (!k) throw new Error(`Conv2DBackpropFilter(wasm) needs the wasm kernel ${name}, which is not registered`);
-  return k.kernelFunc({ inputs, backend, attrs }) as TensorInfo;
-}
+const run = (name: string, backend: KernelBackend, inputs: NamedTensorInfoMap, attrs: NamedAttrMap): TensorInfo =>
+  runWasmKernel(name, backend, inputs, attrs, 'Conv2DBackpropFilter');
 
 function conv2DBackpropFilterWasm(args: {
   inputs: Conv2DBackpropFilterInputs;

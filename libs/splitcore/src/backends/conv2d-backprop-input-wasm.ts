@@ -2,7 +2,6 @@ import {
   backend_util,
   Conv2D,
   Conv2DBackpropInput,
-  getKernel,
   Reverse,
   Transpose,
   type Conv2DBackpropInputAttrs,
@@ -14,6 +13,7 @@ import {
   type NamedTensorInfoMap,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
+import { runWasmKernel } from './wasm-kernel-call.ts';
 
 /**
  * A faster Conv2DBackpropInput for wasm. The shipped kernel is a direct loop, ~10× slower than the
@@ -23,11 +23,8 @@ import {
  *   dX[b,y,x,ci] = Σ dy[b, y+pt−kh, x+pl−kw, co] · W[kh,kw,ci,co].
  * Strides > 1 would need zero-insertion in dy, so they go to the shipped kernel.
  */
-function run(name: string, backend: KernelBackend, inputs: NamedTensorInfoMap, attrs: NamedAttrMap): TensorInfo {
-  const k = getKernel(name, 'wasm');
-  if (!k) throw new Error(`Conv2DBackpropInput(wasm) needs the wasm kernel ${name}, which is not registered`);
-  return k.kernelFunc({ inputs, backend, attrs }) as TensorInfo;
-}
+const run = (name: string, backend: KernelBackend, inputs: NamedTensorInfoMap, attrs: NamedAttrMap): TensorInfo =>
+  runWasmKernel(name, backend, inputs, attrs, 'Conv2DBackpropInput');
 
 export function makeConv2DBackpropInputWasmConfig(shipped: KernelConfig | undefined): KernelConfig {
   const fallback = shipped?.kernelFunc;
