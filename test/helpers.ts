@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, readDataset, startFleet, type FleetHandle } from '@splitfleet/client-sim';
 import { parseConfig, type Config, type ConfigInput } from '../apps/server/src/config.ts';
 import { SplitServer } from '../apps/server/src/split-server.ts';
+import { mintTokens, newSecret } from '../apps/server/src/auth.ts';
 
 /** A small, fast config for end-to-end tests (wasm everywhere, bounded steps). */
 export function testConfig(over: ConfigInput = {}): Config {
@@ -29,13 +30,15 @@ export interface Harness {
 }
 
 /** Server in this (test) process on wasm; the fleet in worker_threads, talking over loopback socket.io. */
-export async function startHarness(cfg: Config, opts: { fleetClients?: number } = {}): Promise<Harness> {
+export async function startHarness(cfg: Config, opts: { fleetClients?: number; auth?: boolean } = {}): Promise<Harness> {
   await initBackend('wasm');
   const data = readDataset(cfg.data.name, cfg.data.dir);
   const logs: string[] = [];
-  const server = await SplitServer.start({ config: cfg, runId: 'test', train: data.train, test: data.test, log: (l) => logs.push(l) });
+  const secret = opts.auth ? newSecret() : null;
+  const server = await SplitServer.start({ config: cfg, runId: 'test', train: data.train, test: data.test, log: (l) => logs.push(l), auth: secret ? { secret } : null });
   const n = opts.fleetClients ?? cfg.fleet.clients;
-  const fleet = n > 0 ? await startFleet({ serverUrl: server.url, clients: n, workers: cfg.fleet.workers, backend: cfg.fleet.backend, log: (l) => logs.push(l) }) : null;
+  const tokens = secret ? mintTokens(secret, 'test', cfg.fleet.clients, 3600) : undefined;
+  const fleet = n > 0 ? await startFleet({ serverUrl: server.url, clients: n, workers: cfg.fleet.workers, backend: cfg.fleet.backend, log: (l) => logs.push(l), ...(tokens ? { tokens } : {}) }) : null;
   return {
     server, fleet, logs,
     async close() {

@@ -2,19 +2,28 @@ import { describe, expect, it } from 'vitest';
 import { startHarness, testConfig, tf } from './helpers.ts';
 
 describe('populations at scale', () => {
-  it('runs 200 clients (each its own socket and partition) in one round on 4 workers; every sampled client contributes', async () => {
+  it('runs 200 authenticated clients (each its own socket and partition) on 4 workers for 3 rounds: every client contributes every round, none dropped, memory flat', async () => {
     const cfg = testConfig({
       partition: { kind: 'dirichlet', alpha: 0.5, minSize: 4 },
       fleet: { clients: 200, workers: 4, sample: 1, profiles: { computeSigma: 0.5, network: { '3g': 1, '4g': 1, wifi: 1 } } },
-      training: { rounds: 1, batchSize: 4, maxStepsPerRound: 2 },
+      training: { rounds: 3, batchSize: 4, maxStepsPerRound: 2 },
       data: { testSamples: 100 },
     });
-    const h = await startHarness(cfg);
+    const h = await startHarness(cfg, { auth: true });
     await h.server.waitForClients();
     const r = await h.server.runRound(0);
+    const serverTensors: number[] = [];
+    for (const round of [1, 2]) {
+      const rr = await h.server.runRound(round);
+      expect(rr.participants).toHaveLength(200);
+      expect(rr.dropped).toEqual([]);
+      serverTensors.push(tf.memory().numTensors);
+    }
+    expect(serverTensors[1]).toBe(serverTensors[0]);
     const pop = h.server.population();
     const mem = await h.fleet!.memory();
     await h.close();
+    expect(h.logs.some((l) => /refused|error/i.test(l))).toBe(false);
     expect(r.selected).toHaveLength(200);
     expect(r.participants).toEqual(Array.from({ length: 200 }, (_, i) => i));
     expect(r.clients.every((c) => c.steps === 2 && c.bytesUp > 0 && c.simulatedSeconds! > 0)).toBe(true);
@@ -26,7 +35,6 @@ describe('populations at scale', () => {
     expect(pop.meanHellinger).toBeGreaterThan(0.2);
     // idle clients hold no tensors: only the worker's own bookkeeping remains
     expect(mem.every((m) => m.numTensors < 10)).toBe(true);
-    void tf;
   });
 
   it('samples a fraction of clients per round and leaves predicted stragglers out at the deadline', async () => {
