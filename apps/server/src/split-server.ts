@@ -579,7 +579,9 @@ export class SplitServer {
     // Evaluation: shared modes evaluate the one global model once; local mode evaluates every client.
     const evals = new Map<number, EvalResult>();
     // evaluate on the round's clients, or (nobody trained) on any connected client
-    const survivors = (ids.length ? ids : connected).filter((id) => this.clients.get(id)?.connected);
+    // (clients that completed the round first: a client dropped this round may be gone for good)
+    const completed = ids.filter((id) => done.has(id));
+    const survivors = (completed.length ? completed : ids.length ? ids : connected).filter((id) => this.clients.get(id)?.connected);
     if (mode === 'local') {
       const rs = await Promise.all(survivors.map((id) => this.evaluateOn(id, this.lastWeights.get(id) ?? this.globalWeights)));
       survivors.forEach((id, i) => rs[i] && evals.set(id, rs[i]));
