@@ -43,11 +43,12 @@ export interface RunOutcome {
   readonly resultsPath: string;
 }
 
-function launchFleetProcess(url: string, cfg: Config, log: (l: string) => void, tokens: string[] | null): ChildProcess {
-  const child = spawn(process.execPath, [CLI, 'fleet', '--server', url, '--clients', String(cfg.fleet.clients), '--workers', String(cfg.fleet.workers), '--backend', cfg.fleet.backend], {
+function launchFleetProcess(url: string, cfg: Config, log: (l: string) => void, tokenFile: string | null): ChildProcess {
+  // tokens go through a 0600 file in the run directory: never on a command line (visible in ps),
+  // and not in the environment either (one variable is limited to 128 KiB: ~800 tokens)
+  const child = spawn(process.execPath, [CLI, 'fleet', '--server', url, '--clients', String(cfg.fleet.clients), '--workers', String(cfg.fleet.workers), '--backend', cfg.fleet.backend, ...(tokenFile ? ['--tokens', tokenFile] : [])], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    // tokens travel in the child's environment: never on a command line (visible in ps) or in logs
-    env: { ...process.env, EGL_PLATFORM: process.env.EGL_PLATFORM ?? 'surfaceless', ...(tokens ? { SPLITFLEET_TOKENS: JSON.stringify(tokens) } : {}) },
+    env: { ...process.env, EGL_PLATFORM: process.env.EGL_PLATFORM ?? 'surfaceless' },
   });
   const relay = (buf: Buffer) => buf.toString().split('\n').filter(Boolean).forEach((l) => log(l));
   child.stdout?.on('data', relay);
@@ -111,12 +112,12 @@ export async function runExperiment(cfg: Config, opts: RunOptions): Promise<RunO
   let fleet: FleetHandle | null = null;
   let fleetExit: Promise<number | null> = Promise.resolve(0);
   try {
+    const tokenFile = join(outDir, 'tokens.json');
+    if (tokens) writeFileAtomic(tokenFile, JSON.stringify(tokens), 0o600);
     if (opts.fleet === 'external') {
-      const tokenFile = join(outDir, 'tokens.json');
-      if (tokens) writeFileAtomic(tokenFile, JSON.stringify(tokens), 0o600);
       log(`waiting for ${cfg.fleet.clients} clients: splitfleet fleet --server ${server.url} --clients N${tokens ? ` --tokens ${tokenFile}` : ''}`);
     } else if ((opts.fleet ?? 'process') === 'process') {
-      child = launchFleetProcess(server.url, cfg, log, tokens);
+      child = launchFleetProcess(server.url, cfg, log, tokens ? tokenFile : null);
       const c = child;
       fleetExit = new Promise((res) => c.once('exit', (code) => res(code)));
       void fleetExit.then((code) => {
