@@ -125,7 +125,6 @@ for (const n of full ? [256, 1000] : [256]) {
   const server = await SplitServer.start({ config: cfg, runId: 'bench', train: data.train, test: data.test });
   const sock = io(server.url, { transports: ['websocket'], forceNew: true, reconnection: false });
   let wire = 0;
-  sock.io.engine?.on('packetCreate', () => {});
   await new Promise<void>((r) => sock.on('connect', () => r()));
   sock.io.engine.on('packetCreate', (p: { data?: unknown }) => {
     const d = p.data;

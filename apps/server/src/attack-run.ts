@@ -69,7 +69,7 @@ export async function runSpadv(a: AttackInputs): Promise<AttackReport> {
   const auxX = gather(a.train, aux.indices).x;
   const middle = part(s.middle, a.middle);
   const observed = a.observed.length ? stackObservations(a.observed) : null;
-  const trueObserved = observedLabels(a, classes);
+  const trueObserved = observedLabels(a);
   const nEval = Math.min(ac.evalSamples, a.test.count);
   const evalIdx = Array.from({ length: nEval }, (_, i) => i);
   const { x: ex, y: ey } = gather(a.test, evalIdx);
@@ -136,7 +136,7 @@ function labelShares(idx: readonly number[], set: ImageSet, classes: number): nu
 }
 
 /** Evaluation only: the true labels of the batches the server observed, rebuilt from the schedule. */
-function observedLabels(a: AttackInputs, classes: number): Int32Array | null {
+function observedLabels(a: AttackInputs): Int32Array | null {
   if (!a.observed.length) return null;
   const out: number[] = [];
   const bs = a.cfg.training.batchSize;
@@ -144,6 +144,5 @@ function observedLabels(a: AttackInputs, classes: number): Int32Array | null {
     const order = batchOrder(a.cfg.seed, b.clientId, b.round, a.partitions[b.clientId] ?? []);
     for (const i of order.slice(b.step * bs, b.step * bs + b.batch)) out.push(a.train.labels[i]!);
   }
-  void classes;
   return out.length === a.observed.reduce((s, b) => s + b.batch, 0) ? Int32Array.from(out) : null;
 }
