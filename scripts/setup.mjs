@@ -6,7 +6,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 
 const NEEDS = {
   // software WebGPU through Dawn on Mesa's OpenGL ES (backend tests, --backend webgpu)
-  test: ['libegl1', 'libegl-mesa0', 'libgles2', 'libgl1-mesa-dri'],
+  // + headless Chromium for the dashboard test (driven by playwright-core)
+  test: ['libegl1', 'libegl-mesa0', 'libgles2', 'libgl1-mesa-dri', 'chromium'],
   start: [],
 };
 const args = process.argv.slice(2);

@@ -5,6 +5,10 @@ import { join } from 'node:path';
 import { runExperiment } from '../apps/server/src/run.ts';
 import type { AttackReport } from '../apps/server/src/attack-run.ts';
 import { testConfig } from './helpers.ts';
+import * as tf from '@tensorflow/tfjs-core';
+import { cnnSmall, PartModel, Rng, split } from '@splitfleet/splitcore';
+import { intermediateAttack, noise, pgd, trainShadow } from '@splitfleet/attack';
+import { initBackend } from '@splitfleet/client-sim';
 
 describe('SPADV end to end', () => {
   it('a server that only recorded smashed data and gradients fools the clients’ real model far beyond a random shadow', async () => {
@@ -31,6 +35,52 @@ describe('SPADV end to end', () => {
     expect(rate('spadv-pgd')).toBeGreaterThan(2 * rate('random-shadow-pgd'));
     expect(rate('spadv-pgd')).toBeGreaterThan(rate('noise') + 0.1);
     expect(rate('whitebox-pgd')).toBeGreaterThanOrEqual(rate('spadv-pgd'));
-    for (const c of cells) expect(c.maxPerturbation).toBeLessThanOrEqual(0.1 + 1e-6);
+    for (const c of cells) {
+      expect(c.linfMax).toBeLessThanOrEqual(0.1 + 1e-6);
+      expect(c.robustAccuracy).toBeCloseTo(c.cleanAccuracy * (1 - c.successRate), 6);
+    }
+    // the results schema researchers read: per client, aggregate, baselines, config
+    expect(a.perClient.map((c) => c.id).sort()).toEqual([0, 1, 2, 3]);
+    for (const c of a.perClient) {
+      expect(c.hellingerToAux).toBeGreaterThan(0);
+      expect(c.asr).toBeGreaterThan(0);
+      expect(c.robustAccuracy).toBeLessThan(c.cleanAccuracy);
+      expect(c.linfMax).toBeLessThanOrEqual(0.1 + 1e-6);
+    }
+    expect(a.aggregate.asr).toBeCloseTo(rate('spadv-pgd'), 9);
+    expect(a.baselines.whiteBox!.asr).toBeCloseTo(rate('whitebox-pgd'), 9);
+    expect(a.baselines.randomNoise!.asr).toBeCloseTo(rate('noise'), 9);
+    expect(a.baselines.transfer).toBeNull(); // not asked for in this config
+    expect(a.config.epsilon).toBe(0.1);
+    expect(a.relativeToWhitebox).toBeCloseTo(rate('spadv-pgd') / rate('whitebox-pgd'), 9);
+  });
+});
+
+describe('SPADV is deterministic on the wasm backend', () => {
+  it('same seed ⇒ byte-identical shadow and x_adv for every craft; another seed ⇒ different x_adv', async () => {
+    await initBackend('wasm');
+    const s = split(cnnSmall, cnnSmall.defaultCut, 7);
+    const middle = new PartModel(s.middle, s.init.middle);
+    const r = Rng.fromSeed(11);
+    const auxX = Float32Array.from({ length: 32 * 784 }, () => r.float());
+    const x = tf.tensor(auxX.slice(0, 6 * 784), [6, 28, 28, 1]);
+    const craftAll = async (seed: number) => {
+      const sh = await trainShadow({ objective: 'infomax', architecture: 'same', middle, headSpec: s.head, tailSpec: s.tail, classes: 10, aux: { x: auxX, n: 32 }, observed: null, steps: 5, lr: 0.003, batchSize: 16, seed });
+      const m = { head: sh.head, middle, tail: sh.tail };
+      const labels = tf.tensor1d([0, 1, 2, 3, 4, 5], 'int32');
+      const o = { epsilon: 0.1, steps: 3, seed, randomStart: true, restarts: 2, momentum: 0.5 };
+      const advs = [pgd(m, x, labels, 10, o), intermediateAttack(m, x, labels, 10, { ...o, variant: 'feature' }), noise(x, 0.1, seed)];
+      const out = await Promise.all(advs.map(async (t) => Buffer.from((await t.data() as Float32Array).buffer)));
+      tf.dispose([...advs, labels]);
+      sh.dispose();
+      return out;
+    };
+    const a = await craftAll(3);
+    const b = await craftAll(3);
+    const c = await craftAll(4);
+    a.forEach((buf, i) => expect(buf.equals(b[i]!)).toBe(true));
+    a.forEach((buf, i) => expect(buf.equals(c[i]!)).toBe(false));
+    tf.dispose([x]);
+    middle.dispose();
   });
 });

@@ -1,4 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { io, type Socket } from 'socket.io-client';
 import { encodeTensor, PROTOCOL_VERSION, type ErrorReply } from '@splitfleet/splitcore';
@@ -17,6 +21,13 @@ const connect = (url: string, token?: string) =>
       reject(e);
     });
   });
+async function until(cond: () => boolean, timeoutMs = 60_000): Promise<void> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > timeoutMs) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 const hello = { type: 'hello', protocol: PROTOCOL_VERSION, slot: 0, fleetId: 't', runtime: 'node', backend: 'wasm', adapter: null };
 
 async function authServer(clients: number, over: Parameters<typeof testConfig>[0] = {}) {
@@ -133,5 +144,49 @@ describe('faults', () => {
     await fleet.terminate();
     c1.dispose();
     c2.dispose();
+  });
+
+  it('a crashed client-sim worker is reported with its client ids; the round completes with the other worker’s clients and the fleet goes on', async () => {
+    const { server, tokens } = await authServer(4, { training: { rounds: 2, maxStepsPerRound: 6, stepTimeoutSeconds: 20, batchSize: 16 } });
+    const fleet = await startFleet({ serverUrl: server.url, clients: 4, workers: 2, backend: 'wasm', tokens });
+    await server.waitForClients();
+    const [alive, victims] = [fleet.clientIds[0]!.slice().sort(), fleet.clientIds[1]!.slice().sort()];
+    const round = server.runRound(0);
+    await until(() => server.clientStates().some((c) => c.active));
+    await new Promise((r) => setTimeout(r, 300)); // mid-round: steps are in flight
+    await fleet.injectWorkerCrash(1);
+    const r0 = await round;
+    expect(r0.participants).toEqual(alive);
+    expect(r0.dropped).toEqual(victims);
+    expect(r0.clients.filter((c) => c.dropped).map((c) => c.id)).toEqual(victims);
+    const r1 = await server.runRound(1);
+    expect(r1.participants).toEqual(alive);
+    await server.close();
+    const fin = await Promise.race([fleet.finished, new Promise<never>((_, rej) => setTimeout(() => rej(new Error('fleet.finished hung')), 20_000))]);
+    expect(fin.crashed).toHaveLength(1);
+    expect(fin.crashed[0]).toMatchObject({ worker: 1, clientIds: fleet.clientIds[1] });
+    expect(fin.crashed[0]!.error).toMatch(/injected crash of worker 1/);
+    expect(fin.outcomes.map((o) => o.clientId).sort()).toEqual(alive);
+    await fleet.terminate();
+  });
+
+  it('a client process killed with SIGKILL mid-round is dropped; the others finish the round and the next one', async () => {
+    const { server, tokens } = await authServer(3, { training: { rounds: 2, maxStepsPerRound: 6, stepTimeoutSeconds: 20, batchSize: 16 } });
+    const fleet = await startFleet({ serverUrl: server.url, clients: 2, workers: 1, backend: 'wasm', tokens: tokens.slice(0, 2) });
+    const dir = mkdtempSync(join(tmpdir(), 'sf-kill-'));
+    writeFileSync(join(dir, 'tokens.json'), JSON.stringify(tokens), { mode: 0o600 });
+    const child = spawn(process.execPath, ['apps/server/src/cli.ts', 'fleet', '--server', server.url, '--clients', '1', '--workers', '1', '--backend', 'wasm', '--tokens', join(dir, 'tokens.json'), '--first-client', '2', '--quiet'], { stdio: 'ignore' });
+    await server.waitForClients();
+    const round = server.runRound(0);
+    await until(() => server.clientStates().some((c) => c.active));
+    await new Promise((r) => setTimeout(r, 300));
+    child.kill('SIGKILL');
+    const r0 = await round;
+    expect(r0.participants).toEqual([0, 1]);
+    expect(r0.dropped).toEqual([2]);
+    expect((await server.runRound(1)).participants).toEqual([0, 1]);
+    await server.close();
+    await Promise.race([fleet.finished, new Promise((r) => setTimeout(r, 10_000))]);
+    await fleet.terminate();
   });
 });

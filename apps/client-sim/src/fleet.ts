@@ -53,8 +53,10 @@ export async function startFleet(opts: FleetOptions): Promise<FleetHandle> {
   backends.forEach((b, i) => log(`worker ${i}: backend ${b.backend}${b.adapter ? ` (${b.adapter})` : ''}${b.note ? ` — ${b.note}` : ''}`));
   if (opts.tokens && opts.tokens.length < opts.clients) throw new Error(`${opts.clients} clients but only ${opts.tokens.length} tokens`);
   const clientIds = await Promise.all(apis.map((a, i) => a.join(opts.serverUrl, slots[i]!, fleetId, opts.tokens ? slots[i]!.map((s) => opts.tokens![s]!) : null)));
+  const exited = new Set<number>();
+  workers.forEach((w, i) => w.once('exit', () => exited.add(i)));
   const drain = setInterval(() => {
-    for (const a of apis) void a.drainLogs().then((ls) => ls.forEach(log), () => {});
+    for (const [i, a] of apis.entries()) if (!exited.has(i)) void a.drainLogs().then((ls) => ls.forEach(log), () => {});
   }, 500);
   drain.unref();
   const finished = Promise.all(
@@ -75,7 +77,9 @@ export async function startFleet(opts: FleetOptions): Promise<FleetHandle> {
         log(`worker ${i} (clients ${clientIds[i]!.join(', ')}) crashed: ${r.error}`);
       }
     });
-    for (const a of apis) for (const l of await a.drainLogs().catch(() => [] as string[])) log(l);
+    // a terminated worker never answers a comlink call: drain only the live ones
+    const dead = new Set(crashed.map((c) => c.worker));
+    for (const [i, a] of apis.entries()) if (!dead.has(i)) for (const l of await a.drainLogs().catch(() => [] as string[])) log(l);
     return { outcomes, crashed };
   });
   return {

@@ -1,18 +1,17 @@
 // The splitfleet command line. `npx splitfleet --help`.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
-import { initBackend, loadTokens, readDataset, runFleet } from '@splitfleet/client-sim';
-import { getModelSpec, partitionExcluding, split } from '@splitfleet/splitcore';
+import { loadTokens, runFleet } from '@splitfleet/client-sim';
 import { writeJsonAtomic } from './atomic.ts';
-import { runSpadv } from './attack-run.ts';
-import { observationsFrom, readCheckpoint, tensorsToWeights } from './checkpoint.ts';
-import { applyOverrides, ConfigError, parseConfig, parseConfigText, resolvePartition, type Config } from './config.ts';
+import { attackFinishedRun } from './reattack.ts';
+import { formatAttackTable } from './attack-table.ts';
+import { applyOverrides, ConfigError, parseConfig, parseConfigText, type Config } from './config.ts';
 import { Reporter } from './progress.ts';
 import { writeReport } from './report.ts';
 import type { RunResults } from './results.ts';
 import { runExperiment, type RunOptions } from './run.ts';
-import { expandSweep, gatherSweep, isDone, type SweepSpec } from './sweep.ts';
+import { configId, expandSweep, gatherSweep, isDone, trainingConfig, type SweepSpec } from './sweep.ts';
 
 function readConfigFile(file: string | undefined): unknown {
   if (!file) return {};
@@ -38,6 +37,12 @@ function reporterFor(o: CommonOpts, runDir: string | null): Reporter {
   return new Reporter({ quiet: Boolean(o.quiet), verbose: Boolean(o.verbose), logFile: runDir ? join(runDir, 'log.jsonl') : null });
 }
 
+/**
+ * Lines that go to log.jsonl (and --verbose) only: per-worker chatter, and Dawn's warnings while the
+ * webgpu probe of backend=auto looks for an adapter (harmless: auto falls back to wasm).
+ */
+const DETAIL = /^\[fleet\] worker|joined \(|disconnected \(|^Warning: (Couldn't load Vulkan|max\w+ artificially reduced)|^\s*at operator\(\) \(.*dawn/;
+
 /** Runs one experiment with progress, logs and the report; returns the results. */
 async function runWithReport(cfg: Config, out: string, o: CommonOpts, extra: Partial<RunOptions> = {}): Promise<RunResults> {
   const rep = reporterFor(o, out);
@@ -46,7 +51,7 @@ async function runWithReport(cfg: Config, out: string, o: CommonOpts, extra: Par
     const { results, resultsPath } = await runExperiment(cfg, {
       outDir: out,
       ...extra,
-      log: (l) => rep.log(l, /^\[fleet\] worker|joined \(|disconnected \(/.test(l) ? 'detail' : 'info'),
+      log: (l) => rep.log(l, DETAIL.test(l) ? 'detail' : 'info'),
       onStep: (r, s, n) => rep.progress('batches', s, n, `round ${r + 1}`),
       onRound: (r, total) => {
         rep.progress('rounds', r.round + 1, total, `acc ${(100 * r.testAccuracy).toFixed(1)}%`);
@@ -59,11 +64,7 @@ async function runWithReport(cfg: Config, out: string, o: CommonOpts, extra: Par
     rep.close();
     const acc = results.final ? `${(100 * results.final.testAccuracy).toFixed(2)}%` : 'n/a';
     console.log(`final test accuracy ${acc} after ${results.rounds.length} rounds in ${results.timings.wallSeconds.toFixed(1)}s`);
-    if (results.attack) {
-      const a = results.attack as { objectives: { objective: string; relativeToWhitebox: { method: string; epsilon: number; ratio: number | null }[]; targets: { suite: { cells: { method: string; epsilon: number; successRate: number }[] } }[] }[] };
-      for (const ob of a.objectives)
-        for (const c of ob.targets[0]?.suite.cells ?? []) console.log(`  attack ${ob.objective.padEnd(8)} ${c.method.padEnd(18)} ε=${c.epsilon}  success ${(100 * c.successRate).toFixed(1)}%`);
-    }
+    if (results.attack) console.log(formatAttackTable(results.attack));
     console.log(`results: ${resultsPath}\nreport:  ${report}`);
     return results;
   } catch (e) {
@@ -161,31 +162,14 @@ Examples:
     const base = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Config;
     const cfg = parseConfig(applyOverrides({ ...base, attack: { ...base.attack, method: 'spadv' } }, o.set));
     for (const s of o.set) if (!s.startsWith('attack.')) throw new ConfigError(`--set ${s}: only attack.* options can change after training`);
-    const ck = join(dir, 'final.ckpt');
-    if (!existsSync(ck)) throw new ConfigError(`${ck} not found: is ${dir} a finished run?`);
     const rep = reporterFor(o, dir);
-    await initBackend('wasm');
-    const data = readDataset(cfg.data.name, cfg.data.dir);
-    const spec = getModelSpec(cfg.model.name);
-    const s = split(spec, cfg.model.cut ?? spec.defaultCut, cfg.seed);
-    const { meta, tensors } = readCheckpoint<{ heldOut: number[]; targets: { label: string; clientIds: number[] }[]; observed: { clientId: number; round: number; step: number; batch: number }[] }>(ck);
-    if (meta.heldOut.length === 0 || meta.observed.length === 0)
-      rep.log('note: this run did not record observations or hold out attacker data (attack.method was none); only attack.objective=infomax is meaningful, with D_aux drawn from the whole training split', 'warn');
-    const names = [...s.head.params, ...s.tail.params].map((p) => p.name);
     const previous = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as RunResults;
-    const parts = partitionExcluding(resolvePartition(cfg), data.train.labels, cfg.fleet.clients, cfg.seed, data.train.classes, meta.heldOut);
-    const report = await runSpadv({
-      cfg, split: s, train: data.train, test: data.test,
-      heldOut: meta.heldOut.length ? meta.heldOut : Array.from({ length: data.train.count }, (_, i) => i),
-      middle: tensorsToWeights('middle', tensors, s.middle.params.map((p) => p.name)),
-      observed: observationsFrom(meta.observed, tensors),
-      targets: meta.targets.map((t, i) => ({ ...t, headTail: tensorsToWeights(`target${i}`, tensors, names) })),
-      partitions: parts, log: (l) => rep.log(l), onProgress: (l, d, t) => rep.progress('attack', d, t, l),
-    });
+    const report = await attackFinishedRun(dir, cfg, { log: (l, level) => rep.log(l, level), onProgress: (l, d, t) => rep.progress('attack', d, t, l) });
     writeJsonAtomic(join(dir, 'attack.json'), report);
     writeJsonAtomic(join(dir, 'results.json'), { ...previous, attack: report });
     const html = await writeReport(dir);
     rep.close();
+    console.log(formatAttackTable(report));
     console.log(`attack results: ${join(dir, 'attack.json')}\nreport: ${html}`);
   });
 
@@ -224,7 +208,27 @@ Examples:
         continue;
       }
       console.log(`[${i + 1}/${points.length}] ${p.id} ${JSON.stringify(p.settings)}`);
-      await runWithReport(p.config, dir, { ...o, quiet: o.quiet ?? true });
+      if (p.config.attack.method !== 'spadv') {
+        await runWithReport(p.config, dir, { ...o, quiet: o.quiet ?? true });
+        continue;
+      }
+      // train once per distinct training config, then attack from its final checkpoint
+      const tc = trainingConfig(p.config);
+      const trainDir = join(o.out, `train-${configId(tc)}`);
+      if (!isDone(trainDir)) {
+        console.log(`  training ${trainDir}`);
+        await runWithReport(tc, trainDir, { ...o, quiet: o.quiet ?? true }, { attack: false });
+      }
+      const rep = reporterFor({ ...o, quiet: o.quiet ?? true }, null);
+      const report = await attackFinishedRun(trainDir, p.config, { log: (l, level) => rep.log(l, level), onProgress: (l, d, t) => rep.progress('attack', d, t, l) });
+      rep.close();
+      const trained = JSON.parse(readFileSync(join(trainDir, 'results.json'), 'utf8')) as RunResults;
+      mkdirSync(dir, { recursive: true });
+      writeJsonAtomic(join(dir, 'config.json'), p.config);
+      writeJsonAtomic(join(dir, 'attack.json'), report);
+      writeJsonAtomic(join(dir, 'results.json'), { ...trained, config: p.config, attack: report, trainedIn: trainDir });
+      await writeReport(dir);
+      console.log(`  SPADV ${(100 * report.aggregate.asr).toFixed(1)}% vs white-box ${report.baselines.whiteBox ? (100 * report.baselines.whiteBox.asr).toFixed(1) + '%' : '–'} at ε=${report.primary.epsilon}`);
     }
     const rows = await gatherSweep(o.out, points);
     console.log(`sweep: ${rows.length} rows in ${join(o.out, 'sweep.csv')}, ${join(o.out, 'sweep.md')}`);

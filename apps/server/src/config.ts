@@ -97,6 +97,11 @@ export const ConfigSchema = z
         rateLimit: int(1).default(1000),
         /** Bad frames in a row after which a client is disconnected. */
         maxBadFrames: int(1).default(20),
+        /**
+         * Serve the live dashboard at the server's URL (read-only; POST /api/stop needs the admin
+         * token from the SPLITFLEET_ADMIN_TOKEN environment variable).
+         */
+        dashboard: z.boolean().default(true),
       })
       .strict()
       .prefault({}),
@@ -131,15 +136,29 @@ export const ConfigSchema = z
           })
           .strict()
           .prefault({}),
+        /** The transfer baseline's surrogate (whole model, trained from scratch on the labelled D_aux). */
+        surrogate: z
+          .object({ steps: int(1).default(200), lr: z.number().positive().default(0.003), batchSize: int(2).default(32) })
+          .strict()
+          .prefault({}),
         craft: z.array(z.enum(['pgd', 'feature', 'ila'])).min(1).default(['pgd', 'feature']),
         epsilon: z.number().min(0).max(1).default(0.1),
         /** ε grid for the report (defaults to [epsilon]). */
         epsilons: z.array(z.number().min(0).max(1)).nullable().default(null),
         steps: int(1).default(20),
+        /** Step size in pixel units; null: 2.5·ε/steps (Madry et al.). */
+        stepSize: z.number().positive().nullable().default(null),
+        /** Start from a random point in the ε-ball. */
+        randomStart: z.boolean().default(false),
+        /** Independent runs per sample (restarts after the first start at random); the strongest is kept. */
+        restarts: int(1).default(1),
+        /** untargeted, or targeted at the next class (y+1 mod C), a random class ≠ y, or {class: k}. */
+        target: z.union([z.enum(['untargeted', 'next', 'random']), z.object({ class: int(0) }).strict()]).default('untargeted'),
         /** MI-FGSM momentum for SPADV's crafts (0: plain PGD). */
         momentum: z.number().min(0).max(10).default(0),
         evalSamples: int(1).default(500),
-        baselines: z.array(z.enum(['whitebox', 'random-shadow', 'noise'])).default(['whitebox', 'random-shadow', 'noise']),
+        /** transfer: a same-architecture surrogate trained on D_aux *with labels* (stronger than SPADV's attacker). */
+        baselines: z.array(z.enum(['whitebox', 'random-shadow', 'transfer', 'noise'])).default(['whitebox', 'random-shadow', 'transfer', 'noise']),
       })
       .strict()
       .prefault({}),

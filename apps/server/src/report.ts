@@ -49,7 +49,8 @@ function attackRows(a: AttackReport | undefined) {
   if (!a) return [];
   return a.objectives.flatMap((o) => o.targets.flatMap((t) => t.suite.cells.map((c) => ({
     objective: o.objective, target: t.label, method: c.method, epsilon: c.epsilon, successRate: c.successRate,
-    evaluated: c.evaluated, seconds: c.seconds, shadowAgreement: t.suite.shadow.agreement,
+    robustAccuracy: c.robustAccuracy, cleanAccuracy: c.cleanAccuracy, targetedSuccess: c.targetedSuccess,
+    linfMax: c.linfMax, l2Mean: c.l2Mean, evaluated: c.evaluated, seconds: c.seconds, shadowAgreement: t.suite.shadow.agreement,
     smashedCosine: t.suite.shadow.smashedCosine, labelInferenceAccuracy: o.labelInferenceAccuracy,
   }))));
 }
@@ -139,8 +140,11 @@ export async function writeReport(runDir: string): Promise<string> {
     gallery = `<h2>Clean vs adversarial (${ex.method}, ε=${ex.epsilon})</h2><table class="g"><tr><th>clean</th><th>adversarial</th><th>perturbation (magnified to ±ε)</th></tr>${cells.join('')}</table>`;
   }
   const fmt = (v: number | null | undefined) => (v === null || v === undefined ? '–' : (100 * v).toFixed(1) + '%');
+  const perClient = attack?.perClient?.length
+    ? `<h2>SPADV per client (${attack.primary.method}, ${attack.primary.objective}, ε=${attack.primary.epsilon})</h2><p>Test set re-weighted to each client's label distribution; H = Hellinger distance between the client's labels and D_aux's.</p><table><tr><th>client</th><th>samples</th><th>H(aux)</th><th>clean</th><th>robust</th><th>ASR</th></tr>${attack.perClient.map((c) => `<tr><td>${c.id}</td><td>${c.samples}</td><td>${c.hellingerToAux.toFixed(3)}</td><td>${fmt(c.cleanAccuracy)}</td><td>${fmt(c.robustAccuracy)}</td><td>${fmt(c.asr)}</td></tr>`).join('')}</table>`
+    : '';
   const attackTable = attack
-    ? `<h2>Attack summary</h2><table><tr><th>objective</th><th>target</th><th>method</th><th>ε</th><th>success</th><th>shadow agreement</th><th>label inference</th></tr>${arows.map((r) => `<tr><td>${r.objective}</td><td>${r.target}</td><td>${r.method}</td><td>${r.epsilon}</td><td>${fmt(r.successRate)}</td><td>${fmt(r.shadowAgreement)}</td><td>${fmt(r.labelInferenceAccuracy)}</td></tr>`).join('')}</table>`
+    ? `${perClient}<h2>Attack summary</h2><table><tr><th>objective</th><th>target</th><th>method</th><th>ε</th><th>success</th><th>robust acc.</th><th>L2 mean</th><th>shadow agreement</th><th>label inference</th></tr>${arows.map((r) => `<tr><td>${r.objective}</td><td>${r.target}</td><td>${r.method}</td><td>${r.epsilon}</td><td>${fmt(r.successRate)}</td><td>${fmt(r.robustAccuracy)}</td><td>${r.l2Mean.toFixed(2)}</td><td>${fmt(r.shadowAgreement)}</td><td>${fmt(r.labelInferenceAccuracy)}</td></tr>`).join('')}</table>`
     : '';
   const final = results.final ? `final test accuracy <b>${fmt(results.final.testAccuracy)}</b>, ` : '';
   const html = `<!doctype html><html><head><meta charset="utf-8"><title>splitfleet report ${results.runId}</title>

@@ -1,3 +1,5 @@
+import type { AttackReport } from './attack-run.ts';
+
 /** The shape of results.json (versioned; bump RESULTS_SCHEMA_VERSION on breaking changes). */
 export const RESULTS_SCHEMA_VERSION = 1;
 
@@ -62,5 +64,8 @@ export interface RunResults {
   readonly timings: { startedAt: string; finishedAt: string | null; wallSeconds: number };
   readonly status: 'running' | 'completed' | 'failed';
   readonly error?: string;
-  readonly attack?: unknown;
+  /** Set when training ended before training.rounds (POST /api/stop on the dashboard). */
+  readonly stoppedEarly?: string;
+  /** SPADV: perClient[], aggregate, baselines, the attack config, and every objective's full cells. */
+  readonly attack?: AttackReport;
 }

@@ -11,6 +11,7 @@ import type { Config } from './config.ts';
 import { RESULTS_SCHEMA_VERSION, type RoundResult, type RunResults } from './results.ts';
 import { SplitServer } from './split-server.ts';
 import { heldOutIndices, ObservationRecorder } from '@splitfleet/attack';
+import { Dashboard, type DashboardPoint } from './dashboard.ts';
 import { runSpadv, type AttackReport, type AttackTarget } from './attack-run.ts';
 import { observationsFrom, observationTensors, readCheckpoint, weightsToTensors, writeCheckpoint, type ObservedMeta } from './checkpoint.ts';
 import { existsSync, readFileSync } from 'node:fs';
@@ -35,6 +36,15 @@ export interface RunOptions {
   readonly onAttackProgress?: (label: string, done: number, total: number) => void;
   /** Continue the run in outDir from its last round checkpoint. */
   readonly resume?: boolean;
+  /**
+   * false: train and record for the attack (held-out pool, observations, final.ckpt) but leave the
+   * attack stage to a later `attack` (sweeps share one training run between attack settings).
+   */
+  readonly attack?: boolean;
+}
+
+function dashPoint(r: RoundResult): DashboardPoint {
+  return { round: r.round, testAccuracy: r.testAccuracy, testLoss: r.testLoss, trainLoss: r.trainLoss, participants: r.participants.length, dropped: r.dropped.length };
 }
 
 export interface RunOutcome {
@@ -82,7 +92,27 @@ export async function runExperiment(cfg: Config, opts: RunOptions): Promise<RunO
   let attack: AttackReport | null = null;
   const secret = cfg.server.auth ? (process.env.SPLITFLEET_SECRET || newSecret()) : null;
   const tokens = secret ? mintTokens(secret, runId, cfg.fleet.clients, cfg.server.tokenTtlSeconds) : null;
-  const server = await SplitServer.start({ config: cfg, runId, train: data.train, test: data.test, log, heldOut, auth: secret ? { secret } : null, taps: recorder ? [recorder] : [], host: opts.host, port: opts.port, onStep: opts.onStep });
+  let stopRequested = false;
+  let serverRef: SplitServer | null = null;
+  const dash = cfg.server.dashboard
+    ? new Dashboard({
+        runId, mode: cfg.training.mode, rounds: cfg.training.rounds, clients: () => serverRef?.clientStates() ?? [],
+        adminToken: process.env.SPLITFLEET_ADMIN_TOKEN || null,
+        onStop: () => {
+          stopRequested = true;
+          log('dashboard: stop requested; training ends after the current round');
+        },
+      })
+    : null;
+  const server = await SplitServer.start({
+    config: cfg, runId, train: data.train, test: data.test, log, heldOut, auth: secret ? { secret } : null, taps: recorder ? [recorder] : [],
+    host: opts.host, port: opts.port, http: dash ? (req, res) => dash.handle(req, res) : undefined,
+    onStep: (r, st, n) => {
+      dash?.onStep(r, st, n);
+      opts.onStep?.(r, st, n);
+    },
+  });
+  serverRef = server;
   opts.onServer?.(server);
   let firstRound = 0;
   if (previous) {
@@ -94,6 +124,8 @@ export async function runExperiment(cfg: Config, opts: RunOptions): Promise<RunO
     log(`resuming ${outDir} after round ${firstRound} (checkpoint ${ckptPath})`);
   }
   log(`server listening on ${server.url} (middle on ${backend.backend}; ${cfg.fleet.clients} clients, ${cfg.training.mode}, data ${data.dir})`);
+  if (dash) log(`dashboard: ${server.url}/ (${dash.snapshot().controllable ? 'admin control enabled' : 'read-only'})`);
+  for (const r of rounds) dash?.onRound(dashPoint(r));
   const snapshot = (status: RunResults['status'], error?: string): RunResults => {
     const counts: Record<string, number> = {};
     for (const c of server.clientInfo()) counts[c.backend] = (counts[c.backend] ?? 0) + 1;
@@ -105,7 +137,7 @@ export async function runExperiment(cfg: Config, opts: RunOptions): Promise<RunO
       clients: server.clientInfo(), rounds, population: server.population(),
       final: last ? { testAccuracy: last.testAccuracy, testLoss: last.testLoss } : null,
       timings: { startedAt: started.toISOString(), finishedAt: status === 'running' ? null : new Date().toISOString(), wallSeconds: (Date.now() - started.getTime()) / 1000 },
-      status, ...(error ? { error } : {}), ...(attack ? { attack } : {}),
+      status, ...(error ? { error } : {}), ...(attack ? { attack } : {}), ...(stopRequested ? { stoppedEarly: 'stop requested from the dashboard' } : {}),
     };
   };
   let child: ChildProcess | null = null;
@@ -139,7 +171,12 @@ export async function runExperiment(cfg: Config, opts: RunOptions): Promise<RunO
         writeCheckpoint(ckptPath, { server: st.meta, observed: obs.meta }, { ...st.tensors, ...obs.tensors });
       }
       writeJsonAtomic(resultsPath, snapshot('running'));
+      dash?.onRound(dashPoint(res));
       opts.onRound?.(res, cfg.training.rounds);
+      if (stopRequested && r < cfg.training.rounds - 1) {
+        log(`stopped from the dashboard after round ${r + 1} of ${cfg.training.rounds}`);
+        break;
+      }
     }
     const targets: AttackTarget[] =
       cfg.training.mode === 'local'
@@ -157,15 +194,21 @@ export async function runExperiment(cfg: Config, opts: RunOptions): Promise<RunO
       ...Object.assign({}, ...targets.map((t, i) => weightsToTensors(`target${i}`, t.headTail))),
       ...obs.tensors,
     });
-    if (attacking) {
+    if (attacking && opts.attack !== false) {
       attack = await runSpadv({
         cfg, split: server.split, train: data.train, test: data.test, heldOut, middle,
-        observed: recorder!.observed, targets, partitions: server.clientPartitions, log, onProgress: opts.onAttackProgress,
+        observed: recorder!.observed, targets, partitions: server.clientPartitions, log,
+        onProgress: (label, d, t) => {
+          dash?.onAttack(label, d, t);
+          opts.onAttackProgress?.(label, d, t);
+        },
       });
       writeJsonAtomic(join(outDir, 'attack.json'), attack);
     }
     const results = snapshot('completed');
     writeJsonAtomic(resultsPath, results);
+    dash?.setStatus('completed');
+    dash?.close();
     await server.close();
     if (fleet) {
       await fleet.finished;
@@ -175,6 +218,8 @@ export async function runExperiment(cfg: Config, opts: RunOptions): Promise<RunO
     return { results, server, resultsPath };
   } catch (e) {
     writeJsonAtomic(resultsPath, snapshot('failed', (e as Error).message));
+    dash?.setStatus('failed', (e as Error).message);
+    dash?.close();
     await server.close(`run failed: ${(e as Error).message}`).catch(() => {});
     child?.kill('SIGKILL');
     await fleet?.terminate();

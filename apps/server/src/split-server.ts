@@ -1,4 +1,4 @@
-import { createServer, type Server as HttpServer } from 'node:http';
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as tf from '@tensorflow/tfjs-core';
 import { Server, type Socket } from 'socket.io';
@@ -53,6 +53,8 @@ export interface SplitServerOptions {
   readonly heldOut?: readonly number[];
   /** Token authentication (socket.io middleware); null: open server (tests of the protocol only). */
   readonly auth?: { readonly secret: string } | null;
+  /** Handler of every HTTP request that is not socket.io's (the dashboard); none: 404. */
+  readonly http?: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
 const KNOWN_EVENTS = new Set(['hello', 'forward', 'backward', 'roundDone', 'evalDone']);
@@ -137,7 +139,10 @@ export class SplitServer {
   }
 
   static async start(opts: SplitServerOptions): Promise<SplitServer> {
-    const http = createServer();
+    const http = createServer((req, res) => {
+      if (opts.http) return opts.http(req, res);
+      res.writeHead(404).end();
+    });
     const server = new SplitServer(opts, http);
     await new Promise<void>((res, rej) => {
       http.once('error', rej);
@@ -159,6 +164,14 @@ export class SplitServer {
     return [...this.clients.values()].sort((a, b) => a.id - b.id).map((c) => ({
       id: c.id, runtime: c.hello.runtime, backend: c.hello.backend, adapter: c.hello.adapter,
       samples: c.assignment.trainIndices.length, labelCounts: c.labelCounts,
+    }));
+  }
+
+  /** Who is connected and who is in the current round (the dashboard's client list). */
+  clientStates(): { id: number; connected: boolean; active: boolean; backend: string; runtime: string; samples: number }[] {
+    return [...this.clients.values()].sort((a, b) => a.id - b.id).map((c) => ({
+      id: c.id, connected: c.connected, active: this.active.has(c.id), backend: c.hello.backend, runtime: c.hello.runtime,
+      samples: c.assignment.trainIndices.length,
     }));
   }
 
@@ -699,7 +712,10 @@ export class SplitServer {
     for (const c of this.clients.values()) if (c.connected) c.socket.emit('shutdown', { type: 'shutdown', reason });
     await new Promise((r) => setTimeout(r, 50));
     this.io.disconnectSockets(true);
-    await new Promise<void>((res) => this.io.close(() => res()));
+    const closed = new Promise<void>((res) => this.io.close(() => res()));
+    // long-lived dashboard streams and idle keep-alive connections would hold http.close() open
+    this.http.closeAllConnections();
+    await closed;
     for (const c of this.clients.values()) c.inflight?.z.dispose();
     this.middle.dispose();
     disposeOptimizer(this.opt);

@@ -5,6 +5,7 @@ import { applyOverrides, ConfigError, parseConfig, type Config } from './config.
 import { writeFileAtomic, writeJsonAtomic } from './atomic.ts';
 import { toCsv, vegaLiteToSvg } from './report.ts';
 import type { RunResults } from './results.ts';
+import type { AttackReport } from './attack-run.ts';
 import type { TopLevelSpec } from 'vega-lite';
 
 /** A sweep file: a base config and a grid of `path: [values]` to take the product of. */
@@ -54,35 +55,91 @@ export function isDone(runDir: string): boolean {
   }
 }
 
-/** Gathers finished points into sweep.csv, sweep.md and sweep.html (one chart per attack ε). */
-export async function gatherSweep(outDir: string, points: readonly SweepPoint[]): Promise<Record<string, unknown>[]> {
+/**
+ * The part of a config that decides training. Attack options other than these change only the
+ * attack stage, so sweep points that differ only in them share one training run.
+ */
+export function trainingConfig(cfg: Config): Config {
+  const d = parseConfig({}).attack;
+  return { ...cfg, attack: { ...d, method: cfg.attack.method, aux: { ...d.aux, holdout: cfg.attack.aux.holdout }, observe: cfg.attack.observe } };
+}
+
+type Num = number | null;
+const cellOf = (a: AttackReport, objective: number, method: string, eps: number) =>
+  a.objectives[objective]?.targets[0]?.suite.cells.find((c) => c.method === method && c.epsilon === eps) ?? null;
+
+/** One row per finished point × objective × ε: SPADV next to every baseline, at the same ε. */
+export function sweepRows(points: readonly SweepPoint[], results: ReadonlyMap<string, RunResults>): Record<string, unknown>[] {
   const rows: Record<string, unknown>[] = [];
   for (const p of points) {
+    const r = results.get(p.id);
+    if (!r) continue;
+    const base = { id: p.id, ...p.settings, testAccuracy: r.final?.testAccuracy ?? null };
+    const a = r.attack;
+    if (!a?.objectives) {
+      rows.push({ ...base, wallSeconds: r.timings.wallSeconds });
+      continue;
+    }
+    const craft = a.primary?.method ?? 'spadv-pgd';
+    a.objectives.forEach((o, oi) => {
+      for (const eps of a.epsilons) {
+        const asr = (m: string, obj = 0): Num => cellOf(a, obj, m, eps)?.successRate ?? null;
+        const sp = cellOf(a, oi, craft, eps);
+        const wb = asr('whitebox-pgd');
+        rows.push({
+          ...base, objective: o.objective, epsilon: eps, spadvAsr: sp?.successRate ?? null, spadvRobustAccuracy: sp?.robustAccuracy ?? null,
+          whiteBoxAsr: wb, ratioToWhiteBox: sp && wb ? sp.successRate / wb : null, transferAsr: asr('transfer-pgd'),
+          randomShadowAsr: asr('random-shadow-pgd'), noiseAsr: asr('noise'), labelInference: o.labelInferenceAccuracy,
+          shadowAgreement: o.targets[0]?.suite.shadow.agreement ?? null, shadowSeconds: o.shadowSeconds,
+        });
+      }
+    });
+  }
+  return rows;
+}
+
+/** Markdown table of rows (numbers to 3 decimals). */
+export function markdownTable(rows: readonly Record<string, unknown>[]): string {
+  if (!rows.length) return 'no finished points\n';
+  const cols = Object.keys(rows[0]!);
+  return [`| ${cols.join(' | ')} |`, `|${cols.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${cols.map((c) => fmt(r[c])).join(' | ')} |`)].join('\n') + '\n';
+}
+
+/** Gathers finished points into sweep.csv, sweep.md and sweep.html (charts of SPADV vs baselines). */
+export async function gatherSweep(outDir: string, points: readonly SweepPoint[]): Promise<Record<string, unknown>[]> {
+  const results = new Map<string, RunResults>();
+  for (const p of points) {
     const dir = join(outDir, p.id);
-    if (!isDone(dir)) continue;
-    const r = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as RunResults & { attack?: { objectives: { objective: string; labelInferenceAccuracy: number | null; targets: { suite: { cells: { method: string; epsilon: number; successRate: number }[] } }[] }[] } };
-    const base = { id: p.id, ...p.settings, testAccuracy: r.final?.testAccuracy ?? null, wallSeconds: r.timings.wallSeconds };
-    const cells = r.attack?.objectives.flatMap((o) => o.targets.flatMap((t) => t.suite.cells.map((c) => ({ objective: o.objective, labelInference: o.labelInferenceAccuracy, ...c })))) ?? [];
-    if (cells.length === 0) rows.push(base);
-    for (const c of cells) rows.push({ ...base, objective: c.objective, method: c.method, epsilon: c.epsilon, successRate: c.successRate, labelInference: c.labelInference });
+    if (isDone(dir)) results.set(p.id, JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as RunResults);
   }
+  const rows = sweepRows(points, results);
   writeFileAtomic(join(outDir, 'sweep.csv'), toCsv(rows));
-  const cols = rows.length ? Object.keys(rows[0]!) : [];
-  writeFileAtomic(join(outDir, 'sweep.md'), rows.length ? [`| ${cols.join(' | ')} |`, `|${cols.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${cols.map((c) => fmt(r[c])).join(' | ')} |`)].join('\n') + '\n' : 'no finished points\n');
+  writeFileAtomic(join(outDir, 'sweep.md'), markdownTable(rows));
   const keys = points[0] ? Object.keys(points[0].settings) : [];
-  if (rows.length && keys.length) {
-    const x = keys[0]!;
-    const svg = await vegaLiteToSvg({
-      $schema: 'https://vega.github.io/schema/vega-lite/v6.json', width: 480, height: 260, data: { values: rows },
-      mark: { type: 'line', point: true },
-      encoding: {
-        x: { field: x, type: typeof rows[0]![x] === 'number' ? 'quantitative' : 'nominal' },
-        y: { field: rows.some((r) => 'successRate' in r) ? 'successRate' : 'testAccuracy', type: 'quantitative' },
-        color: { field: rows.some((r) => 'method' in r) ? 'method' : (keys[1] ?? x), type: 'nominal' },
-      },
-    } as TopLevelSpec);
-    writeFileAtomic(join(outDir, 'sweep.html'), `<!doctype html><meta charset="utf-8"><title>sweep</title><h1>Sweep (${rows.length} rows)</h1>${svg}`);
+  const charts: [string, string][] = [];
+  const vl = (spec: object) => vegaLiteToSvg({ $schema: 'https://vega.github.io/schema/vega-lite/v6.json', ...spec } as TopLevelSpec);
+  if (rows.length && keys.length && 'spadvAsr' in rows[0]!) {
+    const long = rows.flatMap((r) => (['spadvAsr', 'whiteBoxAsr', 'transferAsr', 'randomShadowAsr', 'noiseAsr'] as const)
+      .filter((k) => r[k] !== null && r[k] !== undefined)
+      .map((k) => ({ ...r, method: k.replace(/Asr$/, ''), asr: r[k] })));
+    const facet = keys.find((k) => k !== 'attack.epsilon' && k !== 'attack.objective') ?? keys[0]!;
+    charts.push([`Attack success vs ε, by ${facet}`, await vl({
+      data: { values: long }, width: 220, height: 160,
+      facet: { column: { field: facet, type: 'nominal' } },
+      spec: { mark: { type: 'line', point: true }, encoding: {
+        x: { field: 'epsilon', type: 'quantitative', title: 'ε (L∞)' }, y: { field: 'asr', type: 'quantitative', title: 'attack success', aggregate: 'mean' },
+        color: { field: 'method', type: 'nominal' } } },
+    })]);
+    for (const k of keys.filter((x) => x !== 'attack.epsilon'))
+      charts.push([`SPADV success ÷ white-box success vs ${k} (mean over the other settings; colour: ε)`, await vl({
+        data: { values: rows }, width: 420, height: 220, mark: { type: 'line', point: true },
+        encoding: { x: { field: k, type: typeof rows[0]![k] === 'number' ? 'ordinal' : 'nominal' }, y: { field: 'ratioToWhiteBox', type: 'quantitative', aggregate: 'mean', title: 'SPADV / white-box' }, color: { field: 'epsilon', type: 'nominal' } },
+      })]);
+  } else if (rows.length && keys.length) {
+    charts.push(['Test accuracy', await vl({ data: { values: rows }, width: 420, height: 220, mark: { type: 'line', point: true }, encoding: { x: { field: keys[0]!, type: 'ordinal' }, y: { field: 'testAccuracy', type: 'quantitative' } } })]);
   }
+  writeFileAtomic(join(outDir, 'sweep.html'), `<!doctype html><meta charset="utf-8"><title>sweep</title><h1>Sweep (${rows.length} rows)</h1>${charts.map(([t, svg]) => `<figure><figcaption>${t}</figcaption>${svg}</figure>`).join('\n')}`);
+  charts.forEach(([, svg], i) => writeFileAtomic(join(outDir, `sweep-${i + 1}.svg`), svg));
   writeJsonAtomic(join(outDir, 'sweep.json'), { points: points.map((p) => ({ id: p.id, settings: p.settings, done: isDone(join(outDir, p.id)) })) });
   return rows;
 }

@@ -7,7 +7,8 @@ import {
   type GradientObservation, type RoundEndObservation, type ServerTaps, type SmashedObservation,
 } from '@splitfleet/splitcore';
 import { drawAux, heldOutIndices } from './aux-data.ts';
-import { intermediateAttack, noise, pgd, type ThreePart } from './craft.ts';
+import { intermediateAttack, noise, perSampleCrossEntropy, pgd, type ThreePart } from './craft.ts';
+import { reweight, targetClasses } from './evaluate.ts';
 import { matchedAccuracy, maxAssignment } from './hungarian.ts';
 import { kmeans } from './kmeans.ts';
 import { ObservationRecorder } from './observations.ts';
@@ -128,8 +129,88 @@ describe('crafting adversarial examples', () => {
     adv.dispose();
   });
 
-  it('rejects bad arguments with the option name', () => {
+  it('rejects bad arguments and bad inputs with the option name and the allowed range', () => {
     expect(() => pgd(model, x, y, 10, { epsilon: -1, steps: 3 })).toThrow(/attack.epsilon must be a finite number ≥ 0/);
+    expect(() => pgd(model, x, y, 10, { epsilon: NaN, steps: 3 })).toThrow(/attack.epsilon must be a finite number ≥ 0/);
     expect(() => pgd(model, x, y, 10, { epsilon: 0.1, steps: 0 })).toThrow(/attack.steps must be an integer ≥ 1/);
+    expect(() => intermediateAttack(model, x, y, 10, { epsilon: 0.1, steps: 0, variant: 'feature' })).toThrow(/attack.steps must be an integer ≥ 1/);
+    expect(() => pgd(model, x, y, 10, { epsilon: 0.1, steps: 2, restarts: 0 })).toThrow(/attack.restarts must be an integer ≥ 1/);
+    expect(() => pgd(model, x, y, 10, { epsilon: 0.1, steps: 2, stepSize: -0.1 })).toThrow(/attack.stepSize must be a finite number > 0/);
+    expect(() => pgd(model, x, y, 10, { epsilon: 0.1, steps: 2, clip: [1, 0] })).toThrow(/clip bounds must be finite with lo < hi, got \[1, 0\]/);
+    expect(() => noise(x, 0.1, 1, [0.5, 0.5])).toThrow(/lo < hi/);
+    const big = tf.mul(x, 2);
+    expect(() => pgd(model, big, y, 10, { epsilon: 0.1, steps: 2 })).toThrow(/attack input must lie in the pixel range \[0, 1\], got values in \[/);
+    expect(() => noise(tf.sub(x, 1), 0.1, 1)).toThrow(/pixel range \[0, 1\]/);
+    const nan = tf.tensor(Float32Array.from({ length: x.size }, (_, i) => (i === 5 ? NaN : 0.5)), x.shape);
+    expect(() => pgd(model, nan, y, 10, { epsilon: 0.1, steps: 2 })).toThrow(/attack input has 1 NaN\/Inf values/);
+    tf.dispose([big, nan]);
+  });
+
+  it('every method keeps x_adv in the ε-ball (measured from the original x) and in [0,1], with no NaN (property)', async () => {
+    const methods = ['pgd', 'pgd-restarts', 'pgd-targeted', 'feature', 'ila', 'noise'] as const;
+    await fc.assert(
+      fc.asyncProperty(fc.double({ min: 0, max: 0.4, noNaN: true }), fc.integer({ min: 1, max: 3 }), fc.constantFrom(...methods), fc.integer({ min: 0, max: 1000 }), async (eps, steps, method, seed) => {
+        const r = Rng.fromSeed(seed);
+        // inputs on the box edges are where clipping bugs show
+        const xs = tf.tensor(Float32Array.from({ length: 2 * 784 }, () => { const u = r.float(); return u < 0.2 ? 0 : u > 0.8 ? 1 : u; }), [2, 28, 28, 1]);
+        const ys = tf.tensor1d([r.int(10), r.int(10)], 'int32');
+        const o = { epsilon: eps, steps, seed, momentum: seed % 2 };
+        const adv =
+          method === 'pgd' ? pgd(model, xs, ys, 10, o)
+          : method === 'pgd-restarts' ? pgd(model, xs, ys, 10, { ...o, restarts: 2, randomStart: true })
+          : method === 'pgd-targeted' ? pgd(model, xs, ys, 10, { ...o, targeted: true })
+          : method === 'noise' ? noise(xs, eps, seed)
+          : intermediateAttack(model, xs, ys, 10, { ...o, variant: method });
+        const [d, lo, hi, finite] = await Promise.all([tf.max(tf.abs(tf.sub(adv, xs))).data(), tf.min(adv).data(), tf.max(adv).data(), tf.all(tf.isFinite(adv)).data()]);
+        expect(d[0]).toBeLessThanOrEqual(eps + 1e-6);
+        expect(lo[0]).toBeGreaterThanOrEqual(0);
+        expect(hi[0]).toBeLessThanOrEqual(1);
+        expect(finite[0]).toBe(1);
+        tf.dispose([xs, ys, adv]);
+      }),
+      { numRuns: 25 },
+    );
+  });
+
+  it('restarts never end weaker than one run: per sample the loss is at least the single run’s', async () => {
+    const eps = 0.1;
+    const one = pgd(model, x, y, 10, { epsilon: eps, steps: 3 });
+    const many = pgd(model, x, y, 10, { epsilon: eps, steps: 3, restarts: 3, seed: 4 });
+    const l1 = await perSampleCrossEntropy(model.tail.apply(model.middle.apply(model.head.apply(one))), y, 10).data();
+    const l3 = await perSampleCrossEntropy(model.tail.apply(model.middle.apply(model.head.apply(many))), y, 10).data();
+    l1.forEach((v, i) => expect(l3[i]).toBeGreaterThanOrEqual(v - 1e-5));
+    tf.dispose([one, many]);
+  });
+
+  it('targeted PGD lowers the loss of the target class', async () => {
+    const target = tf.tensor1d([7, 7, 7, 7], 'int32');
+    const ce = (v: tf.Tensor) => perSampleCrossEntropy(model.tail.apply(model.middle.apply(model.head.apply(v))), target, 10).mean().data();
+    const adv = pgd(model, x, target, 10, { epsilon: 0.1, steps: 5, targeted: true });
+    expect((await ce(adv))[0]).toBeLessThan((await ce(x))[0]!);
+    tf.dispose([adv, target]);
+  });
+});
+
+describe('evaluation bookkeeping', () => {
+  it('targets: next is y+1 mod C, random is seeded and never the true class, a fixed class is range-checked', () => {
+    const y = Int32Array.from({ length: 200 }, (_, i) => i % 10);
+    expect(Array.from(targetClasses('next', y, 10, 1)!.slice(0, 3))).toEqual([1, 2, 3]);
+    const r = targetClasses('random', y, 10, 5)!;
+    expect(r.every((t, i) => t !== y[i] && t >= 0 && t < 10)).toBe(true);
+    expect(r).toEqual(targetClasses('random', y, 10, 5));
+    expect(new Set(r).size).toBe(10);
+    expect(targetClasses('untargeted', y, 10, 1)).toBeNull();
+    expect(() => targetClasses({ class: 10 }, y, 10, 1)).toThrow(/attack.target.class must be an integer in \[0, 9\], got 10/);
+  });
+
+  it('re-weights per-class counts to a client’s label distribution (hand-computed)', () => {
+    // class 0: 10 samples, 8 correct, 4 fooled; class 1: 20 samples, 10 correct, 1 fooled
+    const pc = { total: [10, 20], correct: [8, 10], fooled: [4, 1], hit: [0, 0], targetable: [0, 0] };
+    const onlyClass0 = reweight(pc, [1, 0], false);
+    expect(onlyClass0).toEqual({ cleanAccuracy: 0.8, robustAccuracy: 0.4, asr: 0.5, targetedSuccess: null });
+    const even = reweight(pc, [0.5, 0.5], false);
+    expect(even.cleanAccuracy).toBeCloseTo(0.5 * 0.8 + 0.5 * 0.5);
+    expect(even.robustAccuracy).toBeCloseTo(0.5 * 0.4 + 0.5 * 0.45);
+    expect(even.asr).toBeCloseTo((0.5 * 0.4 + 0.5 * 0.05) / 0.65); // fooled share per class, over clean
   });
 });

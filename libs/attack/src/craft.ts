@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { crossEntropy, Rng, type PartModel } from '@splitfleet/splitcore';
+import { Rng, type PartModel } from '@splitfleet/splitcore';
 
 /** A full model as three parts: a real client model with the server's middle, or a shadow. */
 export interface ThreePart {
@@ -16,6 +16,7 @@ export interface CraftOptions {
   readonly steps: number;
   /** Step size; default 2.5·ε/steps (Madry et al.). */
   readonly stepSize?: number;
+  /** Start from a uniform point in the ε-ball (restarts after the first always do). */
   readonly randomStart?: boolean;
   readonly seed?: number;
   /**
@@ -23,78 +24,137 @@ export interface CraftOptions {
    * sign of the accumulation; improves transfer from a surrogate. 0 = plain PGD.
    */
   readonly momentum?: number;
+  /** Independent runs; per sample the one with the highest attacked objective wins (as in torchattacks). */
+  readonly restarts?: number;
+  /** Valid pixel range [lo, hi]; inputs must lie in it and x_adv is clipped to it. Default [0, 1]. */
+  readonly clip?: readonly [number, number];
 }
 
 export function logits(m: ThreePart, x: tf.Tensor): tf.Tensor {
   return m.tail.apply(m.middle.apply(m.head.apply(x)));
 }
 
-function check(o: CraftOptions): void {
+/** Cross-entropy per sample (a [B] vector): restarts pick the best run per sample. */
+export function perSampleCrossEntropy(l: tf.Tensor, labels: tf.Tensor1D, classes: number): tf.Tensor1D {
+  return tf.tidy(() => {
+    const flat = tf.reshape(l, [l.shape[0]!, classes]);
+    return tf.sub(tf.logSumExp(flat, -1), tf.sum(tf.mul(tf.oneHot(labels, classes), flat), -1)) as tf.Tensor1D;
+  });
+}
+
+function clipOf(o: CraftOptions): readonly [number, number] {
+  return o.clip ?? [0, 1];
+}
+
+/** Validates the options and the input; every message names the option and its allowed range. */
+export function checkCraft(o: CraftOptions, x: tf.Tensor): void {
   if (!(o.epsilon >= 0) || !Number.isFinite(o.epsilon)) throw new Error(`attack.epsilon must be a finite number ≥ 0, got ${o.epsilon}`);
   if (!Number.isInteger(o.steps) || o.steps < 1) throw new Error(`attack.steps must be an integer ≥ 1, got ${o.steps}`);
-  if (o.stepSize !== undefined && !(o.stepSize > 0)) throw new Error(`attack.stepSize must be > 0, got ${o.stepSize}`);
+  if (o.stepSize !== undefined && !(o.stepSize > 0 && Number.isFinite(o.stepSize))) throw new Error(`attack.stepSize must be a finite number > 0, got ${o.stepSize}`);
+  if (o.restarts !== undefined && (!Number.isInteger(o.restarts) || o.restarts < 1)) throw new Error(`attack.restarts must be an integer ≥ 1, got ${o.restarts}`);
+  if (o.momentum !== undefined && !(o.momentum >= 0)) throw new Error(`attack.momentum must be ≥ 0, got ${o.momentum}`);
+  const [lo, hi] = clipOf(o);
+  if (!(Number.isFinite(lo) && Number.isFinite(hi) && lo < hi)) throw new Error(`attack clip bounds must be finite with lo < hi, got [${lo}, ${hi}]`);
+  const [mn, mx, bad] = tf.tidy(() => [tf.min(x), tf.max(x), tf.sum(tf.cast(tf.logicalNot(tf.isFinite(x)), 'int32'))]).map((t) => {
+    const v = t.dataSync()[0]!;
+    t.dispose();
+    return v;
+  }) as [number, number, number];
+  if (bad > 0) throw new Error(`attack input has ${bad} NaN/Inf values`);
+  if (x.size > 0 && (mn < lo || mx > hi)) throw new Error(`attack input must lie in the pixel range [${lo}, ${hi}], got values in [${mn}, ${mx}]`);
 }
 
-/** Projection onto the L∞ ball around x intersected with the pixel box [0,1]. */
-export function project(xAdv: tf.Tensor, x: tf.Tensor, eps: number): tf.Tensor {
-  return tf.tidy(() => tf.clipByValue(tf.minimum(tf.maximum(xAdv, tf.sub(x, eps)), tf.add(x, eps)), 0, 1));
+/** Projection onto the L∞ ball around x intersected with the pixel box (default [0,1]). */
+export function project(xAdv: tf.Tensor, x: tf.Tensor, eps: number, clip: readonly [number, number] = [0, 1]): tf.Tensor {
+  return tf.tidy(() => tf.clipByValue(tf.minimum(tf.maximum(xAdv, tf.sub(x, eps)), tf.add(x, eps)), clip[0], clip[1]));
 }
 
-function start(x: tf.Tensor, o: CraftOptions): tf.Tensor {
-  if (!o.randomStart || o.epsilon === 0) return tf.clone(x);
-  const r = Rng.fromSeed(o.seed ?? 0).fork('pgd-start');
+function start(x: tf.Tensor, o: CraftOptions, restart: number): tf.Tensor {
+  if ((!o.randomStart && restart === 0) || o.epsilon === 0) return tf.clone(x);
+  const r = Rng.fromSeed(o.seed ?? 0).fork(`pgd-start-${restart}`);
   const noise = tf.tensor(Float32Array.from({ length: x.size }, () => (2 * r.float() - 1) * o.epsilon), x.shape);
-  const out = project(tf.add(x, noise), x, o.epsilon);
+  const out = project(tf.add(x, noise), x, o.epsilon, clipOf(o));
   noise.dispose();
   return out;
 }
 
-/** Generic L∞ PGD ascent on `objective(xAdv)`. */
-function ascend(x: tf.Tensor, o: CraftOptions, objective: (xa: tf.Tensor) => tf.Scalar): tf.Tensor {
-  check(o);
+/**
+ * L∞ PGD ascent on a per-sample objective (a [B] vector, maximised), with restarts: per sample the
+ * run reaching the highest objective is kept. Samples are independent, so ∇ of the sum is the
+ * per-sample gradient.
+ */
+export function ascend(x: tf.Tensor, o: CraftOptions, objective: (xa: tf.Tensor) => tf.Tensor1D): tf.Tensor {
+  checkCraft(o, x);
   if (o.epsilon === 0) return tf.clone(x);
   const alpha = o.stepSize ?? (2.5 * o.epsilon) / o.steps;
   const mu = o.momentum ?? 0;
-  let xa = start(x, o);
-  let acc: tf.Tensor | null = mu > 0 ? tf.zerosLike(x) : null;
-  for (let s = 0; s < o.steps; s++) {
-    const { next, nextAcc } = tf.tidy(() => {
-      let g = tf.grad((v: tf.Tensor) => objective(v))(xa);
-      let a: tf.Tensor | null = null;
+  const clip = clipOf(o);
+  const axes = x.shape.slice(1).map((_, i) => i + 1);
+  let best: tf.Tensor | null = null;
+  let bestScore: tf.Tensor1D | null = null;
+  for (let restart = 0; restart < (o.restarts ?? 1); restart++) {
+    let xa = start(x, o, restart);
+    let acc: tf.Tensor | null = mu > 0 ? tf.zerosLike(x) : null;
+    for (let s = 0; s < o.steps; s++) {
+      const { next, nextAcc } = tf.tidy(() => {
+        let g = tf.grad((v: tf.Tensor) => tf.sum(objective(v)))(xa);
+        let a: tf.Tensor | null = null;
+        if (acc) {
+          a = tf.add(tf.mul(acc, mu), tf.div(g, tf.add(tf.sum(tf.abs(g), axes, true), 1e-12)));
+          g = a;
+        }
+        return { next: project(tf.add(xa, tf.mul(tf.sign(g), alpha)), x, o.epsilon, clip), nextAcc: a ?? undefined };
+      }) as { next: tf.Tensor; nextAcc: tf.Tensor | undefined };
+      xa.dispose();
+      xa = next;
       if (acc) {
-        // per-sample L1 normalisation, then momentum
-        const l1 = tf.add(tf.sum(tf.abs(g), [1, 2, 3], true), 1e-12);
-        a = tf.add(tf.mul(acc, mu), tf.div(g, l1));
-        g = a;
+        acc.dispose();
+        acc = nextAcc ?? null;
       }
-      return { next: project(tf.add(xa, tf.mul(tf.sign(g), alpha)), x, o.epsilon), nextAcc: a ?? undefined };
-    }) as { next: tf.Tensor; nextAcc: tf.Tensor | undefined };
-    xa.dispose();
-    xa = next;
-    if (acc) {
-      acc.dispose();
-      acc = nextAcc ?? null;
     }
+    acc?.dispose();
+    if ((o.restarts ?? 1) === 1) return xa;
+    const score = tf.tidy(() => objective(xa));
+    if (!best || !bestScore) {
+      best = xa;
+      bestScore = score;
+      continue;
+    }
+    const [nb, ns] = tf.tidy(() => {
+      const better = tf.greater(score, bestScore!);
+      const mask = tf.reshape(better, [better.shape[0]!, ...axes.map(() => 1)]);
+      return [tf.where(tf.broadcastTo(mask, x.shape), xa, best!), tf.maximum(score, bestScore!)];
+    });
+    tf.dispose([best, bestScore, xa, score]);
+    best = nb!;
+    bestScore = ns as tf.Tensor1D;
   }
-  acc?.dispose();
-  return xa;
+  bestScore?.dispose();
+  return best!;
 }
 
-/** Untargeted PGD (maximise cross-entropy w.r.t. `labels`) or targeted (minimise it w.r.t. `target`). */
+/**
+ * PGD on x: untargeted maximises the cross-entropy w.r.t. `labels`; targeted (`targeted: true`)
+ * minimises it w.r.t. the target classes given in `labels`.
+ */
 export function pgd(model: ThreePart, x: tf.Tensor, labels: tf.Tensor1D, classes: number, o: CraftOptions & { targeted?: boolean }): tf.Tensor {
   const sign = o.targeted ? -1 : 1;
-  return ascend(x, o, (v) => tf.mul(sign, crossEntropy(logits(model, v), labels, classes)) as tf.Scalar);
+  return ascend(x, o, (v) => tf.mul(sign, perSampleCrossEntropy(logits(model, v), labels, classes)) as tf.Tensor1D);
 }
 
 /**
  * SPADV's local attack on the intermediate output (our reconstruction): first find an adversarial
- * smashed representation z* = ĥ(x)+δ that maximises the shadow's loss, with |δ| bounded relative to
- * the feature scale; then find x' in the L∞ ball whose ĥ(x') realises it — by feature distance
- * ('feature') or by projection on the direction z*−ĥ(x) (ILA-style, 'ila').
+ * smashed representation z* = ĥ(x)+δ that maximises the shadow's loss (or, targeted, minimises it
+ * for the target), with |δ| bounded relative to the feature scale; then find x' in the L∞ ball whose
+ * ĥ(x') realises it — by feature distance ('feature') or by projection on z*−ĥ(x) (ILA-style, 'ila').
  */
-export function intermediateAttack(model: ThreePart, x: tf.Tensor, labels: tf.Tensor1D, classes: number, o: CraftOptions & { variant: 'feature' | 'ila'; latentScale?: number }): tf.Tensor {
-  check(o);
+export function intermediateAttack(
+  model: ThreePart, x: tf.Tensor, labels: tf.Tensor1D, classes: number,
+  o: CraftOptions & { variant: 'feature' | 'ila'; targeted?: boolean; latentScale?: number },
+): tf.Tensor {
+  checkCraft(o, x);
   if (o.epsilon === 0) return tf.clone(x);
+  const sign = o.targeted ? -1 : 1;
   const z0 = tf.tidy(() => model.head.apply(x));
   const scale = tf.tidy(() => tf.mul(tf.add(tf.moments(z0).variance, 1e-12).sqrt(), (o.latentScale ?? 2) * o.epsilon * 4));
   const zb = (scale.dataSync()[0] as number) || o.epsilon;
@@ -103,7 +163,7 @@ export function intermediateAttack(model: ThreePart, x: tf.Tensor, labels: tf.Te
   const latentAlpha = (2.5 * zb) / o.steps;
   for (let s = 0; s < o.steps; s++) {
     const next = tf.tidy(() => {
-      const g = tf.grad((v: tf.Tensor) => crossEntropy(model.tail.apply(model.middle.apply(v)), labels, classes))(z);
+      const g = tf.grad((v: tf.Tensor) => tf.mul(sign, tf.sum(perSampleCrossEntropy(model.tail.apply(model.middle.apply(v)), labels, classes))))(z);
       const moved = tf.add(z, tf.mul(tf.sign(g), latentAlpha));
       return tf.relu(tf.minimum(tf.maximum(moved, tf.sub(z0, zb)), tf.add(z0, zb)));
     });
@@ -111,19 +171,21 @@ export function intermediateAttack(model: ThreePart, x: tf.Tensor, labels: tf.Te
     z = next;
   }
   const dir = tf.sub(z, z0);
+  const axes = z0.shape.slice(1).map((_, i) => i + 1);
   const out =
     o.variant === 'feature'
-      ? ascend(x, o, (v) => tf.neg(tf.mean(tf.square(tf.sub(model.head.apply(v), z)))) as tf.Scalar)
-      : ascend(x, o, (v) => tf.mean(tf.mul(tf.sub(model.head.apply(v), z0), dir)) as tf.Scalar);
+      ? ascend(x, o, (v) => tf.neg(tf.mean(tf.square(tf.sub(model.head.apply(v), z)), axes)) as tf.Tensor1D)
+      : ascend(x, o, (v) => tf.sum(tf.mul(tf.sub(model.head.apply(v), z0), dir), axes) as tf.Tensor1D);
   tf.dispose([z0, z, dir]);
   return out;
 }
 
 /** Random-sign noise of size ε (a sanity baseline every attack must beat). */
-export function noise(x: tf.Tensor, epsilon: number, seed: number): tf.Tensor {
+export function noise(x: tf.Tensor, epsilon: number, seed: number, clip: readonly [number, number] = [0, 1]): tf.Tensor {
+  checkCraft({ epsilon, steps: 1, clip }, x);
   const r = Rng.fromSeed(seed).fork('noise');
   const n = tf.tensor(Float32Array.from({ length: x.size }, () => (r.float() < 0.5 ? -epsilon : epsilon)), x.shape);
-  const out = project(tf.add(x, n), x, epsilon);
+  const out = project(tf.add(x, n), x, epsilon, clip);
   n.dispose();
   return out;
 }

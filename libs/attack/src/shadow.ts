@@ -69,6 +69,26 @@ function rowsOf(data: Float32Array, n: number, idx: readonly number[]): Float32A
 }
 
 /**
+ * One optimiser step of `loss` on the variables of the given parts (each with its own optimiser);
+ * `loss` receives the parameters part by part so gradients flow to exactly those. Returns the loss.
+ */
+async function stepParts(parts: readonly { readonly model: PartModel; readonly opt: tf.Optimizer }[], loss: (...ps: tf.Tensor[][]) => tf.Scalar): Promise<number> {
+  const vars = parts.flatMap((p) => p.model.vars);
+  const value = tf.tidy(() => {
+    const split = (flat: tf.Tensor[]) => {
+      let k = 0;
+      return parts.map((p) => flat.slice(k, (k += p.model.vars.length)));
+    };
+    const { value: v, grads } = tf.valueAndGrads((...flat: tf.Tensor[]) => loss(...split(flat)))(vars);
+    split(grads).forEach((g, i) => applyGradients(parts[i]!.opt, parts[i]!.model.vars, g));
+    return v;
+  });
+  const out = (await value.data())[0]!;
+  value.dispose();
+  return out;
+}
+
+/**
  * Stage 1 of SPADV: a shadow head ĥ and tail t̂ around the frozen middle m, from a few unlabelled
  * samples and (objectives match/cluster/observe) what the server recorded during training.
  * See docs/spadv.md for what is the paper's and what is our reconstruction.
@@ -92,6 +112,8 @@ export async function trainShadow(o: ShadowOptions): Promise<ShadowModel> {
   let last = NaN;
   const headOpt = adam();
   const tailOpt = adam();
+  const H = { model: head, opt: headOpt };
+  const T = { model: tail, opt: tailOpt };
 
   // --- helpers ---------------------------------------------------------------------------------
   const trainTailCE = async (feats: Float32Array, n: number, labels: Int32Array, steps: number) => {
@@ -100,13 +122,8 @@ export async function trainShadow(o: ShadowOptions): Promise<ShadowModel> {
       for (const idx of batches(n, o.batchSize * 2, rng).slice(0, 1)) {
         const x = tf.tensor2d(rowsOf(feats, n, idx), [idx.length, d]);
         const y = tf.tensor1d(Int32Array.from(idx, (i) => labels[i]!), 'int32');
-        const loss = tf.tidy(() => {
-          const { value, grads } = tf.valueAndGrads((...ps: tf.Tensor[]) => crossEntropy(tail.apply(x, ps), y, K))(tail.vars);
-          applyGradients(tailOpt, tail.vars, grads);
-          return value;
-        });
-        last = (await loss.data())[0]!;
-        tf.dispose([x, y, loss]);
+        last = await stepParts([T], (pt) => crossEntropy(tail.apply(x, pt), y, K));
+        tf.dispose([x, y]);
       }
     }
   };
@@ -122,21 +139,12 @@ export async function trainShadow(o: ShadowOptions): Promise<ShadowModel> {
       const idx = batches(o.aux.n, o.batchSize, rng)[0]!;
       const x = auxBatch(idx);
       const a = assign(x);
-      const vars = infomaxWeight > 0 ? [...head.vars, ...tail.vars] : head.vars;
-      const loss = tf.tidy(() => {
-        const f = (...ps: tf.Tensor[]) => {
-          const z = head.apply(x, ps.slice(0, head.vars.length));
-          let l = statsMatchLoss(z, a, stats);
-          if (infomaxWeight > 0) l = tf.add(l, tf.mul(infomaxWeight, infomaxLoss(tail.apply(o.middle.apply(z), ps.slice(head.vars.length)))));
-          return l as tf.Scalar;
-        };
-        const { value, grads } = tf.valueAndGrads(f)(vars);
-        applyGradients(headOpt, head.vars, grads.slice(0, head.vars.length));
-        if (infomaxWeight > 0) applyGradients(tailOpt, tail.vars, grads.slice(head.vars.length));
-        return value;
+      last = await stepParts(infomaxWeight > 0 ? [H, T] : [H], (ph, pt) => {
+        const z = head.apply(x, ph);
+        const l = statsMatchLoss(z, a, stats);
+        return (infomaxWeight > 0 ? tf.add(l, tf.mul(infomaxWeight, infomaxLoss(tail.apply(o.middle.apply(z), pt)))) : l) as tf.Scalar;
       });
-      last = (await loss.data())[0]!;
-      tf.dispose([x, a, loss]);
+      tf.dispose([x, a]);
       if (s % 50 === 0) log(`shadow head step ${s}/${steps} loss ${last.toFixed(4)}`);
     }
   };
@@ -149,17 +157,8 @@ export async function trainShadow(o: ShadowOptions): Promise<ShadowModel> {
       for (let s = 0; s < o.steps; s++) {
         const idx = batches(o.aux.n, o.batchSize, rng)[0]!;
         const x = auxBatch(idx);
-        const vars = [...head.vars, ...tail.vars];
-        const loss = tf.tidy(() => {
-          const { value, grads } = tf.valueAndGrads((...ps: tf.Tensor[]) =>
-            infomaxLoss(tail.apply(o.middle.apply(head.apply(x, ps.slice(0, head.vars.length))), ps.slice(head.vars.length))),
-          )(vars);
-          applyGradients(headOpt, head.vars, grads.slice(0, head.vars.length));
-          applyGradients(tailOpt, tail.vars, grads.slice(head.vars.length));
-          return value;
-        });
-        last = (await loss.data())[0]!;
-        tf.dispose([x, loss]);
+        last = await stepParts([H, T], (ph, pt) => infomaxLoss(tail.apply(o.middle.apply(head.apply(x, ph)), pt)));
+        x.dispose();
       }
       break;
     }
@@ -172,13 +171,8 @@ export async function trainShadow(o: ShadowOptions): Promise<ShadowModel> {
         const idx = batches(o.aux.n, o.batchSize, rng)[0]!;
         const x = auxBatch(idx);
         const m = tf.tidy(() => o.middle.apply(head.apply(x)));
-        const loss = tf.tidy(() => {
-          const { value, grads } = tf.valueAndGrads((...ps: tf.Tensor[]) => infomaxLoss(tail.apply(m, ps)))(tail.vars);
-          applyGradients(tailOpt, tail.vars, grads);
-          return value;
-        });
-        last = (await loss.data())[0]!;
-        tf.dispose([x, m, loss]);
+        last = await stepParts([T], (pt) => infomaxLoss(tail.apply(m, pt)));
+        tf.dispose([x, m]);
       }
       break;
     }
@@ -198,17 +192,8 @@ export async function trainShadow(o: ShadowOptions): Promise<ShadowModel> {
         const idx = batches(o.aux.n, o.batchSize, rng)[0]!;
         const xb = auxBatch(idx);
         const y = tf.tensor1d(Int32Array.from(idx, (i) => labels[i]!), 'int32');
-        const vars = [...head.vars, ...tail.vars];
-        const loss = tf.tidy(() => {
-          const { value, grads } = tf.valueAndGrads((...ps: tf.Tensor[]) =>
-            crossEntropy(tail.apply(o.middle.apply(head.apply(xb, ps.slice(0, head.vars.length))), ps.slice(head.vars.length)), y, K),
-          )(vars);
-          applyGradients(headOpt, head.vars, grads.slice(0, head.vars.length));
-          applyGradients(tailOpt, tail.vars, grads.slice(head.vars.length));
-          return value;
-        });
-        last = (await loss.data())[0]!;
-        tf.dispose([xb, y, loss]);
+        last = await stepParts([H, T], (ph, pt) => crossEntropy(tail.apply(o.middle.apply(head.apply(xb, ph)), pt), y, K));
+        tf.dispose([xb, y]);
       }
       break;
     }
@@ -239,4 +224,37 @@ export async function trainShadow(o: ShadowOptions): Promise<ShadowModel> {
       tail.dispose();
     },
   };
+}
+
+export interface SurrogateOptions {
+  /** Architectures of the whole model (head, middle, tail): the surrogate copies them. */
+  readonly specs: readonly [PartSpec, PartSpec, PartSpec];
+  readonly classes: number;
+  /** D_aux with its true labels: a stronger attacker than SPADV assumes. */
+  readonly aux: { readonly x: Float32Array; readonly n: number; readonly labels: Int32Array };
+  readonly steps: number;
+  readonly lr: number;
+  readonly batchSize: number;
+  readonly seed: number;
+}
+
+/**
+ * The transfer baseline's surrogate: a fresh model of the same architecture trained from scratch
+ * (middle included, the server's own middle unused) on the labelled D_aux.
+ */
+export async function trainSurrogate(o: SurrogateOptions): Promise<{ readonly parts: [PartModel, PartModel, PartModel]; readonly finalLoss: number }> {
+  const rng = Rng.fromSeed(o.seed).fork('surrogate');
+  const parts = o.specs.map((sp, i) => new PartModel(sp, initWeights(sp.params, rng.fork(`p${i}`)))) as [PartModel, PartModel, PartModel];
+  const opts = parts.map((model) => ({ model, opt: makeOptimizer({ name: 'adam', lr: o.lr, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 }) }));
+  const inShape = o.specs[0].inputShape;
+  let last = NaN;
+  for (let s = 0; s < o.steps; s++) {
+    const idx = batches(o.aux.n, o.batchSize, rng)[0]!;
+    const x = tf.tensor(rowsOf(o.aux.x, o.aux.n, idx), [idx.length, ...inShape]);
+    const y = tf.tensor1d(Int32Array.from(idx, (i) => o.aux.labels[i]!), 'int32');
+    last = await stepParts(opts, (ph, pm, pt) => crossEntropy(parts[2].apply(parts[1].apply(parts[0].apply(x, ph), pm), pt), y, o.classes));
+    tf.dispose([x, y]);
+  }
+  opts.forEach((p) => disposeOptimizer(p.opt));
+  return { parts, finalLoss: last };
 }
