@@ -15,6 +15,8 @@ export interface ClientHost {
   readonly runtime: 'node' | 'browser';
   readonly backend: string;
   readonly adapter: string | null;
+  /** Browser hosts: navigator.userAgent; null in Node. */
+  readonly userAgent?: string | null;
   loadDataset(name: string, dir: string | null): Promise<{ train: ImageSet; test: ImageSet }> | { train: ImageSet; test: ImageSet };
   log(line: string): void;
 }
@@ -70,6 +72,12 @@ export class SplitClient {
     socket.on('disconnect', (r) => this.finished(`disconnected: ${r}`));
   }
 
+  /** Leaves the run: disconnects; the server drops this client from the round in progress. */
+  leave(): void {
+    this.socket.disconnect();
+    this.finished('left');
+  }
+
   get id(): number | null {
     return this.assignment?.clientId ?? null;
   }
@@ -78,7 +86,7 @@ export class SplitClient {
   async join(): Promise<Assignment> {
     const hello: Hello = {
       type: 'hello', protocol: PROTOCOL_VERSION, slot: this.slot, fleetId: this.fleetId,
-      runtime: this.host.runtime, backend: this.host.backend, adapter: this.host.adapter,
+      runtime: this.host.runtime, backend: this.host.backend, adapter: this.host.adapter, userAgent: this.host.userAgent ?? null,
     };
     try {
       const reply = await this.socket.emitWithAck('hello', hello);

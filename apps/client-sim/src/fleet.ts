@@ -4,7 +4,9 @@ import { readFileSync } from 'node:fs';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import type { BackendInfo, BackendRequest } from './node/backend.ts';
-import type { ClientOutcome, WorkerApi } from './worker.ts';
+import type { WorkerApi } from './worker.ts';
+import { startBrowserFleet } from './browser/launch.ts';
+import type { ClientOutcome, WorkerBackend } from './worker-api.ts';
 
 export interface FleetOptions {
   readonly serverUrl: string;
@@ -18,7 +20,7 @@ export interface FleetOptions {
 
 export interface FleetHandle {
   readonly fleetId: string;
-  readonly backends: BackendInfo[];
+  readonly backends: WorkerBackend[];
   readonly clientIds: number[][];
   /** Resolves when all clients ended; a crashed worker is reported with its client ids, not thrown. */
   readonly finished: Promise<{ outcomes: ClientOutcome[]; crashed: { worker: number; clientIds: number[]; error: string }[] }>;
@@ -98,17 +100,41 @@ export async function startFleet(opts: FleetOptions): Promise<FleetHandle> {
   };
 }
 
-/** Runs a fleet until the server ends the run; returns the process exit code (1 if a worker crashed). */
-export async function runFleet(opts: FleetOptions & { quiet?: boolean }): Promise<number> {
+export type FleetRuntime = 'node' | 'browser' | 'mixed';
+
+/**
+ * Runs a fleet until the server ends the run; returns the process exit code (1 if a worker or page
+ * crashed). `browser` runs every client as a Web Worker in headless Chromium; `mixed` runs the first
+ * half on Node worker_threads and the rest in Chromium.
+ */
+export async function runFleet(opts: FleetOptions & { quiet?: boolean; runtime?: FleetRuntime; perPage?: number }): Promise<number> {
   const log = (l: string) => {
     if (!opts.quiet) console.log(`[fleet] ${l}`);
   };
-  const fleet = await startFleet({ ...opts, log });
-  log(`${opts.clients} clients joined over ${fleet.backends.length} workers`);
-  const r = await fleet.finished;
-  await fleet.terminate();
-  for (const c of r.crashed) console.error(`[fleet] worker ${c.worker} crashed (clients ${c.clientIds.join(', ')}): ${c.error}`);
-  return r.crashed.length > 0 ? 1 : 0;
+  const runtime = opts.runtime ?? 'node';
+  const nNode = runtime === 'node' ? opts.clients : runtime === 'browser' ? 0 : Math.ceil(opts.clients / 2);
+  const nBrowser = opts.clients - nNode;
+  const node = nNode > 0 ? await startFleet({ ...opts, clients: nNode, log, ...(opts.tokens ? { tokens: opts.tokens.slice(0, nNode) } : {}) }) : null;
+  if (node) log(`${nNode} node clients joined over ${node.backends.length} workers`);
+  let browser: Awaited<ReturnType<typeof startBrowserFleet>> | null = null;
+  try {
+    if (nBrowser > 0) {
+      browser = await startBrowserFleet({
+        serverUrl: opts.serverUrl, clients: nBrowser, backend: opts.backend, tokens: opts.tokens ? opts.tokens.slice(nNode) : null,
+        firstSlot: nNode, fleetId: randomUUID(), perPage: opts.perPage, log,
+      });
+      log(`${nBrowser} browser clients joined as Web Workers in Chromium (${browser.clientIds.length} pages)`);
+    }
+  } catch (e) {
+    await node?.terminate();
+    throw e;
+  }
+  const [rn, rb] = await Promise.all([node?.finished, browser?.finished]);
+  await node?.terminate();
+  await browser?.terminate();
+  for (const c of rn?.crashed ?? []) console.error(`[fleet] worker ${c.worker} crashed (clients ${c.clientIds.join(', ')}): ${c.error}`);
+  for (const c of rb?.crashed ?? []) console.error(`[fleet] browser page ${c.page} failed (clients ${c.clientIds.join(', ')}): ${c.error}`);
+  return (rn?.crashed.length ?? 0) + (rb?.crashed.length ?? 0) > 0 ? 1 : 0;
 }
 
 /** Tokens for a fleet: a JSON list from a file, else from SPLITFLEET_TOKENS; none when neither is set. */

@@ -42,20 +42,11 @@ export interface ObjectiveReport {
 }
 
 /** One attack's metrics at one ε, over the (unweighted) evaluation set, averaged over target models. */
-export interface MetricSummary {
+export type MetricSummary = Omit<AttackCell, 'method' | 'successRate' | 'perClass' | 'evaluated' | 'targeted'> & {
   readonly method: string;
-  readonly epsilon: number;
-  readonly cleanAccuracy: number;
-  readonly robustAccuracy: number;
+  /** = AttackCell.successRate, under the name results.json uses. */
   readonly asr: number;
-  readonly targetedSuccess: number | null;
-  readonly linfMean: number;
-  readonly linfMax: number;
-  readonly l2Mean: number;
-  readonly l2Max: number;
-  readonly seconds: number;
-  readonly queriesPerSample: number;
-}
+};
 
 /** The primary attack against one client's real model, re-weighted to that client's label distribution. */
 export interface ClientAttackRow {

@@ -2,7 +2,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
-import { loadTokens, runFleet } from '@splitfleet/client-sim';
+import { loadTokens, runFleet, type FleetRuntime } from '@splitfleet/client-sim';
 import { writeJsonAtomic } from './atomic.ts';
 import { attackFinishedRun } from './reattack.ts';
 import { formatAttackTable } from './attack-table.ts';
@@ -135,15 +135,19 @@ program
   .addOption(new Option('--backend <name>', 'tfjs backend').choices(['auto', 'wasm', 'cpu', 'webgpu']).default('auto'))
   .option('--tokens <file>', 'client tokens written by `splitfleet serve` (<run dir>/tokens.json), or env SPLITFLEET_TOKENS')
   .option('--first-client <k>', 'use tokens from this index on (several fleets sharing one token file)', (v) => Number(v), 0)
+  .addOption(new Option('--runtime <where>', 'node: worker_threads; browser: Web Workers in headless Chromium (Debian chromium); mixed: half each').choices(['node', 'browser', 'mixed']).default('node'))
+  .option('--per-page <n>', 'browser clients per Chromium page', intArg('per-page'), 8)
   .option('-q, --quiet', 'only errors')
   .addHelpText('after', `
 Examples:
   splitfleet fleet --server http://127.0.0.1:7070 --clients 8 --workers 2 --tokens runs/x/tokens.json
   splitfleet fleet --server http://127.0.0.1:7070 --clients 4 --tokens runs/x/tokens.json --first-client 4
-  splitfleet fleet --server http://10.0.0.5:7070 --clients 32 --workers 8 --backend wasm`)
-  .action(async (o: { server: string; clients: number; workers: number; backend: 'auto' | 'wasm' | 'cpu' | 'webgpu'; quiet?: boolean; tokens?: string; firstClient: number }) => {
+  splitfleet fleet --server http://10.0.0.5:7070 --clients 32 --workers 8 --backend wasm
+  splitfleet fleet --server http://127.0.0.1:7070 --clients 4 --runtime browser --backend webgpu --tokens runs/x/tokens.json
+  (a person joins from a phone or laptop: open http://<server>:7070/join)`)
+  .action(async (o: { server: string; clients: number; workers: number; backend: 'auto' | 'wasm' | 'cpu' | 'webgpu'; quiet?: boolean; tokens?: string; firstClient: number; runtime: FleetRuntime; perPage: number }) => {
     const tokens = loadTokens(o.tokens, o.firstClient);
-    process.exitCode = await runFleet({ serverUrl: o.server, clients: o.clients, workers: o.workers, backend: o.backend, quiet: o.quiet, ...(tokens ? { tokens } : {}) });
+    process.exitCode = await runFleet({ serverUrl: o.server, clients: o.clients, workers: o.workers, backend: o.backend, quiet: o.quiet, runtime: o.runtime, perPage: o.perPage, ...(tokens ? { tokens } : {}) });
   });
 
 withCommon(

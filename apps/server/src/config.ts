@@ -48,7 +48,8 @@ export const ConfigSchema = z
       .object({
         clients: int(1).max(100000).default(8),
         workers: int(1).max(256).default(2),
-        runtime: z.enum(['node']).default('node'),
+        /** node: worker_threads; browser: Web Workers in headless Chromium; mixed: half and half. */
+        runtime: z.enum(['node', 'browser', 'mixed']).default('node'),
         backend: z.enum(['auto', 'wasm', 'cpu', 'webgpu']).default('auto'),
         /** Seconds to wait for all clients to join. */
         joinTimeoutSeconds: z.number().positive().default(120),

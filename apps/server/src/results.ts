@@ -44,6 +44,8 @@ export interface ClientInfo {
   readonly runtime: string;
   readonly backend: string;
   readonly adapter: string | null;
+  /** Browser clients: the user agent they reported. */
+  readonly userAgent: string | null;
   readonly samples: number;
   readonly labelCounts: number[];
 }

@@ -4,7 +4,8 @@ import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, readDataset, startFleet, type FleetHandle } from '@splitfleet/client-sim';
+import { initBackend, readDataset, serveBrowserAsset, startFleet, type FleetHandle } from '@splitfleet/client-sim';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { writeFileAtomic, writeJsonAtomic } from './atomic.ts';
 import { mintTokens, newSecret } from './auth.ts';
 import type { Config } from './config.ts';
@@ -56,7 +57,7 @@ export interface RunOutcome {
 function launchFleetProcess(url: string, cfg: Config, log: (l: string) => void, tokenFile: string | null): ChildProcess {
   // tokens go through a 0600 file in the run directory: never on a command line (visible in ps),
   // and not in the environment either (one variable is limited to 128 KiB: ~800 tokens)
-  const child = spawn(process.execPath, [CLI, 'fleet', '--server', url, '--clients', String(cfg.fleet.clients), '--workers', String(cfg.fleet.workers), '--backend', cfg.fleet.backend, ...(tokenFile ? ['--tokens', tokenFile] : [])], {
+  const child = spawn(process.execPath, [CLI, 'fleet', '--server', url, '--clients', String(cfg.fleet.clients), '--workers', String(cfg.fleet.workers), '--backend', cfg.fleet.backend, '--runtime', cfg.fleet.runtime, ...(tokenFile ? ['--tokens', tokenFile] : [])], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, EGL_PLATFORM: process.env.EGL_PLATFORM ?? 'surfaceless' },
   });
@@ -92,6 +93,21 @@ export async function runExperiment(cfg: Config, opts: RunOptions): Promise<RunO
   let attack: AttackReport | null = null;
   const secret = cfg.server.auth ? (process.env.SPLITFLEET_SECRET || newSecret()) : null;
   const tokens = secret ? mintTokens(secret, runId, cfg.fleet.clients, cfg.server.tokenTtlSeconds) : null;
+  // HTTP beside socket.io: browser clients' scripts and data, the join page's slot tokens, the dashboard
+  const handedOut = new Set<number>();
+  const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (await serveBrowserAsset(req, res, { dataDir: data.dir })) return;
+    if ((req.url ?? '').split('?')[0] === '/api/join-token' && req.method === 'POST') {
+      const connected = new Set((serverRef?.clientStates() ?? []).filter((c) => c.connected).map((c) => c.id));
+      const free = Array.from({ length: cfg.fleet.clients }, (_, i) => i).find((i) => !connected.has(i) && !handedOut.has(i));
+      res.writeHead(free === undefined ? 409 : 200, { 'content-type': 'application/json' });
+      if (free === undefined) return void res.end(JSON.stringify({ message: `all ${cfg.fleet.clients} client slots of this run are taken` }));
+      handedOut.add(free);
+      return void res.end(JSON.stringify({ clientId: free, token: tokens ? tokens[free] : null }));
+    }
+    if (dash) return dash.handle(req, res);
+    res.writeHead(404).end();
+  };
   let stopRequested = false;
   let serverRef: SplitServer | null = null;
   const dash = cfg.server.dashboard
@@ -106,7 +122,11 @@ export async function runExperiment(cfg: Config, opts: RunOptions): Promise<RunO
     : null;
   const server = await SplitServer.start({
     config: cfg, runId, train: data.train, test: data.test, log, heldOut, auth: secret ? { secret } : null, taps: recorder ? [recorder] : [],
-    host: opts.host, port: opts.port, http: dash ? (req, res) => dash.handle(req, res) : undefined,
+    host: opts.host, port: opts.port,
+    http: (req, res) => void route(req, res).catch((e: Error) => {
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end(`internal error: ${e.message}`);
+    }),
     onStep: (r, st, n) => {
       dash?.onStep(r, st, n);
       opts.onStep?.(r, st, n);

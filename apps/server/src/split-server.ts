@@ -162,7 +162,7 @@ export class SplitServer {
 
   clientInfo(): ClientInfo[] {
     return [...this.clients.values()].sort((a, b) => a.id - b.id).map((c) => ({
-      id: c.id, runtime: c.hello.runtime, backend: c.hello.backend, adapter: c.hello.adapter,
+      id: c.id, runtime: c.hello.runtime, backend: c.hello.backend, adapter: c.hello.adapter, userAgent: c.hello.userAgent ?? null,
       samples: c.assignment.trainIndices.length, labelCounts: c.labelCounts,
     }));
   }

@@ -66,9 +66,16 @@ export function encodeTensor(t: WireTensor): Uint8Array {
   return out;
 }
 
+/** A received frame as bytes: Node peers get Buffers (Uint8Array views), browsers get ArrayBuffers. */
+function asBytes(frame: Uint8Array | ArrayBuffer): Uint8Array {
+  if (frame instanceof ArrayBuffer) return new Uint8Array(frame);
+  if (!(frame instanceof Uint8Array)) throw new CodecError('not-binary', 'tensor frame must be binary (Uint8Array/Buffer/ArrayBuffer)');
+  return frame;
+}
+
 /** Reads only the header: dtype and shape, validated against the frame length. */
-export function peekHeader(frame: Uint8Array): { dtype: WireDtype; shape: number[]; headerLength: number } {
-  if (!(frame instanceof Uint8Array)) throw new CodecError('not-binary', 'tensor frame must be binary (Uint8Array/Buffer)');
+export function peekHeader(input: Uint8Array | ArrayBuffer): { dtype: WireDtype; shape: number[]; headerLength: number } {
+  const frame = asBytes(input);
   if (frame.byteLength < 8) throw new CodecError('truncated', `frame of ${frame.byteLength} bytes is shorter than the 8-byte header`);
   for (let i = 0; i < 4; i++)
     if (frame[i] !== MAGIC[i]) throw new CodecError('bad-magic', 'frame does not start with the splitfleet tensor magic "SFT\\x01"');
@@ -87,7 +94,8 @@ export function peekHeader(frame: Uint8Array): { dtype: WireDtype; shape: number
   return { dtype, shape, headerLength };
 }
 
-export function decodeTensor(frame: Uint8Array): WireTensor {
+export function decodeTensor(input: Uint8Array | ArrayBuffer): WireTensor {
+  const frame = asBytes(input);
   const { dtype, shape, headerLength } = peekHeader(frame);
   const bytes = frame.byteLength - headerLength;
   const n = bytes / DTYPE_SIZES[dtype];

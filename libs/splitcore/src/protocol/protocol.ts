@@ -26,6 +26,8 @@ export const HelloSchema = z.object({
   runtime: z.enum(['node', 'browser']),
   backend: z.string().max(32),
   adapter: z.string().max(256).nullable(),
+  /** Browser clients: navigator.userAgent (recorded in results; optional for older clients). */
+  userAgent: z.string().max(512).nullable().optional(),
 });
 export type Hello = z.infer<typeof HelloSchema>;
 
