@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { io } from 'socket.io-client';
 import {
-  cnnSmall, composedStep, encodeTensor, gather, makeOptimizer, disposeOptimizer, PartModel, PROTOCOL_VERSION, split,
+  cnnSmall, trainingFlopsPerSample, composedStep, encodeTensor, gather, makeOptimizer, disposeOptimizer, PartModel, PROTOCOL_VERSION, split,
 } from '@splitfleet/splitcore';
 import { pgd, type ThreePart } from '@splitfleet/attack';
 import { initBackend, readDataset, startFleet } from '@splitfleet/client-sim';
@@ -62,6 +62,25 @@ await import('@tensorflow/tfjs-backend-cpu');
 await initBackend('wasm');
 const mono = await composedRate('wasm', 30);
 add('backend', 'monolithic tfjs wasm (1 thread), samples/s', mono, 'samples/s', 'wasm', mono, 'baseline for all training ratios');
+// achieved GFLOP/s of training next to the measured single-thread GEMM peak of the same backend
+async function gemmPeak(n = 512, reps = 10): Promise<number> {
+  const a = tf.randomUniform([n, n]);
+  const b = tf.randomUniform([n, n]);
+  tf.dispose(await tf.matMul(a, b).data()); // warm-up
+  const t0 = performance.now();
+  for (let i = 0; i < reps; i++) {
+    const c = tf.matMul(a, b);
+    await c.data();
+    c.dispose();
+  }
+  const s = (performance.now() - t0) / 1000;
+  tf.dispose([a, b]);
+  return (2 * n ** 3 * reps) / s / 1e9;
+}
+const peak = await gemmPeak();
+const achieved = (mono * trainingFlopsPerSample(cnnSmall)) / 1e9;
+add('compute', 'wasm single-thread GEMM peak (512×512 matMul), GFLOP/s', peak, 'GFLOP/s', 'GEMM peak', peak, 'XNNPACK through tfjs-wasm, 1 thread');
+add('compute', 'monolithic wasm training, achieved GFLOP/s', achieved, 'GFLOP/s', 'GEMM peak', peak, `${(trainingFlopsPerSample(cnnSmall) / 1e6).toFixed(1)} MFLOP per training sample (3 × forward)`);
 add('backend', 'monolithic tfjs cpu (batch 8), samples/s', await composedRate('cpu', 1, 8), 'samples/s', 'wasm', mono, 'pure-JS kernels; batch 8 to keep the run short');
 if (webgpu) add('backend', 'monolithic tfjs webgpu, samples/s', await composedRate('webgpu', 5), 'samples/s', 'wasm', mono, `adapter: ${webgpu} (software here: not GPU speed)`);
 await tf.setBackend('wasm');

@@ -99,6 +99,12 @@ export const ConfigSchema = z
         /** Bad frames in a row after which a client is disconnected. */
         maxBadFrames: int(1).default(20),
         /**
+         * socket.io heartbeat: a peer that misses a ping for pingInterval + pingTimeout is dropped.
+         * Large fleets on few cores block event loops for long stretches: raise both there.
+         */
+        pingIntervalSeconds: int(1).default(25),
+        pingTimeoutSeconds: int(1).default(60),
+        /**
          * Serve the live dashboard at the server's URL (read-only; POST /api/stop needs the admin
          * token from the SPLITFLEET_ADMIN_TOKEN environment variable).
          */

@@ -4,6 +4,7 @@ export * from './model/spec.ts';
 export * from './model/zoo.ts';
 export * from './model/split.ts';
 export * from './model/part-model.ts';
+export * from './model/flops.ts';
 export * from './train/optimizer.ts';
 export * from './train/split-step.ts';
 export * from './codec/tensor-codec.ts';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { split, validateCut } from './split.ts';
+import { forwardFlopsPerSample, trainingFlopsPerSample } from './flops.ts';
 import { cnnSmall, vggMini } from './zoo.ts';
 
 describe('split', () => {
@@ -49,5 +50,13 @@ describe('split', () => {
     [{ headEnd: 2, tailStart: 6 }, /tailStart/],
   ])('rejects the illegal cut %o naming the allowed range', (cut, msg) => {
     expect(() => validateCut(cnnSmall, cut)).toThrow(msg);
+  });
+});
+
+describe('FLOP counts', () => {
+  it('cnn-small forward FLOPs match the hand count (conv1, conv2, fc1, fc2 multiply-adds × 2)', () => {
+    const macs = 28 * 28 * 32 * 9 * 1 + 14 * 14 * 64 * 9 * 32 + 3136 * 128 + 128 * 10;
+    expect(forwardFlopsPerSample(cnnSmall)).toBe(2 * macs);
+    expect(trainingFlopsPerSample(cnnSmall)).toBe(6 * macs);
   });
 });
