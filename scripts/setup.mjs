@@ -6,8 +6,9 @@ import { execFileSync, spawnSync } from 'node:child_process';
 
 const NEEDS = {
   // software WebGPU through Dawn on Mesa's OpenGL ES (backend tests, --backend webgpu)
-  // + headless Chromium for the dashboard test (driven by playwright-core)
-  test: ['libegl1', 'libegl-mesa0', 'libgles2', 'libgl1-mesa-dri', 'chromium'],
+  // + headless Chromium (dashboard and browser-fleet tests, driven by playwright-core), Redis (the
+  // BullMQ sweep queue) and iproute2 (network namespaces of the multi-host test)
+  test: ['libegl1', 'libegl-mesa0', 'libgles2', 'libgl1-mesa-dri', 'chromium', 'redis-server', 'iproute2'],
   start: [],
 };
 const args = process.argv.slice(2);

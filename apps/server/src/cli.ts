@@ -1,5 +1,5 @@
 // The splitfleet command line. `npx splitfleet --help`.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { loadTokens, runFleet, type FleetRuntime } from '@splitfleet/client-sim';
@@ -7,11 +7,13 @@ import { writeJsonAtomic } from './atomic.ts';
 import { attackFinishedRun } from './reattack.ts';
 import { formatAttackTable } from './attack-table.ts';
 import { applyOverrides, ConfigError, parseConfig, parseConfigText, type Config } from './config.ts';
-import { Reporter } from './progress.ts';
 import { writeReport } from './report.ts';
 import type { RunResults } from './results.ts';
-import { runExperiment, type RunOptions } from './run.ts';
-import { configId, expandSweep, gatherSweep, isDone, trainingConfig, type SweepSpec } from './sweep.ts';
+import { expandSweep, gatherSweep, isDone, type SweepSpec } from './sweep.ts';
+import { runSweepPoint } from './sweep-point.ts';
+import { startQueueWorker, submitSweep, sweepStatus, waitForSweep } from './queue.ts';
+import { hostname } from 'node:os';
+import { reporterFor, runWithReport, type CommonOpts } from './run-report.ts';
 
 function readConfigFile(file: string | undefined): unknown {
   if (!file) return {};
@@ -30,48 +32,6 @@ const intArg = (name: string) => (v: string) => {
   return n;
 };
 const stamp = () => new Date().toISOString().replace(/[:.]/g, '-');
-
-interface CommonOpts { quiet?: boolean; verbose?: boolean }
-
-function reporterFor(o: CommonOpts, runDir: string | null): Reporter {
-  return new Reporter({ quiet: Boolean(o.quiet), verbose: Boolean(o.verbose), logFile: runDir ? join(runDir, 'log.jsonl') : null });
-}
-
-/**
- * Lines that go to log.jsonl (and --verbose) only: per-worker chatter, and Dawn's warnings while the
- * webgpu probe of backend=auto looks for an adapter (harmless: auto falls back to wasm).
- */
-const DETAIL = /^\[fleet\] worker|joined \(|disconnected \(|^Warning: (Couldn't load Vulkan|max\w+ artificially reduced)|^\s*at operator\(\) \(.*dawn/;
-
-/** Runs one experiment with progress, logs and the report; returns the results. */
-async function runWithReport(cfg: Config, out: string, o: CommonOpts, extra: Partial<RunOptions> = {}): Promise<RunResults> {
-  const rep = reporterFor(o, out);
-  rep.event('config', { config: cfg });
-  try {
-    const { results, resultsPath } = await runExperiment(cfg, {
-      outDir: out,
-      ...extra,
-      log: (l) => rep.log(l, DETAIL.test(l) ? 'detail' : 'info'),
-      onStep: (r, s, n) => rep.progress('batches', s, n, `round ${r + 1}`),
-      onRound: (r, total) => {
-        rep.progress('rounds', r.round + 1, total, `acc ${(100 * r.testAccuracy).toFixed(1)}%`);
-        rep.event('round', { ...r });
-        rep.log(`round ${r.round + 1}/${total}  test acc ${(100 * r.testAccuracy).toFixed(2)}%  test loss ${r.testLoss.toFixed(4)}  train loss ${r.trainLoss?.toFixed(4) ?? '-'}  clients ${r.participants.length}${r.dropped.length ? ` (dropped ${r.dropped.join(',')})` : ''}  ${r.wallSeconds.toFixed(1)}s`);
-      },
-      onAttackProgress: (label, d, t) => rep.progress('attack', d, t, label),
-    });
-    const report = await writeReport(out);
-    rep.close();
-    const acc = results.final ? `${(100 * results.final.testAccuracy).toFixed(2)}%` : 'n/a';
-    console.log(`final test accuracy ${acc} after ${results.rounds.length} rounds in ${results.timings.wallSeconds.toFixed(1)}s`);
-    if (results.attack) console.log(formatAttackTable(results.attack));
-    console.log(`results: ${resultsPath}\nreport:  ${report}`);
-    return results;
-  } catch (e) {
-    rep.close();
-    throw e;
-  }
-}
 
 const program = new Command()
   .name('splitfleet')
@@ -190,52 +150,69 @@ program
 withCommon(
   program
     .command('sweep')
-    .description('run a grid of configs in turn; resumable (finished points, found by config hash, are skipped)')
+    .description('run a grid of configs, locally in turn or as jobs on a BullMQ/Redis queue; resumable (finished points, found by config hash, are skipped)')
     .requiredOption('-c, --config <file>', 'sweep file: { base: <config>, grid: { "path": [values] } }')
-    .option('-o, --out <dir>', 'sweep directory', join('runs', 'sweep'))
-    .option('--status', 'print done/waiting per point and exit'),
+    .option('-o, --out <dir>', 'sweep directory (results gather here)', join('runs', 'sweep'))
+    .option('--queue <url>', 'redis://host:port: enqueue the points for `splitfleet worker` processes and wait for them')
+    .option('--attempts <n>', 'with --queue: tries per point before it counts as failed', intArg('attempts'), 3)
+    .option('--no-wait', 'with --queue: submit and exit')
+    .option('--status', 'print done/running/failed/waiting per point and exit'),
 )
   .addHelpText('after', `
 Examples:
   splitfleet sweep --config examples/attack-sweep.yaml --out runs/sweep1
-  splitfleet sweep --config examples/attack-sweep.yaml --out runs/sweep1 --status`)
-  .action(async (o: CommonOpts & { config: string; out: string; status?: boolean }) => {
+  splitfleet sweep --config examples/attack-sweep.yaml --out runs/sweep1 --status
+  splitfleet sweep --config examples/spadv-sweep.yaml --out runs/big --queue redis://10.0.0.2:6379
+  splitfleet sweep --config examples/spadv-sweep.yaml --out runs/big --queue redis://10.0.0.2:6379 --status`)
+  .action(async (o: CommonOpts & { config: string; out: string; status?: boolean; queue?: string; attempts: number; wait: boolean }) => {
     const points = expandSweep(readConfigFile(o.config) as SweepSpec);
     if (o.status) {
-      for (const p of points) console.log(`${p.id}  ${isDone(join(o.out, p.id)) ? 'done   ' : 'waiting'}  ${JSON.stringify(p.settings)}`);
+      const states = o.queue ? await sweepStatus(o.queue, points, o.out) : new Map(points.map((p) => [p.id, { state: isDone(join(o.out, p.id)) ? 'done' : 'waiting', attempts: 0 }]));
+      const counts: Record<string, number> = {};
+      for (const p of points) {
+        const st = states.get(p.id)!;
+        counts[st.state] = (counts[st.state] ?? 0) + 1;
+        console.log(`${p.id}  ${st.state.padEnd(9)} ${JSON.stringify(p.settings)}${'failedReason' in st && st.failedReason ? `  (${st.failedReason})` : ''}`);
+      }
+      console.log(Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', '));
       return;
     }
-    for (const [i, p] of points.entries()) {
-      const dir = join(o.out, p.id);
-      if (isDone(dir)) {
-        console.log(`[${i + 1}/${points.length}] ${p.id} done already, skipped`);
-        continue;
+    if (o.queue) {
+      const { queued, doneAlready } = await submitSweep(o.queue, points, o.out, o.attempts);
+      console.log(`sweep: ${queued.length} points queued on ${o.queue}, ${doneAlready.length} done already`);
+      if (!o.wait) return;
+      const failed = await waitForSweep(o.queue, points, o.out, (d, t, f) => console.log(`sweep: ${d}/${t} done${f.length ? `, ${f.length} failed` : ''}`));
+      if (failed.length) {
+        console.error(`sweep: ${failed.length} points failed after ${o.attempts} attempts: ${failed.join(', ')} (splitfleet sweep --status --queue ... shows why)`);
+        process.exitCode = 1;
       }
-      console.log(`[${i + 1}/${points.length}] ${p.id} ${JSON.stringify(p.settings)}`);
-      if (p.config.attack.method !== 'spadv') {
-        await runWithReport(p.config, dir, { ...o, quiet: o.quiet ?? true });
-        continue;
+    } else
+      for (const [i, p] of points.entries()) {
+        console.log(`[${i + 1}/${points.length}] ${p.id} ${isDone(join(o.out, p.id)) ? 'done already, skipped' : JSON.stringify(p.settings)}`);
+        await runSweepPoint(p, o.out, o);
       }
-      // train once per distinct training config, then attack from its final checkpoint
-      const tc = trainingConfig(p.config);
-      const trainDir = join(o.out, `train-${configId(tc)}`);
-      if (!isDone(trainDir)) {
-        console.log(`  training ${trainDir}`);
-        await runWithReport(tc, trainDir, { ...o, quiet: o.quiet ?? true }, { attack: false });
-      }
-      const rep = reporterFor({ ...o, quiet: o.quiet ?? true }, null);
-      const report = await attackFinishedRun(trainDir, p.config, { log: (l, level) => rep.log(l, level), onProgress: (l, d, t) => rep.progress('attack', d, t, l) });
-      rep.close();
-      const trained = JSON.parse(readFileSync(join(trainDir, 'results.json'), 'utf8')) as RunResults;
-      mkdirSync(dir, { recursive: true });
-      writeJsonAtomic(join(dir, 'config.json'), p.config);
-      writeJsonAtomic(join(dir, 'attack.json'), report);
-      writeJsonAtomic(join(dir, 'results.json'), { ...trained, config: p.config, attack: report, trainedIn: trainDir });
-      await writeReport(dir);
-      console.log(`  SPADV ${(100 * report.aggregate.asr).toFixed(1)}% vs white-box ${report.baselines.whiteBox ? (100 * report.baselines.whiteBox.asr).toFixed(1) + '%' : '–'} at ε=${report.primary.epsilon}`);
-    }
     const rows = await gatherSweep(o.out, points);
     console.log(`sweep: ${rows.length} rows in ${join(o.out, 'sweep.csv')}, ${join(o.out, 'sweep.md')}`);
+  });
+
+program
+  .command('worker')
+  .description('take sweep points from a BullMQ/Redis queue and run them, until stopped (SIGINT/SIGTERM)')
+  .requiredOption('--queue <url>', 'redis://host:port')
+  .option('-o, --out <dir>', 'where this worker keeps its runs', join('runs', 'worker'))
+  .option('--lock-seconds <n>', 'a job whose worker goes silent this long is retried elsewhere', intArg('lock-seconds'), 60)
+  .addHelpText('after', `
+Examples:
+  splitfleet worker --queue redis://10.0.0.2:6379 --out runs/worker-a`)
+  .action(async (o: { queue: string; out: string; lockSeconds: number }) => {
+    const name = `${hostname()}:${process.pid}`;
+    const w = startQueueWorker(o.queue, { outDir: o.out, lockSeconds: o.lockSeconds, name, log: (l) => console.log(`[worker ${name}] ${l}`) });
+    console.log(`[worker ${name}] waiting for jobs on ${o.queue}`);
+    await new Promise<void>((resolve) => {
+      const stop = () => void w.close().then(() => resolve());
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
   });
 
 try {
