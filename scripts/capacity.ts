@@ -1,0 +1,55 @@
+// Capacity model inputs (docs/scale.md): server throughput through the middle, client-side compute
+// per batch, and bytes per sample on the wire, for the default cut and a deeper one, on wasm, one
+// thread each. `node scripts/capacity.ts` (part of nothing else; a few seconds).
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  cnnSmall, headBackward, headForward, makeOptimizer, middleForward, middleVjp, PartModel, split, tailStep, applyGradients,
+  type Cut,
+} from '@splitfleet/splitcore';
+import { initBackend } from '@splitfleet/client-sim';
+
+await initBackend('wasm');
+const B = 32;
+const steps = 15;
+const bytes = (shape: readonly number[]) => 4 * shape.reduce((a, b) => a * b, 1);
+
+async function measure(cut: Cut) {
+  const s = split(cnnSmall, cut, 1);
+  const head = new PartModel(s.head, s.init.head);
+  const middle = new PartModel(s.middle, s.init.middle);
+  const tail = new PartModel(s.tail, s.init.tail);
+  const [oh, om, ot] = [0, 1, 2].map(() => makeOptimizer({ name: 'sgd', lr: 0.01, momentum: 0 }));
+  const x = tf.randomUniform([B, 28, 28, 1]);
+  const y = tf.tensor1d(Int32Array.from({ length: B }, (_, i) => i % 10), 'int32');
+  const time = async (f: () => Promise<void>) => {
+    await f();
+    const t0 = performance.now();
+    for (let i = 0; i < steps; i++) await f();
+    return (performance.now() - t0) / 1000 / steps;
+  };
+  const z = headForward(head, x);
+  const m = middleForward(middle, z);
+  const gm = tf.randomNormal(m.shape);
+  // server: middle forward + VJP + update for one batch
+  const server = await time(async () => {
+    const mm = middleForward(middle, z);
+    const { gz, grads } = middleVjp(middle, z, gm);
+    applyGradients(om!, middle.vars, grads);
+    await gz.data();
+    tf.dispose([mm, gz, ...grads]);
+  });
+  // client: head forward, tail step, head backward for one batch
+  const client = await time(async () => {
+    const zz = headForward(head, x);
+    const { gm: g } = await tailStep(tail, ot!, m, y, 10);
+    headBackward(head, oh!, x, tf.randomNormal(zz.shape));
+    await zz.data();
+    tf.dispose([zz, g]);
+  });
+  tf.dispose([x, y, z, m, gm]);
+  const perSample = 2 * bytes(s.head.outputShape) + 2 * bytes(s.middle.outputShape);
+  return { cut: `${cut.headEnd},${cut.tailStart}`, serverBatchesPerSec: 1 / server, clientBatchesPerSec: 1 / client, wireBytesPerSample: perSample };
+}
+
+const rows = [await measure(cnnSmall.defaultCut), await measure({ headEnd: 4, tailStart: 5 })];
+console.log(JSON.stringify({ batch: B, backend: 'wasm (1 thread)', rows }, null, 2));
