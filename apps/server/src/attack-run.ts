@@ -149,7 +149,7 @@ export async function runSpadv(a: AttackInputs): Promise<AttackReport> {
     const shadow = await trainShadow({
       objective, architecture: ac.shadow.architecture, middle, headSpec: s.head, tailSpec: s.tail, classes,
       aux: { x: auxSet.x, n: aux.indices.length }, observed, steps: ac.shadow.steps, lr: ac.shadow.lr,
-      batchSize: ac.shadow.batchSize, seed, log,
+      batchSize: ac.shadow.batchSize, seed, log, onProgress: (d, t) => a.onProgress?.(`shadow ${objective}`, d, t),
     });
     const shadowSeconds = (performance.now() - t0) / 1000;
     const lia = shadow.inferredLabels && trueObserved ? matchedAccuracy(shadow.inferredLabels, trueObserved, classes).accuracy : null;

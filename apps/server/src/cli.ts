@@ -128,7 +128,7 @@ Examples:
     for (const s of o.set) if (!s.startsWith('attack.')) throw new ConfigError(`--set ${s}: only attack.* options can change after training`);
     const rep = reporterFor(o, dir);
     const previous = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as RunResults;
-    const report = await attackFinishedRun(dir, cfg, { log: (l, level) => rep.log(l, level), onProgress: (l, d, t) => rep.progress('attack', d, t, l) });
+    const report = await attackFinishedRun(dir, cfg, { log: (l, level) => rep.log(l, level), onProgress: (l, d, t) => rep.attackProgress(l, d, t) });
     writeJsonAtomic(join(dir, 'attack.json'), report);
     writeJsonAtomic(join(dir, 'results.json'), { ...previous, attack: report });
     const html = await writeReport(dir);

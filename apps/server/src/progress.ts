@@ -47,6 +47,11 @@ export class Reporter {
   }
 
   /** Advances a named bar (rounds, batches, shadow, attack). */
+  /** SPADV stages: shadow-training steps and attack cells each get their own bar. */
+  attackProgress(label: string, done: number, total: number): void {
+    this.progress(label.startsWith('shadow') ? 'shadow' : 'attack', done, total, label);
+  }
+
   progress(name: string, value: number, total: number, info = ''): void {
     if (this.bars) {
       let b = this.barByName.get(name);

@@ -121,6 +121,21 @@ export async function writeReport(runDir: string): Promise<string> {
       mark: { type: 'line', point: true },
       encoding: { x: { field: 'epsilon', type: 'quantitative', title: 'ε (L∞)' }, y: { field: 'successRate', type: 'quantitative', title: 'attack success rate' }, color: { field: 'method', type: 'nominal' }, strokeDash: { field: 'objective', type: 'nominal' } },
     } as TopLevelSpec)]);
+    if (attack?.perClient?.length) {
+      const pc = attack.perClient.map((c) => ({ client: c.id, asr: c.asr, robustAccuracy: c.robustAccuracy, hellingerToAux: c.hellingerToAux }));
+      charts.push([`SPADV success per client (${attack.primary.method}, ε=${attack.primary.epsilon}; colour: Hellinger distance of the client's labels to D_aux)`, await vegaLiteToSvg({
+        $schema: 'https://vega.github.io/schema/vega-lite/v6.json', width: w, height: h, data: { values: pc },
+        mark: 'bar', encoding: { x: { field: 'client', type: 'ordinal', axis: pc.length > 40 ? { labels: false } : {} }, y: { field: 'asr', type: 'quantitative', title: 'attack success rate' }, color: { field: 'hellingerToAux', type: 'quantitative', title: 'H(client, D_aux)' } },
+      } as TopLevelSpec)]);
+      const base = [
+        { attack: 'SPADV', asr: attack.aggregate.asr },
+        ...Object.entries(attack.baselines).filter(([, m]) => m).map(([k, m]) => ({ attack: k, asr: m!.asr })),
+      ];
+      charts.push([`SPADV vs baselines at ε=${attack.primary.epsilon}`, await vegaLiteToSvg({
+        $schema: 'https://vega.github.io/schema/vega-lite/v6.json', width: w, height: h, data: { values: base },
+        mark: 'bar', encoding: { x: { field: 'attack', type: 'nominal', sort: null }, y: { field: 'asr', type: 'quantitative', title: 'attack success rate' }, color: { field: 'attack', type: 'nominal', legend: null } },
+      } as TopLevelSpec)]);
+    }
     const perTarget = arows.filter((r) => r.method.startsWith('spadv'));
     charts.push(['SPADV success per target model', await vegaLiteToSvg({
       $schema: 'https://vega.github.io/schema/vega-lite/v6.json', width: w, height: h, data: { values: perTarget },

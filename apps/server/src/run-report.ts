@@ -35,7 +35,7 @@ export async function runWithReport(cfg: Config, out: string, o: CommonOpts, ext
         rep.event('round', { ...r });
         rep.log(`round ${r.round + 1}/${total}  test acc ${(100 * r.testAccuracy).toFixed(2)}%  test loss ${r.testLoss.toFixed(4)}  train loss ${r.trainLoss?.toFixed(4) ?? '-'}  clients ${r.participants.length}${r.dropped.length ? ` (dropped ${r.dropped.join(',')})` : ''}  ${r.wallSeconds.toFixed(1)}s`);
       },
-      onAttackProgress: (label, d, t) => rep.progress('attack', d, t, label),
+      onAttackProgress: (label, d, t) => rep.attackProgress(label, d, t),
     });
     const report = await writeReport(out);
     rep.close();

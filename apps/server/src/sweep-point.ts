@@ -24,7 +24,7 @@ export async function runSweepPoint(p: SweepPoint, root: string, o: CommonOpts =
         await runWithReport(tc, trainDir, quiet, { attack: false });
       }
       const rep = reporterFor(quiet, null);
-      const report = await attackFinishedRun(trainDir, p.config, { log: (l, level) => rep.log(l, level), onProgress: (l, d, t) => rep.progress('attack', d, t, l) });
+      const report = await attackFinishedRun(trainDir, p.config, { log: (l, level) => rep.log(l, level), onProgress: (l, d, t) => rep.attackProgress(l, d, t) });
       rep.close();
       const trained = JSON.parse(readFileSync(join(trainDir, 'results.json'), 'utf8')) as RunResults;
       mkdirSync(dir, { recursive: true });

@@ -27,6 +27,8 @@ export interface ShadowOptions {
   readonly batchSize: number;
   readonly seed: number;
   readonly log?: (line: string) => void;
+  /** Called after every optimiser step (progress bars). */
+  readonly onProgress?: (done: number, total: number) => void;
 }
 
 export interface ShadowModel {
@@ -114,6 +116,14 @@ export async function trainShadow(o: ShadowOptions): Promise<ShadowModel> {
   const tailOpt = adam();
   const H = { model: head, opt: headOpt };
   const T = { model: tail, opt: tailOpt };
+  // every objective runs `steps` (infomax) or 2 × `steps` optimiser steps in all
+  const totalSteps = o.objective === 'infomax' ? o.steps : 2 * o.steps;
+  let done = 0;
+  const step: typeof stepParts = async (ps, loss) => {
+    const v = await stepParts(ps, loss);
+    o.onProgress?.(Math.min(++done, totalSteps), totalSteps);
+    return v;
+  };
 
   // --- helpers ---------------------------------------------------------------------------------
   const trainTailCE = async (feats: Float32Array, n: number, labels: Int32Array, steps: number) => {
@@ -122,7 +132,7 @@ export async function trainShadow(o: ShadowOptions): Promise<ShadowModel> {
       for (const idx of batches(n, o.batchSize * 2, rng).slice(0, 1)) {
         const x = tf.tensor2d(rowsOf(feats, n, idx), [idx.length, d]);
         const y = tf.tensor1d(Int32Array.from(idx, (i) => labels[i]!), 'int32');
-        last = await stepParts([T], (pt) => crossEntropy(tail.apply(x, pt), y, K));
+        last = await step([T], (pt) => crossEntropy(tail.apply(x, pt), y, K));
         tf.dispose([x, y]);
       }
     }
@@ -139,7 +149,7 @@ export async function trainShadow(o: ShadowOptions): Promise<ShadowModel> {
       const idx = batches(o.aux.n, o.batchSize, rng)[0]!;
       const x = auxBatch(idx);
       const a = assign(x);
-      last = await stepParts(infomaxWeight > 0 ? [H, T] : [H], (ph, pt) => {
+      last = await step(infomaxWeight > 0 ? [H, T] : [H], (ph, pt) => {
         const z = head.apply(x, ph);
         const l = statsMatchLoss(z, a, stats);
         return (infomaxWeight > 0 ? tf.add(l, tf.mul(infomaxWeight, infomaxLoss(tail.apply(o.middle.apply(z), pt)))) : l) as tf.Scalar;
@@ -157,7 +167,7 @@ export async function trainShadow(o: ShadowOptions): Promise<ShadowModel> {
       for (let s = 0; s < o.steps; s++) {
         const idx = batches(o.aux.n, o.batchSize, rng)[0]!;
         const x = auxBatch(idx);
-        last = await stepParts([H, T], (ph, pt) => infomaxLoss(tail.apply(o.middle.apply(head.apply(x, ph)), pt)));
+        last = await step([H, T], (ph, pt) => infomaxLoss(tail.apply(o.middle.apply(head.apply(x, ph)), pt)));
         x.dispose();
       }
       break;
@@ -171,7 +181,7 @@ export async function trainShadow(o: ShadowOptions): Promise<ShadowModel> {
         const idx = batches(o.aux.n, o.batchSize, rng)[0]!;
         const x = auxBatch(idx);
         const m = tf.tidy(() => o.middle.apply(head.apply(x)));
-        last = await stepParts([T], (pt) => infomaxLoss(tail.apply(m, pt)));
+        last = await step([T], (pt) => infomaxLoss(tail.apply(m, pt)));
         tf.dispose([x, m]);
       }
       break;
@@ -192,7 +202,7 @@ export async function trainShadow(o: ShadowOptions): Promise<ShadowModel> {
         const idx = batches(o.aux.n, o.batchSize, rng)[0]!;
         const xb = auxBatch(idx);
         const y = tf.tensor1d(Int32Array.from(idx, (i) => labels[i]!), 'int32');
-        last = await stepParts([H, T], (ph, pt) => crossEntropy(tail.apply(o.middle.apply(head.apply(xb, ph)), pt), y, K));
+        last = await step([H, T], (ph, pt) => crossEntropy(tail.apply(o.middle.apply(head.apply(xb, ph)), pt), y, K));
         tf.dispose([xb, y]);
       }
       break;
