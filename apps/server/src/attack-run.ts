@@ -164,7 +164,7 @@ export async function runSpadv(a: AttackInputs): Promise<AttackReport> {
         surrogate: surrogate ? { head: surrogate.parts[0], middle: surrogate.parts[1], tail: surrogate.parts[2] } : null,
         x: ex, y: ey, inputShape: s.model.inputShape, classes, epsilons, steps: ac.steps, crafts: ac.craft,
         baselines: oi === 0 ? ac.baselines : [], seed, momentum: ac.momentum, restarts: ac.restarts, randomStart: ac.randomStart,
-        stepSize: ac.stepSize ?? undefined, target: ac.target,
+        stepSize: ac.stepSize ?? undefined, target: ac.target, layer: ac.layer,
         onProgress: (d, tot, l) => a.onProgress?.(`${objective} ${t.label} ${l}`, d, tot),
       });
       real.head.dispose();

@@ -153,6 +153,8 @@ export const ConfigSchema = z
         /** ε grid for the report (defaults to [epsilon]). */
         epsilons: z.array(z.number().min(0).max(1)).nullable().default(null),
         steps: int(1).default(20),
+        /** Representation the feature/ila crafts perturb: the smashed data or the middle's output. */
+        layer: z.enum(['smashed', 'middle']).default('smashed'),
         /** Step size in pixel units; null: 2.5·ε/steps (Madry et al.). */
         stepSize: z.number().positive().nullable().default(null),
         /** Start from a random point in the ε-ball. */

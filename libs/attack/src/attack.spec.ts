@@ -11,6 +11,7 @@ import { intermediateAttack, noise, perSampleCrossEntropy, pgd, type ThreePart }
 import { reweight, targetClasses } from './evaluate.ts';
 import { matchedAccuracy, maxAssignment } from './hungarian.ts';
 import { kmeans } from './kmeans.ts';
+import { shadowHeadSpec } from './shadow.ts';
 import { ObservationRecorder } from './observations.ts';
 
 describe('attack hooks see only what a server sees', () => {
@@ -147,7 +148,7 @@ describe('crafting adversarial examples', () => {
   });
 
   it('every method keeps x_adv in the ε-ball (measured from the original x) and in [0,1], with no NaN (property)', async () => {
-    const methods = ['pgd', 'pgd-restarts', 'pgd-targeted', 'feature', 'ila', 'noise'] as const;
+    const methods = ['pgd', 'pgd-restarts', 'pgd-targeted', 'feature', 'ila', 'ila-middle', 'noise'] as const;
     await fc.assert(
       fc.asyncProperty(fc.double({ min: 0, max: 0.4, noNaN: true }), fc.integer({ min: 1, max: 3 }), fc.constantFrom(...methods), fc.integer({ min: 0, max: 1000 }), async (eps, steps, method, seed) => {
         const r = Rng.fromSeed(seed);
@@ -160,6 +161,7 @@ describe('crafting adversarial examples', () => {
           : method === 'pgd-restarts' ? pgd(model, xs, ys, 10, { ...o, restarts: 2, randomStart: true })
           : method === 'pgd-targeted' ? pgd(model, xs, ys, 10, { ...o, targeted: true })
           : method === 'noise' ? noise(xs, eps, seed)
+          : method === 'ila-middle' ? intermediateAttack(model, xs, ys, 10, { ...o, variant: 'ila', layer: 'middle' })
           : intermediateAttack(model, xs, ys, 10, { ...o, variant: method });
         const [d, lo, hi, finite] = await Promise.all([tf.max(tf.abs(tf.sub(adv, xs))).data(), tf.min(adv).data(), tf.max(adv).data(), tf.all(tf.isFinite(adv)).data()]);
         expect(d[0]).toBeLessThanOrEqual(eps + 1e-6);
@@ -188,6 +190,23 @@ describe('crafting adversarial examples', () => {
     const adv = pgd(model, x, target, 10, { epsilon: 0.1, steps: 5, targeted: true });
     expect((await ce(adv))[0]).toBeLessThan((await ce(x))[0]!);
     tf.dispose([adv, target]);
+  });
+});
+
+describe('shadow architecture', () => {
+  it('the shadow head’s output shape equals the real smashed shape, for the same and the small architecture', () => {
+    for (const cut of [cnnSmall.defaultCut, { headEnd: 4, tailStart: 5 }]) {
+      const s = split(cnnSmall, cut, 1);
+      for (const arch of ['same', 'small'] as const) {
+        const spec = shadowHeadSpec(s.head, arch);
+        expect(spec.outputShape).toEqual(s.head.outputShape);
+        const h = new PartModel(spec, initWeights(spec.params, Rng.fromSeed(1)));
+        const out = h.apply(tf.zeros([2, 28, 28, 1]));
+        expect(out.shape).toEqual([2, ...s.head.outputShape]);
+        tf.dispose(out);
+        h.dispose();
+      }
+    }
   });
 });
 

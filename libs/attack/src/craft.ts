@@ -9,6 +9,8 @@ export interface ThreePart {
 }
 
 export type CraftMethod = 'pgd' | 'feature' | 'ila';
+/** Where the intermediate-output attacks perturb: the smashed data, or the middle's output. */
+export type IntermediateLayer = 'smashed' | 'middle';
 
 export interface CraftOptions {
   /** L∞ budget in pixel units ([0,1] images). */
@@ -150,12 +152,15 @@ export function pgd(model: ThreePart, x: tf.Tensor, labels: tf.Tensor1D, classes
  */
 export function intermediateAttack(
   model: ThreePart, x: tf.Tensor, labels: tf.Tensor1D, classes: number,
-  o: CraftOptions & { variant: 'feature' | 'ila'; targeted?: boolean; latentScale?: number },
+  o: CraftOptions & { variant: 'feature' | 'ila'; targeted?: boolean; latentScale?: number; layer?: IntermediateLayer },
 ): tf.Tensor {
   checkCraft(o, x);
   if (o.epsilon === 0) return tf.clone(x);
   const sign = o.targeted ? -1 : 1;
-  const z0 = tf.tidy(() => model.head.apply(x));
+  // the representation perturbed: the smashed data ĥ(x) (default) or the middle's output m(ĥ(x))
+  const features = o.layer === 'middle' ? (v: tf.Tensor) => model.middle.apply(model.head.apply(v)) : (v: tf.Tensor) => model.head.apply(v);
+  const rest = o.layer === 'middle' ? (z: tf.Tensor) => model.tail.apply(z) : (z: tf.Tensor) => model.tail.apply(model.middle.apply(z));
+  const z0 = tf.tidy(() => features(x));
   const scale = tf.tidy(() => tf.mul(tf.add(tf.moments(z0).variance, 1e-12).sqrt(), (o.latentScale ?? 2) * o.epsilon * 4));
   const zb = (scale.dataSync()[0] as number) || o.epsilon;
   scale.dispose();
@@ -163,8 +168,9 @@ export function intermediateAttack(
   const latentAlpha = (2.5 * zb) / o.steps;
   for (let s = 0; s < o.steps; s++) {
     const next = tf.tidy(() => {
-      const g = tf.grad((v: tf.Tensor) => tf.mul(sign, tf.sum(perSampleCrossEntropy(model.tail.apply(model.middle.apply(v)), labels, classes))))(z);
+      const g = tf.grad((v: tf.Tensor) => tf.mul(sign, tf.sum(perSampleCrossEntropy(rest(v), labels, classes))))(z);
       const moved = tf.add(z, tf.mul(tf.sign(g), latentAlpha));
+      // cnn-small's cut points follow a ReLU or a max-pool of one: keep z* non-negative, reachable
       return tf.relu(tf.minimum(tf.maximum(moved, tf.sub(z0, zb)), tf.add(z0, zb)));
     });
     z.dispose();
@@ -174,8 +180,8 @@ export function intermediateAttack(
   const axes = z0.shape.slice(1).map((_, i) => i + 1);
   const out =
     o.variant === 'feature'
-      ? ascend(x, o, (v) => tf.neg(tf.mean(tf.square(tf.sub(model.head.apply(v), z)), axes)) as tf.Tensor1D)
-      : ascend(x, o, (v) => tf.sum(tf.mul(tf.sub(model.head.apply(v), z0), dir), axes) as tf.Tensor1D);
+      ? ascend(x, o, (v) => tf.neg(tf.mean(tf.square(tf.sub(features(v), z)), axes)) as tf.Tensor1D)
+      : ascend(x, o, (v) => tf.sum(tf.mul(tf.sub(features(v), z0), dir), axes) as tf.Tensor1D);
   tf.dispose([z0, z, dir]);
   return out;
 }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@splitfleet/splitcore';
-import { intermediateAttack, logits, noise, pgd, type CraftMethod, type ThreePart } from './craft.ts';
+import { intermediateAttack, logits, noise, pgd, type CraftMethod, type IntermediateLayer, type ThreePart } from './craft.ts';
 import { matchedAccuracy } from './hungarian.ts';
 
 export type AttackMethodName = `spadv-${CraftMethod}` | 'whitebox-pgd' | 'random-shadow-pgd' | 'transfer-pgd' | 'noise';
@@ -86,6 +86,8 @@ export interface SuiteOptions {
   readonly momentum?: number;
   readonly restarts?: number;
   readonly randomStart?: boolean;
+  /** Representation the feature/ila crafts perturb (default: the smashed data). */
+  readonly layer?: IntermediateLayer;
   readonly stepSize?: number;
   readonly batch?: number;
   readonly onProgress?: (done: number, total: number, label: string) => void;
@@ -181,7 +183,7 @@ export async function evaluateSuite(o: SuiteOptions): Promise<SuiteResult> {
         method: `spadv-${craft}`, queries: o.steps * (restarts + 1),
         run: (x, r, eps) => {
           const l = lab(shadowLabels, r);
-          const out = intermediateAttack(o.shadow, x, l, K, { ...common(eps), momentum: o.momentum ?? 0, variant: craft });
+          const out = intermediateAttack(o.shadow, x, l, K, { ...common(eps), momentum: o.momentum ?? 0, variant: craft, layer: o.layer });
           l.dispose();
           return out;
         },
