@@ -19,12 +19,16 @@ export interface PartSpec {
   readonly params: readonly ParamShape[];
 }
 
-export interface SplitModel {
+/** The three parts' layers and shapes, without weights (what a client needs: weights come from the server). */
+export interface SplitSpecs {
   readonly model: ModelSpec;
   readonly cut: Cut;
   readonly head: PartSpec;
   readonly middle: PartSpec;
   readonly tail: PartSpec;
+}
+
+export interface SplitModel extends SplitSpecs {
   /** Seeded initial weights for each part. */
   readonly init: Readonly<Record<PartName, readonly WeightArray[]>>;
 }
@@ -63,19 +67,18 @@ export function initWeights(params: readonly ParamShape[], rng: Rng): WeightArra
   });
 }
 
-/** Cut a model twice; the same (model, cut, seed) always gives the same parts and weights. */
-export function split(model: ModelSpec, cut: Cut, seed: number): SplitModel {
+/** Cut a model twice: the parts' specs only (no weights drawn: cheap, and nothing held). */
+export function splitSpecs(model: ModelSpec, cut: Cut): SplitSpecs {
   validateCut(model, cut);
   const head = partSpec('head', model.layers.slice(0, cut.headEnd), model.inputShape);
   const middle = partSpec('middle', model.layers.slice(cut.headEnd, cut.tailStart), head.outputShape);
   const tail = partSpec('tail', model.layers.slice(cut.tailStart), middle.outputShape);
+  return { model, cut, head, middle, tail };
+}
+
+/** Cut a model twice; the same (model, cut, seed) always gives the same parts and weights. */
+export function split(model: ModelSpec, cut: Cut, seed: number): SplitModel {
+  const s = splitSpecs(model, cut);
   const rng = Rng.fromSeed(seed).fork('init');
-  return {
-    model,
-    cut,
-    head,
-    middle,
-    tail,
-    init: { head: initWeights(head.params, rng), middle: initWeights(middle.params, rng), tail: initWeights(tail.params, rng) },
-  };
+  return { ...s, init: { head: initWeights(s.head.params, rng), middle: initWeights(s.middle.params, rng), tail: initWeights(s.tail.params, rng) } };
 }
