@@ -74,7 +74,7 @@ export function sweepRows(points: readonly SweepPoint[], results: ReadonlyMap<st
   for (const p of points) {
     const r = results.get(p.id);
     if (!r) continue;
-    const base = { id: p.id, ...p.settings, testAccuracy: r.final?.testAccuracy ?? null };
+    const base = { id: p.id, ...settingsColumns(p.settings), testAccuracy: r.final?.testAccuracy ?? null };
     const a = r.attack;
     if (!a?.objectives) {
       rows.push({ ...base, wallSeconds: r.timings.wallSeconds });
@@ -96,6 +96,16 @@ export function sweepRows(points: readonly SweepPoint[], results: ReadonlyMap<st
     });
   }
   return rows;
+}
+
+/** Vega-Lite reads dots in field names as nesting: grid paths such as partition.alpha need escaping. */
+function vlField(name: string): string {
+  return name.replace(/\./g, '\\.');
+}
+
+/** Grid values as table cells: objects such as model.cut read `headEnd=2 tailStart=5`. */
+function settingsColumns(settings: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(settings).map(([k, v]) => [k, v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.entries(v).map(([a, b]) => `${a}=${b}`).join(' ') : Array.isArray(v) ? JSON.stringify(v) : v]));
 }
 
 /** Markdown table of rows (numbers to 3 decimals). */
@@ -125,7 +135,7 @@ export async function gatherSweep(outDir: string, points: readonly SweepPoint[])
     const facet = keys.find((k) => k !== 'attack.epsilon' && k !== 'attack.objective') ?? keys[0]!;
     charts.push([`Attack success vs ε, by ${facet}`, await vl({
       data: { values: long }, width: 220, height: 160,
-      facet: { column: { field: facet, type: 'nominal' } },
+      facet: { column: { field: vlField(facet), type: 'nominal', title: facet } },
       spec: { mark: { type: 'line', point: true }, encoding: {
         x: { field: 'epsilon', type: 'quantitative', title: 'ε (L∞)' }, y: { field: 'asr', type: 'quantitative', title: 'attack success', aggregate: 'mean' },
         color: { field: 'method', type: 'nominal' } } },
@@ -133,10 +143,10 @@ export async function gatherSweep(outDir: string, points: readonly SweepPoint[])
     for (const k of keys.filter((x) => x !== 'attack.epsilon'))
       charts.push([`SPADV success ÷ white-box success vs ${k} (mean over the other settings; colour: ε)`, await vl({
         data: { values: rows }, width: 420, height: 220, mark: { type: 'line', point: true },
-        encoding: { x: { field: k, type: typeof rows[0]![k] === 'number' ? 'ordinal' : 'nominal' }, y: { field: 'ratioToWhiteBox', type: 'quantitative', aggregate: 'mean', title: 'SPADV / white-box' }, color: { field: 'epsilon', type: 'nominal' } },
+        encoding: { x: { field: vlField(k), title: k, type: typeof rows[0]![k] === 'number' ? 'ordinal' : 'nominal' }, y: { field: 'ratioToWhiteBox', type: 'quantitative', aggregate: 'mean', title: 'SPADV / white-box' }, color: { field: 'epsilon', type: 'nominal' } },
       })]);
   } else if (rows.length && keys.length) {
-    charts.push(['Test accuracy', await vl({ data: { values: rows }, width: 420, height: 220, mark: { type: 'line', point: true }, encoding: { x: { field: keys[0]!, type: 'ordinal' }, y: { field: 'testAccuracy', type: 'quantitative' } } })]);
+    charts.push(['Test accuracy', await vl({ data: { values: rows }, width: 420, height: 220, mark: { type: 'line', point: true }, encoding: { x: { field: vlField(keys[0]!), title: keys[0]!, type: 'ordinal' }, y: { field: 'testAccuracy', type: 'quantitative' } } })]);
   }
   writeFileAtomic(join(outDir, 'sweep.html'), `<!doctype html><meta charset="utf-8"><title>sweep</title><h1>Sweep (${rows.length} rows)</h1>${charts.map(([t, svg]) => `<figure><figcaption>${t}</figcaption>${svg}</figure>`).join('\n')}`);
   charts.forEach(([, svg], i) => writeFileAtomic(join(outDir, `sweep-${i + 1}.svg`), svg));
