@@ -4,7 +4,7 @@ import { initBackend, readDatasetCached } from '@splitfleet/client-sim';
 import { getModelSpec, partitionExcluding, split } from '@splitfleet/splitcore';
 import { runSpadv, type AttackReport } from './attack-run.ts';
 import { observationsFrom, readCheckpoint, tensorsToWeights } from './checkpoint.ts';
-import { ConfigError, resolvePartition, type Config } from './config.ts';
+import { ConfigError, parseConfig, resolvePartition, type Config } from './config.ts';
 
 export interface ReattackOptions {
   readonly log?: (line: string, level?: 'info' | 'warn') => void;
@@ -20,7 +20,8 @@ export async function attackFinishedRun(runDir: string, cfg: Config, o: Reattack
   const log = o.log ?? (() => {});
   const ck = join(runDir, 'final.ckpt');
   if (!existsSync(ck)) throw new ConfigError(`${ck} not found: is ${runDir} a finished run?`);
-  const trained = JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')) as Config;
+  // parsed, so a run saved before an option existed compares equal under that option's default
+  const trained = parseConfig(JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')));
   for (const key of Object.keys(trained) as (keyof Config)[])
     if (key !== 'attack' && JSON.stringify(trained[key]) !== JSON.stringify(cfg[key]))
       throw new ConfigError(`config.${key} differs from the run in ${runDir}: only attack.* options can change after training`);
