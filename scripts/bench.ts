@@ -192,9 +192,16 @@ ${rows.map((r) => `| ${r.section} | ${r.name} | ${r.value.toFixed(2)} | ${r.unit
   the head and middle forward passes inside their backward steps (tfjs cannot keep a tape across the
   network hop) and serialises client and server compute, so one client runs at well below the target;
   a fleet overlaps clients on both cores.
-- Fleet ≥ 1.6× single-thread monolithic: see the 4- and 16-client rows.
+- Fleet ≥ 1.6× single-thread monolithic: see the 4- and 16-client rows. With the default cut the
+  server's middle (conv2, fc1) does ~95 % of the forward FLOPs (splitcore's forwardFlopsPerSample per
+  part), and one middle is one sequence of updates on one thread, so a fleet cannot go faster than
+  the server's single thread however many client cores it has: ≈ 1× is the ceiling on 2 cores.
+  Reaching 1.6× needs the middle on more than one core: tfjs-wasm's threaded build fails to start in
+  Node 24 here (tried: setBackend rejects), so that means a GPU server or a deeper cut.
+- Achieved GFLOP/s of monolithic training vs the measured single-thread GEMM peak: see the compute
+  rows; the gap is the conv backward passes (im2col-free XNNPACK convolutions and our dW kernel).
+- Idle client ≤ 2 MiB: clients keep only layer shapes between rounds (no weights, no tensors).
 - Bytes on the wire ≤ 1.05× raw tensor bytes: see the wire row.
-- Idle client ≤ 2 MiB: see the fleet rows (clients hold no tensors between rounds).
 - PyTorch (Debian python3-torch) is the external reference when installed; skipped otherwise.
 - What would reach the missed targets: caching the forward activations instead of recomputing them
   (a custom gradient per layer), a faster Conv2DBackpropFilter than XNNPACK's generic conv with a
