@@ -103,7 +103,8 @@ export const ConfigSchema = z
          * Large fleets on few cores block event loops for long stretches: raise both there.
          */
         pingIntervalSeconds: int(1).default(25),
-        pingTimeoutSeconds: int(1).default(60),
+        /** null: max(60, clients / 2) — 1,000 clients on 2 cores keep the server busy for minutes. */
+        pingTimeoutSeconds: int(1).nullable().default(null),
         /**
          * Serve the live dashboard at the server's URL (read-only; POST /api/stop needs the admin
          * token from the SPLITFLEET_ADMIN_TOKEN environment variable).

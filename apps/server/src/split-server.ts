@@ -117,7 +117,7 @@ export class SplitServer {
     const batch = cfg.training.batchSize;
     const weightBytes = [...this.split.head.params, ...this.split.tail.params].reduce((a, p) => a + sizeOf(p.shape) + headerBytes(p.shape.length), 0);
     this.maxFrameBytes = Math.max(batch * sizeOf(this.split.middle.inputShape), batch * sizeOf(this.split.middle.outputShape), weightBytes) + 64 * 1024;
-    this.io = new Server(http, { maxHttpBufferSize: this.maxFrameBytes, serveClient: false, pingTimeout: cfg.server.pingTimeoutSeconds * 1000, pingInterval: cfg.server.pingIntervalSeconds * 1000 });
+    this.io = new Server(http, { maxHttpBufferSize: this.maxFrameBytes, serveClient: false, pingTimeout: (cfg.server.pingTimeoutSeconds ?? Math.max(60, Math.ceil(cfg.fleet.clients / 2))) * 1000, pingInterval: cfg.server.pingIntervalSeconds * 1000 });
     const auth = opts.auth;
     if (auth) {
       // Every connection proves who it is before any event handler runs.
