@@ -6,11 +6,11 @@ import {
   AssignmentSchema, averageWeights, BackwardRequestSchema, CodecError, EvalResultSchema, errorReply,
   ForwardRequestSchema, frameToTensor, framesToWeights, getModelSpec, HelloSchema, makeOptimizer,
   featureNoiseLevels, isAvailable, sampleClients, simulatedSeconds, summarizeNonIid, type ClientProfile,
-  middleForward, middleVjp, parseMessage, partitionExcluding, PartModel, PROTOCOL_VERSION, RoundDoneSchema,
+  backwardFromCache, disposeCache, forwardKeep, middleForward, middleVjp, parseMessage, partitionExcluding, PartModel, PROTOCOL_VERSION, RoundDoneSchema,
   split, tensorToFrame, weightsToFrames, applyGradients, headerBytes, stepsPerRound, disposeOptimizer,
   type Ack, type Assignment, type ClientToServerEvents, type ErrorReply, type EvalResult, type Hello,
   type ImageSet, type RoundDone, type ServerToClientEvents, type SplitModel, type WeightArray,
-  type ServerTaps, type TapEvent, type WireTensor,
+  type ServerTaps, type TapEvent, type WireTensor, type ForwardCache,
 } from '@splitfleet/splitcore';
 import { StepBarrier } from './barrier.ts';
 import { AuthError, verifyToken } from './auth.ts';
@@ -76,6 +76,8 @@ export class SplitServer {
   private nextId = 0;
   private joinWaiters: (() => void)[] = [];
   private active = new Set<number>();
+  /** The middle's activations from the current step's forward, for its backward. */
+  private stepCache: { round: number; step: number; ids: number[]; cache: ForwardCache } | null = null;
   private round = -1;
   private forwardBarriers = new Map<number, StepBarrier<ForwardArrival>>();
   private backwardBarriers = new Map<number, StepBarrier<BackwardArrival>>();
@@ -165,6 +167,11 @@ export class SplitServer {
       id: c.id, runtime: c.hello.runtime, backend: c.hello.backend, adapter: c.hello.adapter, userAgent: c.hello.userAgent ?? null,
       samples: c.assignment.trainIndices.length, labelCounts: c.labelCounts,
     }));
+  }
+
+  private dropStepCache(): void {
+    if (this.stepCache) disposeCache(this.stepCache.cache);
+    this.stepCache = null;
   }
 
   /** Who is connected and who is in the current round (the dashboard's client list). */
@@ -356,7 +363,12 @@ export class SplitServer {
     for (const id of missing) this.dropClient(id, `no forward for step ${step} within training.stepTimeoutSeconds`);
     if (arrivals.length === 0) return;
     const zs = arrivals.map(([, a]) => a.z);
-    const m = tf.tidy(() => middleForward(this.middle, zs.length === 1 ? zs[0]! : tf.concat(zs, 0)));
+    // keep the middle's activations for this step's backward (no second forward pass there)
+    this.dropStepCache();
+    const zcat = zs.length === 1 ? zs[0]! : tf.concat(zs, 0);
+    const { y: m, cache } = forwardKeep(this.middle, zcat);
+    if (zcat !== zs[0]) zcat.dispose();
+    this.stepCache = { round: this.round, step, ids: arrivals.map(([id]) => id), cache };
     const parts = zs.length === 1 ? [m] : tf.split(m, zs.map((z) => z.shape[0]!), 0);
     const frames = await Promise.all(parts.map((t) => tensorToFrame(t)));
     tf.dispose(parts);
@@ -422,11 +434,18 @@ export class SplitServer {
     // scale each client's gm by n_i/N, and return each client the gradient of its own loss.
     const gz = tf.tidy(() => {
       const gms = live.map(([, a], i) => (live.length === 1 ? a.gm : tf.mul(a.gm, sizes[i]! / total)));
-      const { gz: g, grads } = middleVjp(this.middle, live.length === 1 ? zs[0]! : tf.concat(zs, 0), live.length === 1 ? gms[0]! : tf.concat(gms, 0));
+      const gmAll = live.length === 1 ? gms[0]! : tf.concat(gms, 0);
+      // the forward's activations serve when the same clients, in the same order, came back
+      const sc = this.stepCache;
+      const cached = sc && sc.round === this.round && sc.step === step && sc.ids.length === live.length && sc.ids.every((id, i) => id === live[i]![0]);
+      const { gz: g, grads } = cached
+        ? (({ gx, grads: gs }) => ({ gz: gx, grads: gs }))(backwardFromCache(this.middle, sc.cache, gmAll))
+        : middleVjp(this.middle, live.length === 1 ? zs[0]! : tf.concat(zs, 0), gmAll);
       applyGradients(this.opt, this.middle.vars, grads);
       const parts = live.length === 1 ? [g] : tf.split(g, sizes, 0).map((t, i) => tf.mul(t, total / sizes[i]!));
       return parts;
     });
+    this.dropStepCache();
     const frames = await Promise.all(gz.map((t) => tensorToFrame(t)));
     tf.dispose(gz);
     for (const [id, a] of live) await this.tap('onGradient', { clientId: id, round: this.round, step, z: this.clients.get(id)!.inflight!.z, gm: a.gm });
@@ -588,6 +607,7 @@ export class SplitServer {
     }
     for (const [id, d] of done) this.lastWeights.set(id, framesToWeights(d.weights, this.headTailParams()));
     this.active = new Set();
+    this.dropStepCache();
 
     // Evaluation: shared modes evaluate the one global model once; local mode evaluates every client.
     const evals = new Map<number, EvalResult>();
@@ -717,6 +737,7 @@ export class SplitServer {
     this.http.closeAllConnections();
     await closed;
     for (const c of this.clients.values()) c.inflight?.z.dispose();
+    this.dropStepCache();
     this.middle.dispose();
     disposeOptimizer(this.opt);
   }
