@@ -188,14 +188,13 @@ same CNN, batch ${B}, one thread). Raw numbers: \`bench-results.json\`.
 ${rows.map((r) => `| ${r.section} | ${r.name} | ${r.value.toFixed(2)} | ${r.unit} | ${r.ratio === null ? '' : `${r.ratio.toFixed(2)}× ${r.baseline}`} | ${r.note ?? ''} |`).join('\n')}
 
 ## Reading the numbers (targets from the performance issue)
-- Split over the socket, one client, vs monolithic: target ≥ 0.8×. Lockstep split training recomputes
-  the head and middle forward passes inside their backward steps (tfjs cannot keep a tape across the
-  network hop) and serialises client and server compute, so one client runs at well below the target;
-  a fleet overlaps clients on both cores. Quantified: the middle holds ~95 % of the FLOPs and its
-  vector–Jacobian product re-runs its forward pass (tfjs records the tape only inside tf.grads), so a
-  split step costs about 4 forward-units of middle work where monolithic training costs 3 — a
-  ceiling of ≈ 0.75× before any communication. Keeping the forward activations of each middle layer
-  and writing the backward per layer (dense, conv2d, max-pool, ReLU) would lift it to ≈ 1×.
+- Split over the socket, one client, vs monolithic: target ≥ 0.8×. The middle holds ~95 % of the
+  FLOPs; tfjs records a gradient tape only inside tf.grads, so a VJP a network round trip after the
+  forward used to re-run the middle's forward (≈ 4 units of middle work vs 3 monolithic: a ≈ 0.75×
+  ceiling, measured 0.61×). The server now keeps each middle layer's activations from the forward and
+  runs the backward per layer from them (splitcore `forwardKeep`/`backwardFromCache`), which took one
+  client to ≈ 0.85× and four to ≈ 0.97× in the same bench. The client's head still re-runs its own
+  (small) forward inside its backward.
 - Fleet ≥ 1.6× single-thread monolithic: see the 4- and 16-client rows. With the default cut the
   server's middle (conv2, fc1) does ~95 % of the forward FLOPs (splitcore's forwardFlopsPerSample per
   part), and one middle is one sequence of updates on one thread, so a fleet cannot go faster than
