@@ -192,9 +192,15 @@ ${rows.map((r) => `| ${r.section} | ${r.name} | ${r.value.toFixed(2)} | ${r.unit
   FLOPs; tfjs records a gradient tape only inside tf.grads, so a VJP a network round trip after the
   forward used to re-run the middle's forward (≈ 4 units of middle work vs 3 monolithic: a ≈ 0.75×
   ceiling, measured 0.61×). The server now keeps each middle layer's activations from the forward and
-  runs the backward per layer from them (splitcore `forwardKeep`/`backwardFromCache`), which took one
-  client to ≈ 0.85× and four to ≈ 0.97× in the same bench. The client's head still re-runs its own
-  (small) forward inside its backward.
+  runs the backward per layer from them (splitcore \`forwardKeep\`/\`backwardFromCache\`): one client went
+  from 158 to 190 samples/s and four from 182–197 to 214–216 samples/s. Against the monolithic
+  baseline measured in the same run that is 0.72–0.85× for one client and 0.81–0.97× for four over two
+  bench runs — the monolithic baseline itself moved between 223 and 265 samples/s on this shared
+  machine, so the one-client target is met in one run and missed in the other. The client's head
+  still re-runs its own (small) forward inside its backward.
+- Fleet ≥ 0.5× PyTorch (one thread, same CNN, batch 64; Debian python3-torch 1.13): PyTorch trains
+  542 samples/s, 2.05× tfjs-wasm; the best fleet row is 0.39× PyTorch. Missed, for the reasons of
+  the next item plus PyTorch's faster conv backward kernels.
 - Fleet ≥ 1.6× single-thread monolithic: see the 4- and 16-client rows. With the default cut the
   server's middle (conv2, fc1) does ~95 % of the forward FLOPs (splitcore's forwardFlopsPerSample per
   part), and one middle is one sequence of updates on one thread, so a fleet cannot go faster than
