@@ -5,12 +5,12 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { CHROMIUM_PATH } from '@splitfleet/client-sim';
 import { Dashboard } from '../apps/server/src/dashboard.ts';
 import { runExperiment } from '../apps/server/src/run.ts';
 import type { SplitServer } from '../apps/server/src/split-server.ts';
 import { testConfig } from './helpers.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = join(process.cwd(), 'test-artifacts');
 
 describe('dashboard access control (a real HTTP server)', () => {
@@ -52,7 +52,7 @@ describe('live dashboard in headless Chromium', () => {
     const cfg = testConfig({ fleet: { clients: 4, workers: 2 }, training: { rounds: 5, maxStepsPerRound: 4 } });
     process.env.SPLITFLEET_ADMIN_TOKEN = 'admin-test-token';
     let server: SplitServer | null = null;
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
+    const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: ['--no-sandbox', '--disable-gpu'] });
     try {
       const out = join(mkdtempSync(join(tmpdir(), 'sf-dash-')), 'run');
       const run = runExperiment(cfg, { outDir: out, fleet: 'workers', onServer: (s) => (server = s) });

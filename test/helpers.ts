@@ -58,4 +58,13 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
+/** Polls `cond` until it holds; fails after `timeoutMs` (a condition, never a bare sleep). */
+export async function until(cond: () => boolean, timeoutMs = 60_000, everyMs = 20): Promise<void> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
 export { tf };

@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { until } from './helpers.ts';
 
 // Sweeps on BullMQ: Debian's redis-server on a free loopback port, real `splitfleet worker` and
 // `splitfleet sweep --queue` processes.
@@ -32,13 +33,6 @@ function cli(args: string[]): Proc {
 }
 const started = (p: Proc) => p.out.filter((l) => / started /.test(l)).map((l) => / job (\w+) started/.exec(l)![1]!);
 const finished = (p: Proc) => p.out.filter((l) => / done$/.test(l)).map((l) => / job (\w+) done/.exec(l)![1]!);
-async function until(cond: () => boolean, ms = 120_000): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 function sweepFile(name: string, seeds: number[]): string {
   const f = join(root, `${name}.json`);
   writeFileSync(f, JSON.stringify({
@@ -101,7 +95,7 @@ describe('sweeps on a BullMQ queue', () => {
     const f = sweepFile('kill', [11, 12]);
     const a = cli(['worker', '--queue', url, '--out', join(root, 'ka'), '--lock-seconds', '4']);
     const sub = cli(['sweep', '--config', f, '--out', join(root, 'kill'), '--queue', url]);
-    await until(() => started(a).length > 0);
+    await until(() => started(a).length > 0, 120_000, 100);
     const victim = started(a)[0]!;
     a.child.kill('SIGKILL');
     await a.exited;

@@ -8,7 +8,7 @@ import { io, type Socket } from 'socket.io-client';
 import { encodeTensor, PROTOCOL_VERSION, type ErrorReply } from '@splitfleet/splitcore';
 import { readDatasetCached, SplitClient, startFleet } from '@splitfleet/client-sim';
 import { mintToken, mintTokens, newSecret } from '../apps/server/src/auth.ts';
-import { testConfig, tf } from './helpers.ts';
+import { testConfig, tf, until } from './helpers.ts';
 import { SplitServer } from '../apps/server/src/split-server.ts';
 import { initBackend, readDataset } from '@splitfleet/client-sim';
 
@@ -21,13 +21,6 @@ const connect = (url: string, token?: string) =>
       reject(e);
     });
   });
-async function until(cond: () => boolean, timeoutMs = 60_000): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 const hello = { type: 'hello', protocol: PROTOCOL_VERSION, slot: 0, fleetId: 't', runtime: 'node', backend: 'wasm', adapter: null };
 
 async function authServer(clients: number, over: Parameters<typeof testConfig>[0] = {}) {
