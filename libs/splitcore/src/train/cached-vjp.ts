@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { PartModel } from '../model/part-model.ts';
+import { applyLayers, type PartModel } from '../model/part-model.ts';
 
 /**
  * A part's forward pass that keeps each layer's input and output, so its vector–Jacobian product can
@@ -19,21 +19,13 @@ export function forwardKeep(part: PartModel, x: tf.Tensor): { y: tf.Tensor; cach
   let h = x;
   let p = 0;
   for (const layer of part.spec.layers) {
-    const s = layer.spec;
+    const n = layer.spec.kind === 'maxpool' ? 0 : 2; // kernel and bias
     inputs.push(h === x ? tf.clone(x) : h);
-    const out = tf.tidy(() => {
-      if (s.kind === 'conv2d') {
-        const pre = tf.add(tf.conv2d(h as tf.Tensor4D, part.vars[p] as tf.Tensor4D, s.stride, s.padding), part.vars[p + 1]!);
-        return s.activation === 'relu' ? tf.relu(pre) : pre;
-      }
-      if (s.kind === 'maxpool') return tf.maxPool(h as tf.Tensor4D, s.size, s.size, 'valid');
-      const flat = h.rank > 2 ? tf.reshape(h, [h.shape[0]!, -1]) : h;
-      const pre = tf.add(tf.matMul(flat as tf.Tensor2D, part.vars[p] as tf.Tensor2D), part.vars[p + 1]!);
-      return s.activation === 'relu' ? tf.relu(pre) : pre;
-    });
-    if (s.kind !== 'maxpool') p += 2;
-    outputs.push(out);
-    h = out;
+    const input = h;
+    // one layer at a time through the same forward code as PartModel.apply
+    h = tf.tidy(() => applyLayers([layer], part.vars.slice(p, p + n), input));
+    p += n;
+    outputs.push(h);
   }
   return { y: tf.clone(h), cache: { inputs, outputs } };
 }
