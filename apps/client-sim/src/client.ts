@@ -74,8 +74,9 @@ export class SplitClient {
 
   /** Leaves the run: disconnects; the server drops this client from the round in progress. */
   leave(): void {
-    this.socket.disconnect();
+    // first: disconnect() fires 'disconnect' synchronously, and the first reason given is kept
     this.finished('left');
+    this.socket.disconnect();
   }
 
   get id(): number | null {

@@ -45,18 +45,21 @@ export async function startFleet(opts: FleetOptions): Promise<FleetHandle> {
   const apis = workers.map((w) => Comlink.wrap<WorkerApi>(nodeEndpoint(w)));
   const slots: number[][] = Array.from({ length: nWorkers }, () => []);
   for (let s = 0; s < opts.clients; s++) slots[s % nWorkers]!.push(s);
+  // a terminated worker never answers a comlink call: remember which are gone
+  const exited = new Set<number>();
   const exitErrors = workers.map(
-    (w) => new Promise<string>((resolve) => {
+    (w, i) => new Promise<string>((resolve) => {
       w.once('error', (e) => resolve(e.stack ?? String(e)));
-      w.once('exit', (code) => resolve(code === 0 ? '' : `worker exited with code ${code}`));
+      w.once('exit', (code) => {
+        exited.add(i);
+        resolve(code === 0 ? '' : `worker exited with code ${code}`);
+      });
     }),
   );
   const backends = await Promise.all(apis.map((a) => a.init(opts.backend)));
   backends.forEach((b, i) => log(`worker ${i}: backend ${b.backend}${b.adapter ? ` (${b.adapter})` : ''}${b.note ? ` — ${b.note}` : ''}`));
   if (opts.tokens && opts.tokens.length < opts.clients) throw new Error(`${opts.clients} clients but only ${opts.tokens.length} tokens`);
   const clientIds = await Promise.all(apis.map((a, i) => a.join(opts.serverUrl, slots[i]!, fleetId, opts.tokens ? slots[i]!.map((s) => opts.tokens![s]!) : null)));
-  const exited = new Set<number>();
-  workers.forEach((w, i) => w.once('exit', () => exited.add(i)));
   const drain = setInterval(() => {
     for (const [i, a] of apis.entries()) if (!exited.has(i)) void a.drainLogs().then((ls) => ls.forEach(log), () => {});
   }, 500);
