@@ -3,7 +3,7 @@
 // thread each. `node scripts/capacity.ts` (part of nothing else; a few seconds).
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  cnnSmall, headBackward, headForward, makeOptimizer, middleForward, middleVjp, PartModel, split, tailStep, applyGradients,
+  backwardFromCache, cnnSmall, disposeCache, forwardKeep, headBackward, headForward, makeOptimizer, middleForward, PartModel, split, tailStep, applyGradients,
   type Cut,
 } from '@splitfleet/splitcore';
 import { initBackend } from '@splitfleet/client-sim';
@@ -30,13 +30,14 @@ async function measure(cut: Cut) {
   const z = headForward(head, x);
   const m = middleForward(middle, z);
   const gm = tf.randomNormal(m.shape);
-  // server: middle forward + VJP + update for one batch
+  // server: what SplitServer does per batch — forward keeping activations, backward from them, update
   const server = await time(async () => {
-    const mm = middleForward(middle, z);
-    const { gz, grads } = middleVjp(middle, z, gm);
+    const { y: mm, cache } = forwardKeep(middle, z);
+    const { gx, grads } = backwardFromCache(middle, cache, gm);
+    disposeCache(cache);
     applyGradients(om!, middle.vars, grads);
-    await gz.data();
-    tf.dispose([mm, gz, ...grads]);
+    await gx.data();
+    tf.dispose([mm, gx, ...grads]);
   });
   // client: head forward, tail step, head backward for one batch
   const client = await time(async () => {
