@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { io } from 'socket.io-client';
 import {
-  cnnSmall, trainingFlopsPerSample, composedStep, encodeTensor, gather, makeOptimizer, disposeOptimizer, PartModel, PROTOCOL_VERSION, split,
+  cnnSmall, registerSplitfleetKernels, restoreShippedKernels, trainingFlopsPerSample, composedStep, encodeTensor, gather, makeOptimizer, disposeOptimizer, PartModel, PROTOCOL_VERSION, split,
 } from '@splitfleet/splitcore';
 import { pgd, type ThreePart } from '@splitfleet/attack';
 import { initBackend, readDataset, startFleet } from '@splitfleet/client-sim';
@@ -61,7 +61,13 @@ try {
 await import('@tensorflow/tfjs-backend-cpu');
 await initBackend('wasm');
 const mono = await composedRate('wasm', 30);
-add('backend', 'monolithic tfjs wasm (1 thread), samples/s', mono, 'samples/s', 'wasm', mono, 'baseline for all training ratios');
+add('backend', 'monolithic tfjs wasm (1 thread), samples/s', mono, 'samples/s', 'wasm', mono, 'baseline for all training ratios (with splitfleet\'s wasm kernels)');
+// what splitfleet's wasm kernel fast paths gain: the same training with tfjs-wasm's shipped kernels
+// (plus the Conv2DBackpropFilter it lacks, without which it cannot train a conv net)
+const restored = restoreShippedKernels();
+const shipped = await composedRate('wasm', 10);
+registerSplitfleetKernels();
+add('backend', 'monolithic tfjs wasm, shipped kernels (1 thread), samples/s', shipped, 'samples/s', 'wasm', mono, `fast paths off: ${restored.join(', ')}`);
 // achieved GFLOP/s of training next to the measured single-thread GEMM peak of the same backend
 async function gemmPeak(n = 512, reps = 10): Promise<number> {
   const a = tf.randomUniform([n, n]);
@@ -101,8 +107,8 @@ print(n*${B}/(time.time()-t))`;
 } else console.log('reference  PyTorch not installed (Debian python3-torch): skipped');
 
 // ---- 1. split over socket.io (server here, fleet in a separate process) ----------------------------
-async function splitRate(clients: number, workers: number, steps: number): Promise<{ rate: number; cpuShare: number }> {
-  const cfg = cfgOf({ fleet: { clients, workers, backend: 'wasm' }, training: { mode: 'splitfed', rounds: 1, batchSize: B, maxStepsPerRound: steps, checkpointEvery: 0 } });
+async function splitRate(clients: number, workers: number, steps: number, middleThreads: number): Promise<{ rate: number; cpuShare: number }> {
+  const cfg = cfgOf({ fleet: { clients, workers, backend: 'wasm' }, server: { middleThreads }, training: { mode: 'splitfed', rounds: 1, batchSize: B, maxStepsPerRound: steps, checkpointEvery: 0 } });
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const { results } = await runExperiment(cfg, { outDir: mkdtempSync(join(tmpdir(), 'bench-')) });
@@ -113,8 +119,10 @@ async function splitRate(clients: number, workers: number, steps: number): Promi
   return { rate: samples / train, cpuShare: (cpu.user + cpu.system) / 1e6 / ((performance.now() - t0) / 1000) };
 }
 for (const [n, w, steps] of [[1, 1, 40], [4, 2, 15], [16, 2, 5], ...(full ? [[64, 2, 2]] : [])] as const) {
-  const r = await splitRate(n, w, steps);
-  add('split', `split over socket.io, ${n} client(s) on ${w} worker(s)`, r.rate, 'samples/s', 'monolithic wasm', mono, `server process CPU share ${(100 * r.cpuShare).toFixed(0)}%`);
+  for (const threads of [1, 2]) {
+    const r = await splitRate(n, w, steps, threads);
+    add('split', `split over socket.io, ${n} client(s) on ${w} worker(s), middle on ${threads} thread(s)`, r.rate, 'samples/s', 'monolithic wasm', mono, `server process CPU share ${(100 * r.cpuShare).toFixed(0)}%`);
+  }
 }
 
 // ---- 2. fleet scaling and memory per client ------------------------------------------------------

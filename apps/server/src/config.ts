@@ -110,6 +110,13 @@ export const ConfigSchema = z
          * token from the SPLITFLEET_ADMIN_TOKEN environment variable).
          */
         dashboard: z.boolean().default(true),
+        /**
+         * Threads for the middle's training step (data-parallel shards of each step's batch, the
+         * gradient summed over shards in a fixed order). The middle holds most of the model's
+         * FLOPs, so this is what lets the server use more than one core. Weights are deterministic
+         * for a given value; different values agree up to float rounding.
+         */
+        middleThreads: int(1).max(64).default(2),
       })
       .strict()
       .prefault({}),

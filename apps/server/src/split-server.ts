@@ -6,13 +6,14 @@ import {
   AssignmentSchema, averageWeights, BackwardRequestSchema, CodecError, EvalResultSchema, errorReply,
   ForwardRequestSchema, frameToTensor, framesToWeights, getModelSpec, HelloSchema, makeOptimizer,
   featureNoiseLevels, isAvailable, sampleClients, simulatedSeconds, summarizeNonIid, type ClientProfile,
-  backwardFromCache, disposeCache, forwardKeep, middleForward, middleVjp, parseMessage, partitionExcluding, PartModel, PROTOCOL_VERSION, RoundDoneSchema,
+  middleForward, middleVjp, parseMessage, partitionExcluding, PartModel, PROTOCOL_VERSION, RoundDoneSchema,
   split, tensorToFrame, weightsToFrames, applyGradients, headerBytes, stepsPerRound, disposeOptimizer,
   type Ack, type Assignment, type ClientToServerEvents, type ErrorReply, type EvalResult, type Hello,
   type ImageSet, type RoundDone, type ServerToClientEvents, type SplitModel, type WeightArray,
-  type ServerTaps, type TapEvent, type WireTensor, type ForwardCache,
+  type ServerTaps, type TapEvent, type WireTensor,
 } from '@splitfleet/splitcore';
 import { StepBarrier } from './barrier.ts';
+import { MiddlePool } from './middle-pool.ts';
 import { AuthError, verifyToken } from './auth.ts';
 import { resolvePartition, resolveProfiles, type Config } from './config.ts';
 import type { ClientInfo, ClientRoundResult, RoundResult } from './results.ts';
@@ -76,8 +77,10 @@ export class SplitServer {
   private nextId = 0;
   private joinWaiters: (() => void)[] = [];
   private active = new Set<number>();
-  /** The middle's activations from the current step's forward, for its backward. */
-  private stepCache: { round: number; step: number; ids: number[]; cache: ForwardCache } | null = null;
+  /** Which step's forward the pool keeps activations of, for its backward. */
+  private stepCache: { round: number; step: number; ids: number[] } | null = null;
+  /** Runs the middle's training steps, data-parallel over server.middleThreads threads. */
+  private pool!: MiddlePool;
   private round = -1;
   private forwardBarriers = new Map<number, StepBarrier<ForwardArrival>>();
   private backwardBarriers = new Map<number, StepBarrier<BackwardArrival>>();
@@ -146,6 +149,7 @@ export class SplitServer {
       res.writeHead(404).end();
     });
     const server = new SplitServer(opts, http);
+    server.pool = await MiddlePool.start(server.middle, opts.config.server.middleThreads, server.log);
     await new Promise<void>((res, rej) => {
       http.once('error', rej);
       http.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => res());
@@ -170,7 +174,7 @@ export class SplitServer {
   }
 
   private dropStepCache(): void {
-    if (this.stepCache) disposeCache(this.stepCache.cache);
+    this.pool.drop();
     this.stepCache = null;
   }
 
@@ -366,9 +370,10 @@ export class SplitServer {
     // keep the middle's activations for this step's backward (no second forward pass there)
     this.dropStepCache();
     const zcat = zs.length === 1 ? zs[0]! : tf.concat(zs, 0);
-    const { y: m, cache } = forwardKeep(this.middle, zcat);
+    const round = this.round;
+    const m = await this.pool.forward(this.middle, zcat);
     if (zcat !== zs[0]) zcat.dispose();
-    this.stepCache = { round: this.round, step, ids: arrivals.map(([id]) => id), cache };
+    this.stepCache = { round, step, ids: arrivals.map(([id]) => id) };
     const parts = zs.length === 1 ? [m] : tf.split(m, zs.map((z) => z.shape[0]!), 0);
     const frames = await Promise.all(parts.map((t) => tensorToFrame(t)));
     tf.dispose(parts);
@@ -432,19 +437,21 @@ export class SplitServer {
     const total = sizes.reduce((a, b) => a + b, 0);
     // The middle's update is the gradient of the batch-size-weighted mean of the clients' losses:
     // scale each client's gm by n_i/N, and return each client the gradient of its own loss.
-    const gz = tf.tidy(() => {
-      const gms = live.map(([, a], i) => (live.length === 1 ? a.gm : tf.mul(a.gm, sizes[i]! / total)));
-      const gmAll = live.length === 1 ? gms[0]! : tf.concat(gms, 0);
-      // the forward's activations serve when the same clients, in the same order, came back
-      const sc = this.stepCache;
-      const cached = sc && sc.round === this.round && sc.step === step && sc.ids.length === live.length && sc.ids.every((id, i) => id === live[i]![0]);
-      const { gz: g, grads } = cached
-        ? (({ gx, grads: gs }) => ({ gz: gx, grads: gs }))(backwardFromCache(this.middle, sc.cache, gmAll))
-        : middleVjp(this.middle, live.length === 1 ? zs[0]! : tf.concat(zs, 0), gmAll);
-      applyGradients(this.opt, this.middle.vars, grads);
-      const parts = live.length === 1 ? [g] : tf.split(g, sizes, 0).map((t, i) => tf.mul(t, total / sizes[i]!));
-      return parts;
+    const gmAll = tf.tidy(() => {
+      const gms = live.map(([, a], i) => (live.length === 1 ? tf.clone(a.gm) : tf.mul(a.gm, sizes[i]! / total)));
+      return live.length === 1 ? gms[0]! : tf.concat(gms, 0);
     });
+    // the forward's activations serve when the same clients, in the same order, came back
+    const sc = this.stepCache;
+    const cached = sc && sc.round === this.round && sc.step === step && sc.ids.length === live.length && sc.ids.every((id, i) => id === live[i]![0]);
+    const zAll = live.length === 1 ? zs[0]! : tf.concat(zs, 0);
+    const vjp = (cached ? await this.pool.backward(this.middle, gmAll) : null) ?? middleVjp(this.middle, zAll, gmAll);
+    if (zAll !== zs[0]) zAll.dispose();
+    gmAll.dispose();
+    applyGradients(this.opt, this.middle.vars, vjp.grads);
+    tf.dispose(vjp.grads);
+    const gz = live.length === 1 ? [vjp.gz] : tf.tidy(() => tf.split(vjp.gz, sizes, 0).map((t, i) => tf.mul(t, total / sizes[i]!)));
+    if (live.length > 1) vjp.gz.dispose();
     this.dropStepCache();
     const frames = await Promise.all(gz.map((t) => tensorToFrame(t)));
     tf.dispose(gz);
@@ -738,6 +745,7 @@ export class SplitServer {
     await closed;
     for (const c of this.clients.values()) c.inflight?.z.dispose();
     this.dropStepCache();
+    await this.pool.close();
     this.middle.dispose();
     disposeOptimizer(this.opt);
   }

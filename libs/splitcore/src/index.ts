@@ -8,6 +8,7 @@ export * from './model/flops.ts';
 export * from './train/optimizer.ts';
 export * from './train/split-step.ts';
 export * from './train/cached-vjp.ts';
+export * from './train/shards.ts';
 export * from './codec/tensor-codec.ts';
 export * from './data/idx.ts';
 export * from './partition/partition.ts';

@@ -76,4 +76,55 @@ describe('wasm kernels registered by splitfleet', () => {
       expect(maxAbsDiff(ref, got) / scale).toBeLessThan(1e-5);
     }
   });
+
+  const seq = (n: number, f: (i: number) => number) => Float32Array.from({ length: n }, (_, i) => f(i));
+  /** Same function on cpu and wasm: equal up to float rounding, and no tensor left behind on wasm. */
+  async function agrees(f: () => tf.Tensor, tol = 1e-5): Promise<void> {
+    const ref = await onBackend('cpu', f);
+    await tf.setBackend('wasm');
+    const before = tf.memory().numTensors;
+    const got = await onBackend('wasm', f);
+    expect(tf.memory().numTensors).toBe(before);
+    const scale = Math.max(1, ...ref.map(Math.abs));
+    expect(maxAbsDiff(ref, got) / scale).toBeLessThan(tol);
+  }
+
+  it.each([
+    { a: [5, 7], b: [7, 3], ta: false, tb: false },
+    { a: [7, 5], b: [7, 3], ta: true, tb: false },
+    { a: [5, 7], b: [3, 7], ta: false, tb: true },
+    { a: [7, 5], b: [3, 7], ta: true, tb: true },
+    { a: [2, 7, 5], b: [2, 3, 7], ta: true, tb: true },
+    { a: [2, 4, 7, 5], b: [7, 3], ta: true, tb: false },
+  ])('BatchMatMul with transposed operands matches cpu: %o', async (c) => {
+    const size = (s: number[]) => s.reduce((x, y) => x * y, 1);
+    await agrees(() => tf.tidy(() => tf.matMul(tf.tensor(seq(size(c.a), (i) => Math.sin(i)), c.a), tf.tensor(seq(size(c.b), (i) => Math.cos(i * 0.7)), c.b), c.ta, c.tb)));
+  });
+
+  it.each([
+    { shape: [4, 3, 5, 6], axis: [0, 1, 2], keepDims: false },
+    { shape: [4, 3, 5, 6], axis: [0, 1, 2], keepDims: true },
+    { shape: [9, 6], axis: [0], keepDims: false },
+    { shape: [4, 3, 5], axis: [1, 0], keepDims: false },
+    { shape: [4, 3, 5], axis: [2], keepDims: true },
+    { shape: [4, 3, 5], axis: [0, 2], keepDims: false },
+  ])('Sum matches cpu: %o', async (c) => {
+    const n = c.shape.reduce((x, y) => x * y, 1);
+    await agrees(() => tf.tidy(() => tf.sum(tf.tensor(seq(n, (i) => Math.sin(i * 0.3)), c.shape), c.axis, c.keepDims)));
+  });
+
+  it.each([
+    { h: 8, w: 8, k: 2, ties: false },
+    { h: 8, w: 6, k: 2, ties: true },
+    { h: 7, w: 9, k: 2, ties: true },
+    { h: 9, w: 9, k: 3, ties: true },
+  ])('MaxPoolGrad (disjoint windows) matches cpu, ties to the first maximum: %o', async (c) => {
+    const n = 2 * c.h * c.w * 3;
+    // ties: values on a coarse grid, many zeros as after a ReLU, so windows often hold equal maxima
+    const xs = seq(n, (i) => (c.ties ? Math.max(0, Math.round(Math.sin(i * 1.7) * 2)) : Math.sin(i * 1.3)));
+    await agrees(() => tf.tidy(() => {
+      const x = tf.tensor4d(xs, [2, c.h, c.w, 3]);
+      return tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(v as tf.Tensor4D, c.k, c.k, 'valid'), tf.range(1, 1 + Math.floor(c.h / c.k) * Math.floor(c.w / c.k) * 3 * 2).reshape([2, Math.floor(c.h / c.k), Math.floor(c.w / c.k), 3]))))(x);
+    }));
+  });
 });

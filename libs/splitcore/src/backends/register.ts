@@ -1,17 +1,31 @@
-import { getKernel, registerKernel, unregisterKernel, Conv2DBackpropInput, type KernelConfig } from '@tensorflow/tfjs-core';
+import { BatchMatMul, Conv2DBackpropInput, MaxPoolGrad, Sum, getKernel, registerKernel, unregisterKernel, type KernelConfig } from '@tensorflow/tfjs-core';
+import { makeBatchMatMulWasmConfig } from './batch-matmul-wasm.ts';
+import { makeMaxPoolGradWasmConfig } from './maxpool-grad-wasm.ts';
+import { makeSumWasmConfig } from './sum-wasm.ts';
 import { conv2DBackpropFilterWasmConfig } from './conv2d-backprop-filter-wasm.ts';
 import { makeConv2DBackpropInputWasmConfig } from './conv2d-backprop-input-wasm.ts';
 
 /** Kernels splitfleet adds where a backend lacks them. */
 export const SPLITFLEET_KERNELS: readonly KernelConfig[] = [conv2DBackpropFilterWasmConfig];
 
+/**
+ * Shipped wasm kernels splitfleet wraps with a fast path (each defers to the shipped kernel for the
+ * cases it does not speed up), with the note `registerSplitfleetKernels` reports.
+ */
+const FAST_PATHS: readonly { name: string; note: string; make: (shipped: KernelConfig | undefined) => KernelConfig | undefined }[] = [
+  { name: Conv2DBackpropInput, note: 'stride-1 fast path', make: makeConv2DBackpropInputWasmConfig },
+  { name: BatchMatMul, note: 'transposed operands through XNNPACK', make: (s) => (s ? makeBatchMatMulWasmConfig(s) : undefined) },
+  { name: Sum, note: 'leading-axis sums as one product', make: (s) => (s ? makeSumWasmConfig(s) : undefined) },
+  { name: MaxPoolGrad, note: 'non-overlapping windows in one pass', make: (s) => (s ? makeMaxPoolGradWasmConfig(s) : undefined) },
+];
+
 const FAST_MARK = Symbol.for('splitfleet.fastKernel');
+const SHIPPED = Symbol.for('splitfleet.shippedKernel');
 
 /**
  * Registers our kernels, skipping any the backend already has (a newer tfjs may ship them), and
- * replaces wasm's Conv2DBackpropInput with a fast path for stride 1 that defers to the shipped
- * kernel otherwise. Call once per process or worker, after `setBackend` resolved; importing
- * splitcore registers nothing. Returns what was registered.
+ * wraps shipped wasm kernels with the fast paths above. Call once per process or worker, after
+ * `setBackend` resolved; importing splitcore registers nothing. Returns what was registered.
  */
 export function registerSplitfleetKernels(): string[] {
   const added: string[] = [];
@@ -20,12 +34,32 @@ export function registerSplitfleetKernels(): string[] {
     registerKernel(k);
     added.push(`${k.kernelName}@${k.backendName}`);
   }
-  const shipped = getKernel(Conv2DBackpropInput, 'wasm');
-  if (!(shipped as unknown as Record<symbol, unknown> | undefined)?.[FAST_MARK]) {
-    const fast = Object.assign(makeConv2DBackpropInputWasmConfig(shipped), { [FAST_MARK]: true });
-    if (shipped) unregisterKernel(Conv2DBackpropInput, 'wasm');
-    registerKernel(fast);
-    added.push(`${Conv2DBackpropInput}@wasm (stride-1 fast path)`);
+  for (const f of FAST_PATHS) {
+    const shipped = getKernel(f.name, 'wasm');
+    if ((shipped as unknown as Record<symbol, unknown> | undefined)?.[FAST_MARK]) continue;
+    const made = f.make(shipped);
+    if (!made) continue;
+    if (shipped) unregisterKernel(f.name, 'wasm');
+    registerKernel(Object.assign(made, { [FAST_MARK]: true, [SHIPPED]: shipped }));
+    added.push(`${f.name}@wasm (${f.note})`);
   }
   return added;
+}
+
+/**
+ * Puts back the shipped wasm kernels that `registerSplitfleetKernels` wrapped (the missing kernels
+ * stay: without them wasm cannot train a conv net). For benchmarks that measure what the fast paths
+ * gain in the same run; call `registerSplitfleetKernels` again to restore them.
+ */
+export function restoreShippedKernels(): string[] {
+  const restored: string[] = [];
+  for (const f of FAST_PATHS) {
+    const k = getKernel(f.name, 'wasm') as unknown as Record<symbol, unknown> | undefined;
+    if (!k?.[FAST_MARK]) continue;
+    const shipped = k[SHIPPED] as KernelConfig | undefined;
+    unregisterKernel(f.name, 'wasm');
+    if (shipped) registerKernel(shipped);
+    restored.push(f.name);
+  }
+  return restored;
 }
