@@ -41,9 +41,12 @@ async function measure(cut: Cut) {
   });
   // client: head forward, tail step, head backward for one batch
   const client = await time(async () => {
-    const zz = headForward(head, x);
+    const { y: zz, cache: hc } = forwardKeep(head, x);
     const { gm: g } = await tailStep(tail, ot!, m, y, 10);
-    headBackward(head, oh!, x, tf.randomNormal(zz.shape));
+    const gzz = tf.randomNormal(zz.shape);
+    headBackward(head, oh!, hc, gzz);
+    disposeCache(hc);
+    gzz.dispose();
     await zz.data();
     tf.dispose([zz, g]);
   });

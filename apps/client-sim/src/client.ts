@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Socket } from 'socket.io-client';
 import {
-  EvaluateRequestSchema, frameToTensor, framesToWeights, getModelSpec, headBackward, headForward,
+  EvaluateRequestSchema, frameToTensor, framesToWeights, getModelSpec, headBackward, headForward, forwardKeep, disposeCache, type ForwardCache,
   isErrorReply, makeOptimizer, disposeOptimizer, parseMessage, PartModel, PROTOCOL_VERSION, RoundStartSchema, batchOrder, Rng,
   splitSpecs, tailEvaluate, tailStep, tensorToFrame, weightsToFrames, gather,
   type Assignment, type ClientToServerEvents, type ErrorReply, type Hello, type ImageSet,
@@ -164,8 +164,11 @@ export class SplitClient {
       if (a.inputNoise > 0) addNoise(x, a.inputNoise, a.seed, a.clientId, msg.round, step);
       const xt = tf.tensor(x, [idx.length, ...inShape], 'float32');
       const yt = tf.tensor1d(y, 'int32');
+      let headCache: ForwardCache | null = null;
       try {
-        const z = headForward(this.head!, xt);
+        // keep the head's activations for its backward, a network round trip later
+        const { y: z, cache } = forwardKeep(this.head!, xt);
+        headCache = cache;
         const zf = await tensorToFrame(z);
         z.dispose();
         const fwd = await this.request(this.socket.emitWithAck('forward', { type: 'forward', round: msg.round, step, purpose: 'train', z: zf }));
@@ -176,11 +179,12 @@ export class SplitClient {
         gm.dispose();
         const bwd = await this.request(this.socket.emitWithAck('backward', { type: 'backward', round: msg.round, step, gm: gmf }));
         const gz = frameToTensor(bwd.gz, { sampleShape: parts.head.outputShape, maxBatch: idx.length, batch: idx.length });
-        headBackward(this.head!, this.headOpt!, xt, gz);
+        headBackward(this.head!, this.headOpt!, cache, gz);
         gz.dispose();
         lossSum += loss * idx.length;
         samples += idx.length;
       } finally {
+        if (headCache) disposeCache(headCache);
         xt.dispose();
         yt.dispose();
       }

@@ -1,6 +1,9 @@
 import {
+  Add,
   backend_util,
+  BatchMatMul,
   Conv2D,
+  Reshape,
   Conv2DBackpropFilter,
   Slice,
   Transpose,
@@ -14,6 +17,7 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 import { runWasmKernel } from './wasm-kernel-call.ts';
+import { heapView } from './wasm-heap.ts';
 
 /**
  * Conv2DBackpropFilter for the wasm backend, which tfjs-backend-wasm 4.22 does not ship
@@ -22,7 +26,8 @@ import { runWasmKernel } from './wasm-kernel-call.ts';
  * is itself a convolution with the batch as the reduction channel: convolve xᵀ = [Ci,H,W,B] with
  * dyᵀ = [OH,OW,B,Co] at stride 1 and dilation s, giving [Ci,KH,KW,Co], then transpose to
  * [KH,KW,Ci,Co]. That runs on the backend's own XNNPACK Conv2D, so it is as fast as the forward pass
- * instead of a naive loop. Only existing wasm kernels are called; intermediates are freed here.
+ * instead of a naive loop. Layers with few input channels take an im2col + GEMM route instead (below).
+ * Only existing wasm kernels are called; intermediates are freed here.
  */
 const run = (name: string, backend: KernelBackend, inputs: NamedTensorInfoMap, attrs: NamedAttrMap): TensorInfo =>
   runWasmKernel(name, backend, inputs, attrs, 'Conv2DBackpropFilter');
@@ -53,6 +58,7 @@ function conv2DBackpropFilterWasm(args: {
   const { inHeight: H, inWidth: W, inChannels: Ci, outHeight: OH, outWidth: OW, strideHeight: sh, strideWidth: sw, filterHeight: KH, filterWidth: KW } = info;
   const top = info.padInfo.top;
   const left = info.padInfo.left;
+  if (KH * KW * Ci <= IM2COL_MAX_ROWS) return im2colGrad(backend, x, dy, info);
   const temps: TensorInfo[] = [];
   try {
     let xt = run(Transpose, backend, { x }, { perm: [3, 1, 2, 0] });
@@ -88,3 +94,79 @@ export const conv2DBackpropFilterWasmConfig: KernelConfig = {
   backendName: 'wasm',
   kernelFunc: conv2DBackpropFilterWasm as unknown as KernelFunc,
 };
+
+
+/**
+ * Few input channels (a first layer: Ci = 1 or 3) make the convolution route a huge "filter" of
+ * OH×OW×B with a tiny output, which XNNPACK runs poorly (measured, 64×28×28×1 → 32: 23 ms); there
+ * one GEMM over an im2col of x is ~3× faster (8 ms). With many channels (Ci = 32) the im2col buffer
+ * costs more to fill than it saves, and the convolution route stays.
+ */
+const IM2COL_MAX_ROWS = 32;
+
+/** Bound on the im2col buffer (floats): 4 M = 16 MB of wasm heap, whatever the batch. */
+const CHUNK_FLOATS = 4 * 1024 * 1024;
+
+/**
+ * dW as one GEMM over an im2col of x: A[(kh,kw,ci), n] is x at the pixel that output position
+ * n = (b, oh, ow) reads through tap (kh, kw) (0 in the padding); dW[(kh,kw,ci), co] = A · dy[n, co]
+ * is already the [KH,KW,Ci,Co] layout. A is written in JS straight into the wasm heap, in batch
+ * chunks, so it stays ≤ CHUNK_FLOATS whatever the batch.
+ */
+function im2colGrad(backend: KernelBackend, x: TensorInfo, dy: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo {
+  const { batchSize: B, inHeight: H, inWidth: W, inChannels: Ci, outHeight: OH, outWidth: OW, outChannels: Co, strideHeight: sh, strideWidth: sw, filterHeight: KH, filterWidth: KW } = info;
+  const top = info.padInfo.top;
+  const left = info.padInfo.left;
+  const K = KH * KW * Ci;
+  const P = OH * OW;
+  const chunk = Math.max(1, Math.min(B, Math.floor(CHUNK_FLOATS / (K * P))));
+  const make = (shape: number[]) => (backend as unknown as { makeOutput(s: number[], d: string): TensorInfo }).makeOutput(shape, 'float32');
+  let acc: TensorInfo | null = null;
+  const dy2 = run(Reshape, backend, { x: dy }, { shape: [B * P, Co] });
+  try {
+    for (let b0 = 0; b0 < B; b0 += chunk) {
+      const nb = Math.min(chunk, B - b0);
+      const N = nb * P;
+      const a = make([K, N]);
+      const xs = heapView(backend, x);
+      const av = heapView(backend, a);
+      for (let kh = 0; kh < KH; kh++) {
+        for (let kw = 0; kw < KW; kw++) {
+          for (let ci = 0; ci < Ci; ci++) {
+            let o = ((kh * KW + kw) * Ci + ci) * N;
+            for (let b = b0; b < b0 + nb; b++) {
+              for (let oh = 0; oh < OH; oh++) {
+                const ih = oh * sh + kh - top;
+                if (ih < 0 || ih >= H) {
+                  av.fill(0, o, o + OW);
+                  o += OW;
+                  continue;
+                }
+                const rowBase = (b * H + ih) * W;
+                for (let ow = 0; ow < OW; ow++) {
+                  const iw = ow * sw + kw - left;
+                  av[o++] = iw >= 0 && iw < W ? xs[(rowBase + iw) * Ci + ci]! : 0;
+                }
+              }
+            }
+          }
+        }
+      }
+      const dyc = nb === B ? dy2 : run(Slice, backend, { x: dy2 }, { begin: [b0 * P, 0], size: [N, Co] });
+      const g = run(BatchMatMul, backend, { a, b: dyc }, { transposeA: false, transposeB: false });
+      backend.disposeData(a.dataId);
+      if (dyc !== dy2) backend.disposeData(dyc.dataId);
+      if (acc) {
+        const sum = run(Add, backend, { a: acc, b: g }, {});
+        backend.disposeData(acc.dataId);
+        backend.disposeData(g.dataId);
+        acc = sum;
+      } else acc = g;
+    }
+  } finally {
+    backend.disposeData(dy2.dataId);
+  }
+  const out = run(Reshape, backend, { x: acc! }, { shape: [KH, KW, Ci, Co] });
+  backend.disposeData(acc!.dataId);
+  return out;
+}

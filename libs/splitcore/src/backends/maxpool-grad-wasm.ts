@@ -6,9 +6,14 @@ import {
   type KernelFunc,
   type MaxPoolGradAttrs,
   type MaxPoolGradInputs,
+  type NamedAttrMap,
+  type NamedTensorInfoMap,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 import { heapView } from './wasm-heap.ts';
+
+/** A fused kernel of splitfleet's own (no tfjs op calls it; cached-vjp.ts does where it is registered). */
+export const ReluMaxPoolGrad = 'SplitfleetReluMaxPoolGrad';
 
 /**
  * A faster MaxPoolGrad for wasm when windows do not overlap (filter = stride, no padding: every
@@ -33,67 +38,110 @@ export function makeMaxPoolGradWasmConfig(shipped: KernelConfig): KernelConfig {
     const x = heapView(backend, input);
     const g = heapView(backend, dy);
     const dx = heapView(backend, out);
-    if (fh === 2 && fw === 2) pool2x2Grad(x, g, dx, B, H, W, C, OH, OW);
-    else poolGrad(x, g, dx, B, H, W, C, OH, OW, fh, fw);
+    disjointPoolGrad(x, g, dx, { B, H, W, C, OH, OW, fh, fw }, null);
     return out;
   };
   return { kernelName: MaxPoolGrad, backendName: 'wasm', kernelFunc: kernelFunc as unknown as KernelFunc };
 }
 
-/** Any disjoint window: dx = dy at the window's first maximum. */
-function poolGrad(x: Float32Array, g: Float32Array, dx: Float32Array, B: number, H: number, W: number, C: number, OH: number, OW: number, fh: number, fw: number): void {
-  dx.fill(0);
+interface PoolDims {
+  readonly B: number;
+  readonly H: number;
+  readonly W: number;
+  readonly C: number;
+  readonly OH: number;
+  readonly OW: number;
+  readonly fh: number;
+  readonly fw: number;
+}
+
+/**
+ * The backward of a ReLU followed by a disjoint max-pool, in one pass (wasm): with y the ReLU's
+ * output (the pool's input) and dy the gradient at the pool's output, returns the gradient at the
+ * ReLU's input — dy at each window's first maximum where that maximum is > 0, else 0 — and its sum
+ * over batch, rows and columns (the bias gradient of the layer before the ReLU). Unfused that is
+ * MaxPoolGrad, Step, Multiply and Sum: four passes over the largest activation of the model. The
+ * values are identical to the unfused ops (a window whose maximum is 0 gets 0 either way).
+ */
+function reluMaxPoolGradWasm(args: { inputs: NamedTensorInfoMap; backend: KernelBackend; attrs: NamedAttrMap }): TensorInfo[] {
+  const { inputs, backend, attrs } = args;
+  const y = inputs.y as TensorInfo;
+  const dy = inputs.dy as TensorInfo;
+  const size = attrs.size as number;
+  if (y.dtype !== 'float32' || dy.dtype !== 'float32' || y.shape.length !== 4) throw new Error(`${ReluMaxPoolGrad}: float32 NHWC tensors only`);
+  const [B, H, W, C] = y.shape as [number, number, number, number];
+  const OH = Math.floor(H / size);
+  const OW = Math.floor(W / size);
+  if (dy.shape.join() !== [B, OH, OW, C].join()) throw new Error(`${ReluMaxPoolGrad}: dy shape [${dy.shape}] does not match a ${size}×${size} pool of [${y.shape}]`);
+  const make = (shape: number[]) => (backend as unknown as { makeOutput(s: number[], d: string): TensorInfo }).makeOutput(shape, 'float32');
+  const dPre = make([B, H, W, C]);
+  const dBias = make([C]);
+  const bias = new Float64Array(C);
+  disjointPoolGrad(heapView(backend, y), heapView(backend, dy), heapView(backend, dPre), { B, H, W, C, OH, OW, fh: size, fw: size }, bias);
+  heapView(backend, dBias).set(bias);
+  return [dPre, dBias];
+}
+
+export const reluMaxPoolGradWasmConfig: KernelConfig = {
+  kernelName: ReluMaxPoolGrad,
+  backendName: 'wasm',
+  kernelFunc: reluMaxPoolGradWasm as unknown as KernelFunc,
+};
+
+/**
+ * dx = dy at each disjoint window's first maximum (row-major, strict >, as tfjs's cpu reference
+ * picks it; a window of NaNs has none), 0 elsewhere. With `reluBias`, the input is a ReLU's output:
+ * windows whose maximum is not > 0 pass no gradient, and the gradient passed is summed per channel.
+ */
+function disjointPoolGrad(x: Float32Array, g: Float32Array, dx: Float32Array, d: PoolDims, reluBias: Float64Array | null): void {
+  const { B, H, W, C, OH, OW, fh, fw } = d;
+  const relu = reluBias !== null;
+  const floor = relu ? 0 : -Infinity;
+  const two = fh === 2 && fw === 2;
+  // the 2×2 path writes every element it covers; rows/columns no window reads, and the general
+  // path, need zeros first
+  if (!two || OH * 2 < H || OW * 2 < W) dx.fill(0);
+  const WC = W * C;
   for (let b = 0; b < B; b++) {
     for (let oh = 0; oh < OH; oh++) {
       for (let ow = 0; ow < OW; ow++) {
         const gBase = ((b * OH + oh) * OW + ow) * C;
-        const xBase = ((b * H + oh * fh) * W + ow * fw) * C;
+        const p0 = ((b * H + oh * fh) * W + ow * fw) * C;
         for (let c = 0; c < C; c++) {
-          let best = -Infinity;
+          const p = p0 + c;
+          const gv = g[gBase + c]!;
+          if (two) {
+            const v0 = x[p]!;
+            const v1 = x[p + C]!;
+            const v2 = x[p + WC]!;
+            const v3 = x[p + WC + C]!;
+            let at = v0 > floor ? 0 : -1;
+            let best = at === 0 ? v0 : floor;
+            if (v1 > best) { best = v1; at = 1; }
+            if (v2 > best) { best = v2; at = 2; }
+            if (v3 > best) at = 3;
+            dx[p] = at === 0 ? gv : 0;
+            dx[p + C] = at === 1 ? gv : 0;
+            dx[p + WC] = at === 2 ? gv : 0;
+            dx[p + WC + C] = at === 3 ? gv : 0;
+            if (relu && at >= 0) reluBias[c]! += gv;
+            continue;
+          }
+          let best = floor;
           let at = -1;
           for (let kh = 0; kh < fh; kh++) {
             for (let kw = 0; kw < fw; kw++) {
-              const p = xBase + (kh * W + kw) * C + c;
-              if (x[p]! > best) {
-                best = x[p]!;
-                at = p;
+              const q = p + (kh * W + kw) * C;
+              if (x[q]! > best) {
+                best = x[q]!;
+                at = q;
               }
             }
           }
-          if (at >= 0) dx[at] = g[gBase + c]!;
-        }
-      }
-    }
-  }
-}
-
-/** The 2×2 case unrolled, writing every dx element once (no fill pass); ties go to the earlier pixel. */
-function pool2x2Grad(x: Float32Array, g: Float32Array, dx: Float32Array, B: number, H: number, W: number, C: number, OH: number, OW: number): void {
-  const WC = W * C;
-  if (OH * 2 < H || OW * 2 < W) dx.fill(0); // odd sizes leave rows/columns no window reads
-  for (let b = 0; b < B; b++) {
-    for (let oh = 0; oh < OH; oh++) {
-      for (let ow = 0; ow < OW; ow++) {
-        const gBase = ((b * OH + oh) * OW + ow) * C;
-        const p0 = ((b * H + oh * 2) * W + ow * 2) * C;
-        for (let c = 0; c < C; c++) {
-          const p = p0 + c;
-          const v0 = x[p]!;
-          const v1 = x[p + C]!;
-          const v2 = x[p + WC]!;
-          const v3 = x[p + WC + C]!;
-          const gv = g[gBase + c]!;
-          // first maximum in row-major order with strict >, as tfjs's reference kernel; a window of
-          // NaNs has none and gets no gradient
-          let at = v0 > -Infinity ? 0 : -1;
-          let best = at === 0 ? v0 : -Infinity;
-          if (v1 > best) { best = v1; at = 1; }
-          if (v2 > best) { best = v2; at = 2; }
-          if (v3 > best) at = 3;
-          dx[p] = at === 0 ? gv : 0;
-          dx[p + C] = at === 1 ? gv : 0;
-          dx[p + WC] = at === 2 ? gv : 0;
-          dx[p + WC + C] = at === 3 ? gv : 0;
+          if (at >= 0) {
+            dx[at] = gv;
+            if (relu) reluBias[c]! += gv;
+          }
         }
       }
     }

@@ -1,12 +1,12 @@
 import { BatchMatMul, Conv2DBackpropInput, MaxPoolGrad, Sum, getKernel, registerKernel, unregisterKernel, type KernelConfig } from '@tensorflow/tfjs-core';
 import { makeBatchMatMulWasmConfig } from './batch-matmul-wasm.ts';
-import { makeMaxPoolGradWasmConfig } from './maxpool-grad-wasm.ts';
+import { makeMaxPoolGradWasmConfig, reluMaxPoolGradWasmConfig } from './maxpool-grad-wasm.ts';
 import { makeSumWasmConfig } from './sum-wasm.ts';
 import { conv2DBackpropFilterWasmConfig } from './conv2d-backprop-filter-wasm.ts';
 import { makeConv2DBackpropInputWasmConfig } from './conv2d-backprop-input-wasm.ts';
 
-/** Kernels splitfleet adds where a backend lacks them. */
-export const SPLITFLEET_KERNELS: readonly KernelConfig[] = [conv2DBackpropFilterWasmConfig];
+/** Kernels splitfleet adds where a backend lacks them (the fused ReLU + max-pool backward is its own). */
+export const SPLITFLEET_KERNELS: readonly KernelConfig[] = [conv2DBackpropFilterWasmConfig, reluMaxPoolGradWasmConfig];
 
 /**
  * Shipped wasm kernels splitfleet wraps with a fast path (each defers to the shipped kernel for the
@@ -15,7 +15,7 @@ export const SPLITFLEET_KERNELS: readonly KernelConfig[] = [conv2DBackpropFilter
 const FAST_PATHS: readonly { name: string; note: string; make: (shipped: KernelConfig | undefined) => KernelConfig | undefined }[] = [
   { name: Conv2DBackpropInput, note: 'stride-1 fast path', make: makeConv2DBackpropInputWasmConfig },
   { name: BatchMatMul, note: 'transposed operands through XNNPACK', make: (s) => (s ? makeBatchMatMulWasmConfig(s) : undefined) },
-  { name: Sum, note: 'leading-axis sums as one product', make: (s) => (s ? makeSumWasmConfig(s) : undefined) },
+  { name: Sum, note: 'leading-axis sums in one pass', make: (s) => (s ? makeSumWasmConfig(s) : undefined) },
   { name: MaxPoolGrad, note: 'non-overlapping windows in one pass', make: (s) => (s ? makeMaxPoolGradWasmConfig(s) : undefined) },
 ];
 

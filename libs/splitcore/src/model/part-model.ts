@@ -17,6 +17,9 @@ export function applyLayers(layers: readonly NamedLayer[], params: readonly tf.T
       case 'conv2d': {
         const k = next() as tf.Tensor4D;
         const b = next();
+        // not tf.fused.conv2d: under tf.grads tfjs unfuses a ReLU anyway, and a fused forward rounds
+        // differently (bias inside the accumulation), which flips ReLU and max-pool decisions and
+        // breaks the exact equivalence of split and composed training (test/equivalence.spec.ts)
         h = tf.add(tf.conv2d(h as tf.Tensor4D, k, s.stride, s.padding), b);
         if (s.activation === 'relu') h = tf.relu(h);
         break;

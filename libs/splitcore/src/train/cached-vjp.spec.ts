@@ -6,7 +6,7 @@ import { split } from '../model/split.ts';
 import { PartModel } from '../model/part-model.ts';
 import { Rng } from '../rng/rng.ts';
 import { middleVjp } from './split-step.ts';
-import { backwardFromCache, disposeCache, forwardKeep } from './cached-vjp.ts';
+import { backwardFromCache, disposeCache, forwardKeep, paramGradsFromCache } from './cached-vjp.ts';
 
 describe('VJP from a cached forward pass', () => {
   it('equals tf.grads (gradient at the input and at every parameter) for conv, max-pool and dense parts, without leaking tensors', async () => {
@@ -37,5 +37,28 @@ describe('VJP from a cached forward pass', () => {
       tf.dispose([y, yRef, fast.gx, ...fast.grads, ref.gz, ...ref.grads, z, gy]);
       part.dispose();
     }
+  });
+
+  it("gives a head's parameter gradients (no input gradient) equal to tf.grads over its parameters", async () => {
+    await tf.setBackend('cpu');
+    const s = split(cnnSmall, cnnSmall.defaultCut, 4);
+    const head = new PartModel(s.head, s.init.head);
+    const r = Rng.fromSeed(11);
+    const x = tf.tensor(Float32Array.from({ length: 2 * 28 * 28 }, () => r.float()), [2, 28, 28, 1]);
+    const gz = tf.tensor(Float32Array.from({ length: 2 * s.head.outputShape.reduce((a, b) => a * b, 1) }, () => r.normal()), [2, ...s.head.outputShape]);
+    const before = tf.memory().numTensors;
+    const { y, cache } = forwardKeep(head, x);
+    const grads = paramGradsFromCache(head, cache, gz);
+    disposeCache(cache);
+    y.dispose();
+    expect(tf.memory().numTensors).toBe(before + grads.length);
+    const ref = tf.grads((...ps: tf.Tensor[]) => head.apply(x, ps))(head.vars, gz);
+    for (let i = 0; i < ref.length; i++) {
+      const [a, b] = [(await grads[i]!.data()) as Float32Array, (await ref[i]!.data()) as Float32Array];
+      const scale = b.reduce((m, v) => Math.max(m, Math.abs(v)), 1e-6);
+      expect(a.reduce((m, v, j) => Math.max(m, Math.abs(v - b[j]!)), 0) / scale, s.head.params[i]!.name).toBeLessThan(1e-5);
+    }
+    tf.dispose([...grads, ...ref, x, gz]);
+    head.dispose();
   });
 });

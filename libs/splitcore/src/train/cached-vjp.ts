@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { applyLayers, type PartModel } from '../model/part-model.ts';
+import { ReluMaxPoolGrad } from '../backends/maxpool-grad-wasm.ts';
 
 /**
  * A part's forward pass that keeps each layer's input and output, so its vector–Jacobian product can
@@ -35,36 +36,61 @@ export function forwardKeep(part: PartModel, x: tf.Tensor): { y: tf.Tensor; cach
  * input and at each parameter (in `part.vars` order). Same values as tf.grads up to float rounding.
  */
 export function backwardFromCache(part: PartModel, cache: ForwardCache, gy: tf.Tensor): { gx: tf.Tensor; grads: tf.Tensor[] } {
+  return vjpFromCache(part, cache, gy, true) as { gx: tf.Tensor; grads: tf.Tensor[] };
+}
+
+/**
+ * Only the parameter gradients of `part` at the cached forward: what a client's head needs (its
+ * input is the raw data, whose gradient nobody uses), skipping the first layer's input gradient.
+ */
+export function paramGradsFromCache(part: PartModel, cache: ForwardCache, gy: tf.Tensor): tf.Tensor[] {
+  return vjpFromCache(part, cache, gy, false).grads;
+}
+
+function vjpFromCache(part: PartModel, cache: ForwardCache, gy: tf.Tensor, inputGradient: boolean): { gx: tf.Tensor | null; grads: tf.Tensor[] } {
   return tf.tidy(() => {
     const layers = part.spec.layers;
     const grads: tf.Tensor[] = new Array(part.vars.length);
     let p = part.vars.length;
     let g = gy;
+    // where the backend has it, a ReLU layer followed by a max-pool is differentiated in one fused
+    // pass (gradient at the pre-activation and its bias sum); see ReluMaxPoolGrad
+    const fused = tf.getKernel(ReluMaxPoolGrad, tf.getBackend()) !== undefined;
+    let pre: { g: tf.Tensor; bias: tf.Tensor } | null = null;
     for (let i = layers.length - 1; i >= 0; i--) {
       const s = layers[i]!.spec;
       const x = cache.inputs[i]!;
       const y = cache.outputs[i]!;
+      const needGx = inputGradient || i > 0;
       if (s.kind === 'maxpool') {
+        const before = i > 0 ? layers[i - 1]!.spec : null;
+        if (fused && before?.kind === 'conv2d' && before.activation === 'relu') {
+          const [gp, gb] = tf.engine().runKernel(ReluMaxPoolGrad, { y: x, dy: g }, { size: s.size }) as tf.Tensor[];
+          pre = { g: gp!, bias: gb! };
+          continue;
+        }
+        if (!needGx) continue;
         g = tf.grad((v: tf.Tensor) => tf.maxPool(v as tf.Tensor4D, s.size, s.size, 'valid'))(x, g);
         continue;
       }
       p -= 2;
       const k = part.vars[p]!;
       // ReLU's gradient from its output: y > 0 exactly where its input was > 0
-      const gPre = s.activation === 'relu' ? tf.mul(g, tf.step(y)) : g;
+      const gPre = pre ? pre.g : s.activation === 'relu' ? tf.mul(g, tf.step(y)) : g;
       if (s.kind === 'conv2d') {
         grads[p] = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: gPre }, { strides: [s.stride, s.stride], pad: s.padding, dataFormat: 'NHWC', filterShape: k.shape }) as tf.Tensor;
-        grads[p + 1] = tf.sum(gPre, [0, 1, 2]);
-        g = tf.conv2dTranspose(gPre as tf.Tensor4D, k as tf.Tensor4D, x.shape as [number, number, number, number], s.stride, s.padding);
+        grads[p + 1] = pre ? pre.bias : tf.sum(gPre, [0, 1, 2]);
+        pre = null;
+        if (needGx) g = tf.conv2dTranspose(gPre as tf.Tensor4D, k as tf.Tensor4D, x.shape as [number, number, number, number], s.stride, s.padding);
       } else {
         const flat = x.rank > 2 ? tf.reshape(x, [x.shape[0]!, -1]) : x;
         grads[p] = tf.matMul(flat as tf.Tensor2D, gPre as tf.Tensor2D, true, false);
         grads[p + 1] = tf.sum(gPre, 0);
-        g = tf.reshape(tf.matMul(gPre as tf.Tensor2D, k as tf.Tensor2D, false, true), x.shape);
+        if (needGx) g = tf.reshape(tf.matMul(gPre as tf.Tensor2D, k as tf.Tensor2D, false, true), x.shape);
       }
     }
-    return { gx: g, grads };
-  }) as { gx: tf.Tensor; grads: tf.Tensor[] };
+    return inputGradient ? { gx: g, grads } : { grads };
+  }) as { gx: tf.Tensor | null; grads: tf.Tensor[] };
 }
 
 export function disposeCache(cache: ForwardCache): void {

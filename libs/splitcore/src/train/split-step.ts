@@ -4,12 +4,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs';
 import type { PartModel } from '../model/part-model.ts';
 import { applyGradients } from './optimizer.ts';
+import { paramGradsFromCache, type ForwardCache } from './cached-vjp.ts';
 
 /**
  * The U-shaped training step, cut into the pieces each party runs. These functions are the one
  * training loop of splitfleet: the client, the server, the attack and the benchmarks all call them.
- * tfjs cannot keep a tape open across an async network hop, so the head and the middle recompute
- * their forward pass inside the backward step (cost: one extra forward of each).
+ * tfjs cannot keep a tape open across an async network hop, so the head and the middle keep their
+ * layers' activations from the forward (cached-vjp.ts) and run the backward from them.
  */
 
 /** Mean softmax cross-entropy of logits against integer labels. */
@@ -25,12 +26,15 @@ export function headForward(head: PartModel, x: tf.Tensor): tf.Tensor {
   return tf.tidy(() => head.apply(x));
 }
 
-/** Client: head backward from the gradient at the smashed data, and update. */
-export function headBackward(head: PartModel, opt: tf.Optimizer, x: tf.Tensor, gz: tf.Tensor): void {
-  tf.tidy(() => {
-    const grads = tf.grads((...ps: tf.Tensor[]) => head.apply(x, ps))(head.vars, gz);
-    applyGradients(opt, head.vars, grads);
-  });
+/**
+ * Client: head backward from the gradient at the smashed data, and update. `cache` is the step's
+ * training forward (`forwardKeep(head, x)`): the backward runs from its activations instead of a
+ * second forward pass, and skips the gradient at the raw input, which nobody uses.
+ */
+export function headBackward(head: PartModel, opt: tf.Optimizer, cache: ForwardCache, gz: tf.Tensor): void {
+  const grads = paramGradsFromCache(head, cache, gz);
+  applyGradients(opt, head.vars, grads);
+  tf.dispose(grads);
 }
 
 /** Server: middle forward. */
