@@ -4,8 +4,7 @@ import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, readDataset, serveBrowserAsset, startFleet, type FleetHandle } from '@splitfleet/client-sim';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { initBackend, readDataset, startFleet, type FleetHandle } from '@splitfleet/client-sim';
 import { writeFileAtomic, writeJsonAtomic } from './atomic.ts';
 import { mintTokens, newSecret } from './auth.ts';
 import type { Config } from './config.ts';
@@ -13,6 +12,7 @@ import { RESULTS_SCHEMA_VERSION, type RoundResult, type RunResults } from './res
 import { SplitServer } from './split-server.ts';
 import { heldOutIndices, ObservationRecorder } from '@splitfleet/attack';
 import { Dashboard, type DashboardPoint } from './dashboard.ts';
+import { runHttpHandler } from './run-http.ts';
 import { runSpadv, type AttackReport, type AttackTarget } from './attack-run.ts';
 import { observationsFrom, observationTensors, readCheckpoint, weightsToTensors, writeCheckpoint, type ObservedMeta } from './checkpoint.ts';
 import { existsSync, readFileSync } from 'node:fs';
@@ -93,21 +93,6 @@ export async function runExperiment(cfg: Config, opts: RunOptions): Promise<RunO
   let attack: AttackReport | null = null;
   const secret = cfg.server.auth ? (process.env.SPLITFLEET_SECRET || newSecret()) : null;
   const tokens = secret ? mintTokens(secret, runId, cfg.fleet.clients, cfg.server.tokenTtlSeconds) : null;
-  // HTTP beside socket.io: browser clients' scripts and data, the join page's slot tokens, the dashboard
-  const handedOut = new Set<number>();
-  const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    if (await serveBrowserAsset(req, res, { dataDir: data.dir })) return;
-    if ((req.url ?? '').split('?')[0] === '/api/join-token' && req.method === 'POST') {
-      const connected = new Set((serverRef?.clientStates() ?? []).filter((c) => c.connected).map((c) => c.id));
-      const free = Array.from({ length: cfg.fleet.clients }, (_, i) => i).find((i) => !connected.has(i) && !handedOut.has(i));
-      res.writeHead(free === undefined ? 409 : 200, { 'content-type': 'application/json' });
-      if (free === undefined) return void res.end(JSON.stringify({ message: `all ${cfg.fleet.clients} client slots of this run are taken` }));
-      handedOut.add(free);
-      return void res.end(JSON.stringify({ clientId: free, token: tokens ? tokens[free] : null }));
-    }
-    if (dash) return dash.handle(req, res);
-    res.writeHead(404).end();
-  };
   let stopRequested = false;
   let serverRef: SplitServer | null = null;
   const dash = cfg.server.dashboard
@@ -123,9 +108,9 @@ export async function runExperiment(cfg: Config, opts: RunOptions): Promise<RunO
   const server = await SplitServer.start({
     config: cfg, runId, train: data.train, test: data.test, log, heldOut, auth: secret ? { secret } : null, taps: recorder ? [recorder] : [],
     host: opts.host, port: opts.port,
-    http: (req, res) => void route(req, res).catch((e: Error) => {
-      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
-      res.end(`internal error: ${e.message}`);
+    http: runHttpHandler({
+      dataDir: data.dir, clients: cfg.fleet.clients, tokens, dashboard: dash,
+      connected: () => (serverRef?.clientStates() ?? []).filter((c) => c.connected).map((c) => c.id),
     }),
     onStep: (r, st, n) => {
       dash?.onStep(r, st, n);

@@ -5,7 +5,7 @@ import { Server, type Socket } from 'socket.io';
 import {
   AssignmentSchema, averageWeights, BackwardRequestSchema, CodecError, EvalResultSchema, errorReply,
   ForwardRequestSchema, frameToTensor, framesToWeights, getModelSpec, HelloSchema, makeOptimizer,
-  featureNoiseLevels, isAvailable, sampleClients, simulatedSeconds, summarizeNonIid, type ClientProfile,
+  featureNoiseLevels, frequencies, labelWeighted, isAvailable, sampleClients, simulatedSeconds, summarizeNonIid, type ClientProfile,
   middleForward, middleVjp, parseMessage, partitionExcluding, PartModel, PROTOCOL_VERSION, RoundDoneSchema,
   split, tensorToFrame, weightsToFrames, applyGradients, headerBytes, stepsPerRound, disposeOptimizer,
   type Ack, type Assignment, type ClientToServerEvents, type ErrorReply, type EvalResult, type Hello,
@@ -654,7 +654,7 @@ export class SplitServer {
         trainLoss: d && d.samples > 0 ? d.lossSum / d.samples : null,
         testAccuracy: e ? sum(e.correctByClass) / e.samples : null,
         testLoss: e ? e.lossSum / e.samples : null,
-        labelWeightedAccuracy: e && n > 0 ? c.labelCounts.reduce((a, k, cls) => a + (k / n) * (e.totalByClass[cls]! > 0 ? e.correctByClass[cls]! / e.totalByClass[cls]! : 0), 0) : null,
+        labelWeightedAccuracy: e && n > 0 ? labelWeighted(frequencies(c.labelCounts), e.totalByClass, e.correctByClass) : null,
         computeSeconds: d ? d.computeMs / 1000 : null,
         simulatedSeconds: d ? simulatedSeconds(this.profiles[id]!, d.computeMs / 1000, this.traffic.get(id) ?? { bytesUp: 0, bytesDown: 0, messages: 0 }) : null,
         bytesUp: this.traffic.get(id)?.bytesUp ?? 0,

@@ -87,6 +87,11 @@ function start(x: tf.Tensor, o: CraftOptions, restart: number): tf.Tensor {
  */
 export function ascend(x: tf.Tensor, o: CraftOptions, objective: (xa: tf.Tensor) => tf.Tensor1D): tf.Tensor {
   checkCraft(o, x);
+  return ascendChecked(x, o, objective);
+}
+
+/** ascend for callers that validated `o` and `x` already (each check reads the whole input). */
+function ascendChecked(x: tf.Tensor, o: CraftOptions, objective: (xa: tf.Tensor) => tf.Tensor1D): tf.Tensor {
   if (o.epsilon === 0) return tf.clone(x);
   const alpha = o.stepSize ?? (2.5 * o.epsilon) / o.steps;
   const mu = o.momentum ?? 0;
@@ -180,8 +185,8 @@ export function intermediateAttack(
   const axes = z0.shape.slice(1).map((_, i) => i + 1);
   const out =
     o.variant === 'feature'
-      ? ascend(x, o, (v) => tf.neg(tf.mean(tf.square(tf.sub(features(v), z)), axes)) as tf.Tensor1D)
-      : ascend(x, o, (v) => tf.sum(tf.mul(tf.sub(features(v), z0), dir), axes) as tf.Tensor1D);
+      ? ascendChecked(x, o, (v) => tf.neg(tf.mean(tf.square(tf.sub(features(v), z)), axes)) as tf.Tensor1D)
+      : ascendChecked(x, o, (v) => tf.sum(tf.mul(tf.sub(features(v), z0), dir), axes) as tf.Tensor1D);
   tf.dispose([z0, z, dir]);
   return out;
 }

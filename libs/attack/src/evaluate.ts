@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Rng } from '@splitfleet/splitcore';
+import { labelWeighted, Rng } from '@splitfleet/splitcore';
 import { intermediateAttack, logits, noise, pgd, type CraftMethod, type IntermediateLayer, type ThreePart } from './craft.ts';
 import { matchedAccuracy } from './hungarian.ts';
 
@@ -279,24 +279,15 @@ export interface WeightedMetrics {
 }
 
 export function reweight(pc: PerClassCounts, share: readonly number[], targeted: boolean): WeightedMetrics {
-  let clean = 0;
-  let fooled = 0;
-  let hit = 0;
-  let tgt = 0;
-  let mass = 0;
-  pc.total.forEach((t, c) => {
-    if (!t) return;
-    const w = (share[c] ?? 0) / t;
-    mass += share[c] ?? 0;
-    clean += w * pc.correct[c]!;
-    fooled += w * pc.fooled[c]!;
-    hit += w * pc.hit[c]!;
-    tgt += w * pc.targetable[c]!;
-  });
-  // classes missing from the evaluation set carry no weight: renormalise over those present
-  const z = mass || 1;
+  // one formula for every re-weighted figure (splitcore labelWeighted): ratios of two such figures
+  // (ASR, targeted success) are ratios of re-weighted counts
+  const w = (hits: readonly number[]) => labelWeighted(share, pc.total, hits) ?? 0;
+  const clean = w(pc.correct);
+  const fooled = w(pc.fooled);
+  const hit = w(pc.hit);
+  const tgt = w(pc.targetable);
   return {
-    cleanAccuracy: clean / z, robustAccuracy: (clean - fooled) / z, asr: clean ? fooled / clean : 0,
+    cleanAccuracy: clean, robustAccuracy: clean - fooled, asr: clean ? fooled / clean : 0,
     targetedSuccess: targeted ? (tgt ? hit / tgt : 0) : null,
   };
 }

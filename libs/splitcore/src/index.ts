@@ -18,4 +18,5 @@ export * from './codec/tf-frames.ts';
 export * from './train/schedule.ts';
 export * from './hooks/server-hooks.ts';
 export * from './population/noniid.ts';
+export * from './metrics/label-weighted.ts';
 export * from './population/profiles.ts';
