@@ -240,12 +240,22 @@ Targets:
   samples, measured with client-side timers): the middle ~90 ms, the client's head backward ~40 ms
   (four memory passes over its 64×28×28×32 activation, now fused into two), and ~30 ms of socket.io
   transfer, framing and validation of 1.6 MB each way — none of which a monolithic step pays.
-- Fleet ≥ 1.6× single-thread monolithic on 2 cores: see \`targets\`. 1.6× on two cores needs 80 %
-  parallel efficiency across client workers, the middle's two threads, socket.io and the event loops
-  of three processes; the lockstep protocol (step s+1 needs step s's updated weights) leaves the
-  middle's threads idle while clients compute and the reverse. What would reach it: more cores (the
-  middle pool scales with \`server.middleThreads\`), a GPU middle, or pipelining steps, which changes
-  the algorithm (stale weights) and is not done.
+- Fleet ≥ 1.6× single-thread monolithic on 2 cores: see \`targets\`. It is a CPU budget: 1.6× of a
+  monolithic step means split training may spend at most 25 % more core-time per sample than
+  monolithic training, and both cores must stay busy. Timers in the server and the clients (4 clients,
+  2 fleet workers, 256-row steps) show the cores are busy — the middle's two threads during its
+  forward (~85 ms) and backward (~270 ms), both fleet workers during the clients' tail and head
+  backward (~190 ms, two clients per worker) — but the work is ~45 % more than monolithic: 128-row
+  shards run XNNPACK's convolution backward less efficiently per row than a 64-row monolithic batch
+  does (Conv2DBackpropFilter for 32 channels takes ~2× the forward's time), and each client pays its
+  own head backward, framing and socket traffic. What would reach it: more cores (the middle pool
+  scales with \`server.middleThreads\`), a faster Conv2DBackpropFilter for many channels (the biggest
+  single kernel on both sides), or a GPU middle. Pipelining steps (client s+1 forward before step s's
+  update) would hide the gaps but changes the algorithm (stale weights) and is not done.
+- Threads inside tfjs-wasm (the issue's first choice) do not start in Node 24: the threaded build
+  creates its pthread workers from a \`blob:nodedata:\` URL, which Node's worker_threads refuses
+  (ERR_WORKER_PATH); the worker script then expects to re-import the Emscripten module as a global,
+  which the Node bundle does not expose. The middle pool is the substitute.
 - Fleet ≥ 0.5× PyTorch (one thread, same CNN, batch 64; Debian python3-torch 1.13): see \`targets\`.
 - Achieved GFLOP/s of monolithic training vs the measured single-thread GEMM peak: see the compute
   rows; what is left is Conv2DBackpropFilter for 32 input channels (XNNPACK convolution with a 14×14
