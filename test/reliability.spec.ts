@@ -139,6 +139,33 @@ describe('faults', () => {
     c2.dispose();
   });
 
+  it('a client that disconnects while the middle’s backward runs on its worker threads is dropped; the step answers the others', async () => {
+    // 2 clients × 16 rows = a 32-row step: two 16-row shards, so the server's backward awaits its
+    // worker thread — socket events (this disconnect) run during that await
+    const { server, tokens } = await authServer(2, { server: { middleThreads: 2 }, training: { rounds: 2, maxStepsPerRound: 3, stepTimeoutSeconds: 30, batchSize: 16 } });
+    const fleet = await startFleet({ serverUrl: server.url, clients: 1, workers: 1, backend: 'wasm', tokens: [tokens[0]!] });
+    const host = { runtime: 'node' as const, backend: 'wasm', adapter: null, loadDataset: readDatasetCached, log: () => {} };
+    const sock = await connect(server.url, tokens[1]);
+    const c1 = new SplitClient(sock as never, host, 1, 'local');
+    await c1.join();
+    await server.waitForClients();
+    const orig = sock.emitWithAck.bind(sock);
+    (sock as unknown as { emitWithAck: typeof orig }).emitWithAck = ((ev: string, ...a: unknown[]) => {
+      const p = (orig as (e: string, ...x: unknown[]) => Promise<unknown>)(ev, ...a);
+      if (ev === 'backward') setTimeout(() => sock.disconnect(), 0);
+      return p;
+    }) as typeof orig;
+    const r0 = await server.runRound(0);
+    expect(r0.participants).toEqual([0]);
+    expect(r0.dropped).toEqual([1]);
+    expect(r0.clients.find((c) => c.id === 0)!.steps).toBe(3);
+    const r1 = await server.runRound(1);
+    expect(r1.participants).toEqual([0]);
+    await server.close();
+    await fleet.terminate();
+    c1.dispose();
+  });
+
   it('a crashed client-sim worker is reported with its client ids; the round completes with the other worker’s clients and the fleet goes on', async () => {
     const { server, tokens } = await authServer(4, { training: { rounds: 2, maxStepsPerRound: 6, stepTimeoutSeconds: 20, batchSize: 16 } });
     const fleet = await startFleet({ serverUrl: server.url, clients: 4, workers: 2, backend: 'wasm', tokens });

@@ -455,12 +455,19 @@ export class SplitServer {
     this.dropStepCache();
     const frames = await Promise.all(gz.map((t) => tensorToFrame(t)));
     tf.dispose(gz);
-    for (const [id, a] of live) await this.tap('onGradient', { clientId: id, round: this.round, step, z: this.clients.get(id)!.inflight!.z, gm: a.gm });
+    // the awaits above (the middle's worker threads, framing) let socket events run: a client that
+    // was dropped meanwhile has lost its in-flight forward and gets neither tap nor answer
+    const inflight = (id: number) => this.clients.get(id)?.inflight ?? null;
+    for (const [id, a] of live) {
+      const f = inflight(id);
+      if (f) await this.tap('onGradient', { clientId: id, round: this.round, step, z: f.z, gm: a.gm });
+    }
     live.forEach(([id, a], i) => {
-      const c = this.clients.get(id)!;
-      c.inflight!.z.dispose();
-      c.inflight = null;
+      const c = this.clients.get(id);
       a.gm.dispose();
+      if (!c?.inflight) return;
+      c.inflight.z.dispose();
+      c.inflight = null;
       this.count(id, 0, frames[i]!.byteLength);
       a.ack({ type: 'gradient', gz: frames[i]! });
     });

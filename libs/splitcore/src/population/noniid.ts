@@ -24,7 +24,9 @@ export function hellinger(p: readonly number[], q: readonly number[]): number {
 
 function kl2(p: readonly number[], q: readonly number[]): number {
   let s = 0;
-  for (let i = 0; i < p.length; i++) if (p[i]! > 0) s += p[i]! * Math.log2(p[i]! / q[i]!);
+  // q[i] ≥ p[i]/2 mathematically, but (p + q)/2 underflows to 0 for subnormal p (5e-324): such a
+  // term is at most p·1 bit, i.e. 0 in doubles — skip it instead of adding p·log(p/0) = ∞
+  for (let i = 0; i < p.length; i++) if (p[i]! > 0 && q[i]! > 0) s += p[i]! * Math.log2(p[i]! / q[i]!);
   return s;
 }
 

@@ -27,6 +27,11 @@ describe('non-IID measures', () => {
     expect(apart.clients[0]!.hellinger).toBeCloseTo(Math.sqrt(1 - Math.sqrt(0.5)), 12);
   });
 
+  it('stays finite for subnormal probabilities (fast-check found (p + q)/2 underflowing to 0)', () => {
+    expect(jensenShannon([0, 0, 0, 1], [0, 1, 5e-324, 0])).toBeCloseTo(1, 12);
+    expect(jensenShannon([0, 1, 5e-324, 0], [0, 0, 0, 1])).toBeCloseTo(1, 12);
+  });
+
   it('distances are symmetric and in [0, 1]', () => {
     const dist = fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 4, maxLength: 4 }).filter((a) => a.some((v) => v > 0)).map((a) => frequencies(a));
     fc.assert(fc.property(dist, dist, (p, q) => {
