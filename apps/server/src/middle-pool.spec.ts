@@ -95,6 +95,12 @@ describe('MiddlePool (data-parallel middle over worker threads)', () => {
     }
   });
 
+  it('fails to start, naming the worker’s reason, when a replica cannot be built', async () => {
+    // a replica gets weights that do not fit its spec: its init throws inside the worker thread
+    const broken = { spec: s.middle, getWeights: async () => [] } as unknown as PartModel;
+    await expect(MiddlePool.start(broken, 2)).rejects.toThrow(/middle pool: a worker failed to start: .*/);
+  });
+
   it('refuses a thread count that is not a positive integer', async () => {
     await expect(MiddlePool.start(middle, 0)).rejects.toThrow(/middle threads/);
     await expect(MiddlePool.start(middle, 1.5)).rejects.toThrow(/middle threads/);

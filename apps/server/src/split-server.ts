@@ -149,7 +149,12 @@ export class SplitServer {
       res.writeHead(404).end();
     });
     const server = new SplitServer(opts, http);
-    server.pool = await MiddlePool.start(server.middle, opts.config.server.middleThreads, server.log);
+    const threads = opts.config.server.middleThreads;
+    server.pool = await MiddlePool.start(server.middle, threads, server.log).catch(async (e: Error) => {
+      // worker threads that cannot start (a sandbox without them) cost speed, not the run
+      server.log(`${e.message}; the middle runs on the main thread only (server.middleThreads ${threads} → 1)`);
+      return MiddlePool.start(server.middle, 1, server.log);
+    });
     await new Promise<void>((res, rej) => {
       http.once('error', rej);
       http.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => res());
