@@ -221,13 +221,16 @@ What made the difference (history, each step measured against a baseline of the 
    middle's step showed BatchMatMul costing more than all convolutions: tfjs-wasm 4.22 sends a
    transposed operand through a scalar loop (~12× slower than XNNPACK), and every dense backward is
    two such products. Transposing explicitly, a one-pass Sum over leading axes, a one-pass MaxPoolGrad
-   for disjoint windows, an im2col + GEMM
-   Conv2DBackpropFilter for layers with few input channels, and a fused ReLU + max-pool backward
-   (\`SplitfleetReluMaxPoolGrad\`) took monolithic training from ~250 to ~350–440 samples/s; the
-   \`shipped kernels\` row measures the same training without them in this run.
+   for disjoint windows and an im2col + GEMM Conv2DBackpropFilter for layers with few input channels
+   (with the session-2 stride-1 Conv2DBackpropInput) took monolithic training from ~250 to ~350–440
+   samples/s; the \`shipped kernels\` row measures the same training on tfjs-wasm's shipped kernels in
+   this run (only Conv2DBackpropFilter, which it lacks, stays ours).
 2. **Activations kept across the network hop** (splitcore \`forwardKeep\`/\`backwardFromCache\`): the
    middle and the client's head run their backward from the forward's activations instead of a second
-   forward (the head also skips the gradient at the raw input).
+   forward. That backward differentiates ReLU + max-pool in one fused pass
+   (\`SplitfleetReluMaxPoolGrad\`); the head also skips the gradient at the raw input and sums its
+   filter gradient straight from the pool windows (\`SplitfleetConvReluPoolFilterGrad\`, 15–20 % off the
+   head's step). The monolithic baseline (tf.grads) uses neither.
 3. **The middle on two threads** (\`server.middleThreads\`, apps/server/src/middle-pool.ts): the middle
    holds ~95 % of the default cut's FLOPs and tfjs-wasm's threaded build does not start in Node 24, so
    each step's batch is cut into fixed row shards run on worker_thread replicas. See the paired rows

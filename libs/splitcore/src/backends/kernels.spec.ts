@@ -5,6 +5,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs';
 import { registerSplitfleetKernels } from './register.ts';
 import { ReluMaxPoolGrad } from './maxpool-grad-wasm.ts';
+import { ConvReluPoolFilterGrad } from './conv-relu-pool-grad-wasm.ts';
 import { cnnSmall } from '../model/zoo.ts';
 import { split } from '../model/split.ts';
 import { PartModel } from '../model/part-model.ts';
@@ -157,6 +158,33 @@ describe('wasm kernels registered by splitfleet', () => {
       }
       const gp = tf.mul(tf.grad((v: tf.Tensor) => tf.maxPool(v as tf.Tensor4D, c.size, c.size, 'valid'))(y, dy), tf.step(y));
       return tf.concat([tf.reshape(gp, [-1]), tf.sum(gp, [0, 1, 2])]);
+    }));
+  });
+
+  it.each([
+    { pad: 'same', k: 3, cin: 1, h: 8 },
+    { pad: 'valid', k: 3, cin: 3, h: 10 },
+    { pad: 'same', k: 5, cin: 1, h: 9 },
+  ] as const)('the fused first-layer filter gradient equals tf.grads of conv → ReLU → max-pool: %o', async (c) => {
+    const n = 3;
+    const co = 4;
+    const xs = seq(n * c.h * c.h * c.cin, (i) => Math.round(Math.sin(i * 0.7) * 4) / 4);
+    const ws = seq(c.k * c.k * c.cin * co, (i) => Math.cos(i * 0.3) * 0.5);
+    const bs = seq(co, (i) => (i % 2 ? 0.1 : -0.1));
+    await agrees(() => tf.tidy(() => {
+      const x = tf.tensor4d(xs, [n, c.h, c.h, c.cin]);
+      const w = tf.tensor4d(ws, [c.k, c.k, c.cin, co]);
+      const b = tf.tensor1d(bs);
+      const y = tf.relu(tf.add(tf.conv2d(x, w, 1, c.pad), b)) as tf.Tensor4D;
+      const oh = Math.floor(y.shape[1]! / 2);
+      const dy = tf.tensor4d(seq(n * oh * oh * co, (i) => Math.sin(i * 1.1)), [n, oh, oh, co]);
+      if (tf.getKernel(ConvReluPoolFilterGrad, tf.getBackend())) {
+        const pad = c.pad === 'same' ? Math.floor((c.k - 1) / 2) : 0;
+        const [dW, dB] = tf.engine().runKernel(ConvReluPoolFilterGrad, { x, y, dy }, { size: 2, kh: c.k, kw: c.k, top: pad, left: pad }) as tf.Tensor[];
+        return tf.concat([tf.reshape(dW!, [-1]), dB!]);
+      }
+      const [dW, dB] = tf.grads((ww: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(tf.relu(tf.add(tf.conv2d(x, ww as tf.Tensor4D, 1, c.pad), bb)) as tf.Tensor4D, 2, 2, 'valid'), dy)))([w, b]);
+      return tf.concat([tf.reshape(dW!, [-1]), dB!]);
     }));
   });
 

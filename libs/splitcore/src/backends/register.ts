@@ -1,12 +1,13 @@
 import { BatchMatMul, Conv2DBackpropInput, MaxPoolGrad, Sum, getKernel, registerKernel, unregisterKernel, type KernelConfig } from '@tensorflow/tfjs-core';
 import { makeBatchMatMulWasmConfig } from './batch-matmul-wasm.ts';
 import { makeMaxPoolGradWasmConfig, reluMaxPoolGradWasmConfig } from './maxpool-grad-wasm.ts';
+import { convReluPoolFilterGradWasmConfig } from './conv-relu-pool-grad-wasm.ts';
 import { makeSumWasmConfig } from './sum-wasm.ts';
 import { conv2DBackpropFilterWasmConfig } from './conv2d-backprop-filter-wasm.ts';
 import { makeConv2DBackpropInputWasmConfig } from './conv2d-backprop-input-wasm.ts';
 
-/** Kernels splitfleet adds where a backend lacks them (the fused ReLU + max-pool backward is its own). */
-export const SPLITFLEET_KERNELS: readonly KernelConfig[] = [conv2DBackpropFilterWasmConfig, reluMaxPoolGradWasmConfig];
+/** Kernels splitfleet adds where a backend lacks them (the two fused backward kernels are its own). */
+export const SPLITFLEET_KERNELS: readonly KernelConfig[] = [conv2DBackpropFilterWasmConfig, reluMaxPoolGradWasmConfig, convReluPoolFilterGradWasmConfig];
 
 /**
  * Shipped wasm kernels splitfleet wraps with a fast path (each defers to the shipped kernel for the

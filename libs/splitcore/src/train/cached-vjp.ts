@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { applyLayers, type PartModel } from '../model/part-model.ts';
 import { ReluMaxPoolGrad } from '../backends/maxpool-grad-wasm.ts';
+import { CONV_RELU_POOL_MAX_TAPS, ConvReluPoolFilterGrad } from '../backends/conv-relu-pool-grad-wasm.ts';
 
 /**
  * A part's forward pass that keeps each layer's input and output, so its vector–Jacobian product can
@@ -56,6 +57,7 @@ function vjpFromCache(part: PartModel, cache: ForwardCache, gy: tf.Tensor, input
     // where the backend has it, a ReLU layer followed by a max-pool is differentiated in one fused
     // pass (gradient at the pre-activation and its bias sum); see ReluMaxPoolGrad
     const fused = tf.getKernel(ReluMaxPoolGrad, tf.getBackend()) !== undefined;
+    const fusedFirst = tf.getKernel(ConvReluPoolFilterGrad, tf.getBackend()) !== undefined;
     let pre: { g: tf.Tensor; bias: tf.Tensor } | null = null;
     for (let i = layers.length - 1; i >= 0; i--) {
       const s = layers[i]!.spec;
@@ -64,6 +66,20 @@ function vjpFromCache(part: PartModel, cache: ForwardCache, gy: tf.Tensor, input
       const needGx = inputGradient || i > 0;
       if (s.kind === 'maxpool') {
         const before = i > 0 ? layers[i - 1]!.spec : null;
+        // a first conv → ReLU → pool whose input gradient nobody needs (a client's head): its
+        // parameter gradients straight from the pool windows, see ConvReluPoolFilterGrad
+        if (fusedFirst && i === 1 && !inputGradient && before?.kind === 'conv2d' && before.activation === 'relu' && before.stride === 1) {
+          const kernel = part.vars[p - 2]!;
+          const [KH, KW, Ci] = kernel.shape as [number, number, number, number];
+          if (KH * KW * Ci <= CONV_RELU_POOL_MAX_TAPS) {
+            const cx = cache.inputs[0]!;
+            const info = tf.backend_util.computeConv2DInfo(cx.shape as [number, number, number, number], kernel.shape as [number, number, number, number], 1, 1, before.padding);
+            const [dW, dB] = tf.engine().runKernel(ConvReluPoolFilterGrad, { x: cx, y: x, dy: g }, { size: s.size, kh: KH, kw: KW, top: info.padInfo.top, left: info.padInfo.left }) as tf.Tensor[];
+            grads[p - 2] = dW!;
+            grads[p - 1] = dB!;
+            break;
+          }
+        }
         if (fused && before?.kind === 'conv2d' && before.activation === 'relu') {
           const [gp, gb] = tf.engine().runKernel(ReluMaxPoolGrad, { y: x, dy: g }, { size: s.size }) as tf.Tensor[];
           pre = { g: gp!, bias: gb! };
