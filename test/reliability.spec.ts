@@ -103,23 +103,33 @@ describe('hostile input', () => {
   });
 });
 
+const host = { runtime: 'node' as const, backend: 'wasm', adapter: null, loadDataset: readDatasetCached, log: () => {} };
+
+/** Client `id` in this process on its own socket (joined), with a switch that disconnects it right after it emits `event`. */
+async function inProcessClient(url: string, token: string, id: number) {
+  const sock = await connect(url, token);
+  const client = new SplitClient(sock as never, host, id, 'local');
+  await client.join();
+  const disconnectAfter = (event: 'forward' | 'backward') => {
+    const orig = sock.emitWithAck.bind(sock);
+    (sock as unknown as { emitWithAck: typeof orig }).emitWithAck = ((ev: string, ...a: unknown[]) => {
+      const p = (orig as (e: string, ...x: unknown[]) => Promise<unknown>)(ev, ...a);
+      if (ev === event) setTimeout(() => sock.disconnect(), 0);
+      return p;
+    }) as typeof orig;
+  };
+  return { client, disconnectAfter };
+}
+
 describe('faults', () => {
   it('a client that drops mid-batch is dropped from the round (memory back to its level); it reconnects and takes part in the next round', async () => {
     const { server, tokens } = await authServer(2, { training: { rounds: 2, maxStepsPerRound: 4, stepTimeoutSeconds: 30, batchSize: 16 } });
     const fleet = await startFleet({ serverUrl: server.url, clients: 1, workers: 1, backend: 'wasm', tokens: [tokens[0]!] });
-    const host = { runtime: 'node' as const, backend: 'wasm', adapter: null, loadDataset: readDatasetCached, log: () => {} };
-    const sock = await connect(server.url, tokens[1]);
-    const c1 = new SplitClient(sock as never, host, 1, 'local');
-    await c1.join();
+    const { client: c1, disconnectAfter } = await inProcessClient(server.url, tokens[1]!, 1);
     await server.waitForClients();
     const before = tf.memory().numTensors;
     // drop client 1 right after its first forward reached the server (mid-batch)
-    const orig = sock.emitWithAck.bind(sock);
-    (sock as unknown as { emitWithAck: typeof orig }).emitWithAck = ((ev: string, ...a: unknown[]) => {
-      const p = (orig as (e: string, ...x: unknown[]) => Promise<unknown>)(ev, ...a);
-      if (ev === 'forward') setTimeout(() => sock.disconnect(), 0);
-      return p;
-    }) as typeof orig;
+    disconnectAfter('forward');
     const r0 = await server.runRound(0);
     expect(r0.participants).toEqual([0]);
     expect(r0.dropped).toEqual([1]);
@@ -128,9 +138,8 @@ describe('faults', () => {
     // middle optimiser's momentum state, created by its first update (one tensor per parameter)
     expect(tf.memory().numTensors).toBe(before + server.middle.vars.length);
     // reconnect with the same token: same client id, back from the next round
-    const sock2 = await connect(server.url, tokens[1]);
-    const c2 = new SplitClient(sock2 as never, host, 1, 'local');
-    expect((await c2.join()).clientId).toBe(1);
+    const { client: c2 } = await inProcessClient(server.url, tokens[1]!, 1);
+    expect(c2.id).toBe(1);
     const r1 = await server.runRound(1);
     expect(r1.participants).toEqual([0, 1]);
     await server.close();
@@ -144,17 +153,9 @@ describe('faults', () => {
     // worker thread — socket events (this disconnect) run during that await
     const { server, tokens } = await authServer(2, { server: { middleThreads: 2 }, training: { rounds: 2, maxStepsPerRound: 3, stepTimeoutSeconds: 30, batchSize: 16 } });
     const fleet = await startFleet({ serverUrl: server.url, clients: 1, workers: 1, backend: 'wasm', tokens: [tokens[0]!] });
-    const host = { runtime: 'node' as const, backend: 'wasm', adapter: null, loadDataset: readDatasetCached, log: () => {} };
-    const sock = await connect(server.url, tokens[1]);
-    const c1 = new SplitClient(sock as never, host, 1, 'local');
-    await c1.join();
+    const { client: c1, disconnectAfter } = await inProcessClient(server.url, tokens[1]!, 1);
     await server.waitForClients();
-    const orig = sock.emitWithAck.bind(sock);
-    (sock as unknown as { emitWithAck: typeof orig }).emitWithAck = ((ev: string, ...a: unknown[]) => {
-      const p = (orig as (e: string, ...x: unknown[]) => Promise<unknown>)(ev, ...a);
-      if (ev === 'backward') setTimeout(() => sock.disconnect(), 0);
-      return p;
-    }) as typeof orig;
+    disconnectAfter('backward');
     const r0 = await server.runRound(0);
     expect(r0.participants).toEqual([0]);
     expect(r0.dropped).toEqual([1]);
