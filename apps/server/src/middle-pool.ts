@@ -18,6 +18,7 @@ interface Remote {
 /** One step in flight: its shards' rows (kept so a lost worker's shard can be recomputed) and who runs them. */
 interface StepState {
   readonly sizes: number[];
+  /** The remote shards' input rows: zs[i] is shard i + 1's (shard 0's rows live in `local`). */
   readonly zs: tf.Tensor[];
   readonly local: ForwardCache;
   /** remotes[i] runs shard i + 1. */
@@ -85,21 +86,23 @@ export class MiddlePool {
   async forward(middle: PartModel, z: tf.Tensor): Promise<tf.Tensor> {
     this.drop();
     const sizes = shardRows(z.shape[0]!, this.threads, MIN_SHARD_ROWS);
-    const zs = sizes.length === 1 ? [tf.clone(z)] : tf.split(z, sizes, 0);
-    const remotes = this.remotes.slice(0, sizes.length - 1);
+    // one shard: z itself (the caller's; forwardKeep copies what it keeps), nothing else to hold
+    const [own, ...zs] = sizes.length === 1 ? [z] : tf.split(z, sizes, 0);
+    const remotes = this.remotes.slice(0, zs.length);
     // post the remote shards first, so the workers compute while this thread runs shard 0
     const pending = remotes.map((r, i) => {
       const weights = middle.vars.map((v) => v.dataSync() as Float32Array);
-      const shard = fromTensor(zs[i + 1]!);
+      const shard = fromTensor(zs[i]!);
       return this.call(r, (api) => api.forward(Comlink.transfer(weights, weights.map((w) => w.buffer)), Comlink.transfer(shard, [shard.data.buffer])));
     });
-    const { y, cache } = forwardKeep(middle, zs[0]!);
+    const { y, cache } = forwardKeep(middle, own!);
+    if (own !== z) own!.dispose();
     this.step = { sizes, zs, local: cache, remotes, remoteCached: remotes.length > 0 };
     if (pending.length === 0) return y;
     const ys = [y];
     for (let i = 0; i < pending.length; i++) {
       const r = await pending[i]!;
-      ys.push(r ? toTensor(r) : this.recompute(i, () => tf.tidy(() => middle.apply(zs[i + 1]!))));
+      ys.push(r ? toTensor(r) : this.recompute(i, () => tf.tidy(() => middle.apply(zs[i]!))));
     }
     const all = tf.concat(ys, 0);
     tf.dispose(ys);
@@ -122,7 +125,7 @@ export class MiddlePool {
     let grads = local.grads;
     for (let i = 0; i < pending.length; i++) {
       const r = await pending[i]!;
-      const part: ShardGrads = r ? { gz: toTensor(r.gz), grads: r.grads.map(toTensor) } : this.recompute(i, () => middleVjp(middle, st.zs[i + 1]!, gms[i + 1]!));
+      const part: ShardGrads = r ? { gz: toTensor(r.gz), grads: r.grads.map(toTensor) } : this.recompute(i, () => middleVjp(middle, st.zs[i]!, gms[i + 1]!));
       gzs.push(part.gz);
       // summed in shard order on this thread: a fixed order, so the same weights every run
       const summed = grads.map((g, j) => tf.add(g, part.grads[j]!));

@@ -449,9 +449,7 @@ export class SplitServer {
     // the forward's activations serve when the same clients, in the same order, came back
     const sc = this.stepCache;
     const cached = sc && sc.round === this.round && sc.step === step && sc.ids.length === live.length && sc.ids.every((id, i) => id === live[i]![0]);
-    const zAll = live.length === 1 ? zs[0]! : tf.concat(zs, 0);
-    const vjp = (cached ? await this.pool.backward(this.middle, gmAll) : null) ?? middleVjp(this.middle, zAll, gmAll);
-    if (zAll !== zs[0]) zAll.dispose();
+    const vjp = (cached ? await this.pool.backward(this.middle, gmAll) : null) ?? this.recomputedVjp(zs, gmAll);
     gmAll.dispose();
     applyGradients(this.opt, this.middle.vars, vjp.grads);
     tf.dispose(vjp.grads);
@@ -478,6 +476,14 @@ export class SplitServer {
     });
     for (const [id, a] of arrivals) if (!live.some(([l]) => l === id)) a.gm.dispose();
     this.opts.onStep?.(this.round, step + 1, Math.max(0, ...[...this.active].map((id) => this.stepsOf.get(id) ?? 0)));
+  }
+
+  /** The middle's VJP with a second forward, when the kept activations do not match the clients that came back. */
+  private recomputedVjp(zs: tf.Tensor[], gm: tf.Tensor): { gz: tf.Tensor; grads: tf.Tensor[] } {
+    const z = zs.length === 1 ? zs[0]! : tf.concat(zs, 0);
+    const r = middleVjp(this.middle, z, gm);
+    if (z !== zs[0]) z.dispose();
+    return r;
   }
 
   /** Predicted simulated seconds of a client's round: last measured compute per step (or the fleet's median) plus its traffic. */

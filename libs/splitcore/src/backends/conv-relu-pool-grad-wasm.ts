@@ -1,5 +1,5 @@
 import type { KernelBackend, KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
-import { heapView } from './wasm-heap.ts';
+import { firstMax, heapOutput, heapView } from './wasm-heap.ts';
 
 /** A fused kernel of splitfleet's own (cached-vjp.ts calls it where it is registered). */
 export const ConvReluPoolFilterGrad = 'SplitfleetConvReluPoolFilterGrad';
@@ -35,9 +35,8 @@ function convReluPoolFilterGradWasm(args: { inputs: NamedTensorInfoMap; backend:
   const OH = Math.floor(YH / size);
   const OW = Math.floor(YW / size);
   if (gI.shape.join() !== [B, OH, OW, Co].join()) throw new Error(`${ConvReluPoolFilterGrad}: dy [${gI.shape}] does not match a ${size}×${size} pool of [${yI.shape}]`);
-  const make = (shape: number[]) => (backend as unknown as { makeOutput(s: number[], d: string): TensorInfo }).makeOutput(shape, 'float32');
-  const dW = make([KH, KW, Ci, Co]);
-  const dB = make([Co]);
+  const dW = heapOutput(backend, [KH, KW, Ci, Co]);
+  const dB = heapOutput(backend, [Co]);
   const x = heapView(backend, xI);
   const y = heapView(backend, yI);
   const g = heapView(backend, gI);
@@ -70,18 +69,8 @@ function convReluPoolFilterGradWasm(args: { inputs: NamedTensorInfoMap; backend:
         const gBase = ((b * OH + ph) * OW + pw) * Co;
         const yBase = ((b * YH + ph * size) * YW + pw * size) * Co;
         for (let c = 0; c < Co; c++) {
-          // the window's first maximum (row-major, strict >) among values > 0, as the unfused route
-          let best = 0;
-          let at = -1;
-          for (let r = 0, a = 0; r < size; r++) {
-            for (let q = 0; q < size; q++, a++) {
-              const v = y[yBase + r * rowY + q * Co + c]!;
-              if (v > best) {
-                best = v;
-                at = a;
-              }
-            }
-          }
+          // the window's first maximum among values > 0 (a ReLU's output), as the unfused route
+          const at = firstMax(y, yBase + c, size, size, rowY, Co, 0);
           if (at < 0) continue;
           const gv = g[gBase + c]!;
           accB[c]! += gv;

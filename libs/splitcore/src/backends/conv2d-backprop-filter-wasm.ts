@@ -17,7 +17,7 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 import { runWasmKernel } from './wasm-kernel-call.ts';
-import { heapView } from './wasm-heap.ts';
+import { heapOutput, heapView } from './wasm-heap.ts';
 
 /**
  * Conv2DBackpropFilter for the wasm backend, which tfjs-backend-wasm 4.22 does not ship
@@ -120,14 +120,13 @@ function im2colGrad(backend: KernelBackend, x: TensorInfo, dy: TensorInfo, info:
   const K = KH * KW * Ci;
   const P = OH * OW;
   const chunk = Math.max(1, Math.min(B, Math.floor(CHUNK_FLOATS / (K * P))));
-  const make = (shape: number[]) => (backend as unknown as { makeOutput(s: number[], d: string): TensorInfo }).makeOutput(shape, 'float32');
   let acc: TensorInfo | null = null;
   const dy2 = run(Reshape, backend, { x: dy }, { shape: [B * P, Co] });
   try {
     for (let b0 = 0; b0 < B; b0 += chunk) {
       const nb = Math.min(chunk, B - b0);
       const N = nb * P;
-      const a = make([K, N]);
+      const a = heapOutput(backend, [K, N]);
       const xs = heapView(backend, x);
       const av = heapView(backend, a);
       for (let kh = 0; kh < KH; kh++) {

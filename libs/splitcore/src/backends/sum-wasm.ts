@@ -8,7 +8,7 @@ import {
   type SumInputs,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
-import { heapView } from './wasm-heap.ts';
+import { heapOutput, heapView } from './wasm-heap.ts';
 
 /**
  * A faster Sum for wasm over leading axes (a bias gradient: Σ over batch, rows and columns of an
@@ -30,7 +30,7 @@ export function makeSumWasmConfig(shipped: KernelConfig): KernelConfig {
     const c = util.sizeFromShape(x.shape.slice(axes.length));
     if (x.dtype !== 'float32' || !leading || n < 2 || c === 0) return plain(args as unknown as Parameters<KernelFunc>[0]) as TensorInfo;
     const outShape = attrs.keepDims ? x.shape.map((d, i) => (i < axes.length ? 1 : d)) : x.shape.slice(axes.length);
-    const out = (backend as unknown as { makeOutput(s: number[], d: string): TensorInfo }).makeOutput(outShape, 'float32');
+    const out = heapOutput(backend, outShape);
     const xs = heapView(backend, x);
     const acc = new Float64Array(c);
     for (let r = 0, o = 0; r < n; r++) for (let j = 0; j < c; j++, o++) acc[j]! += xs[o]!;
