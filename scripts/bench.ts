@@ -11,10 +11,10 @@ import {
 } from '@splitfleet/splitcore';
 import { pgd, type ThreePart } from '@splitfleet/attack';
 import { initBackend, readDataset, startFleet } from '@splitfleet/client-sim';
-import { parseConfig, type ConfigInput } from '../apps/server/src/config.ts';
-import { runExperiment } from '../apps/server/src/run.ts';
-import { SplitServer } from '../apps/server/src/split-server.ts';
-import { writeFileAtomic } from '../apps/server/src/atomic.ts';
+import { parseConfig, type ConfigInput } from '../apps/server/src/experiment/config.ts';
+import { runExperiment } from '../apps/server/src/experiment/run.ts';
+import { SplitServer } from '../apps/server/src/server/split-server.ts';
+import { writeFileAtomic } from '../apps/server/src/experiment/atomic.ts';
 
 const full = process.argv.includes('--full');
 const B = 64;

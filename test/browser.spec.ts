@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Page } from 'playwright-core';
 import { BUNDLED_FASHION_MNIST, CHROMIUM_ARGS, CHROMIUM_PATH, serveBrowserAsset, startFleet } from '@splitfleet/client-sim';
-import { readCheckpoint } from '../apps/server/src/checkpoint.ts';
-import { runExperiment } from '../apps/server/src/run.ts';
-import type { SplitServer } from '../apps/server/src/split-server.ts';
+import { readCheckpoint } from '../apps/server/src/experiment/checkpoint.ts';
+import { runExperiment } from '../apps/server/src/experiment/run.ts';
+import type { SplitServer } from '../apps/server/src/server/split-server.ts';
 import { testConfig } from './helpers.ts';
 
 const ARTIFACTS = join(process.cwd(), 'test-artifacts');

@@ -3,10 +3,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readCheckpoint } from '../apps/server/src/checkpoint.ts';
-import type { RunResults } from '../apps/server/src/results.ts';
+import { readCheckpoint } from '../apps/server/src/experiment/checkpoint.ts';
+import type { RunResults } from '../apps/server/src/experiment/results.ts';
 
-const CLI = join(import.meta.dirname, '..', 'apps', 'server', 'src', 'cli.ts');
+const CLI = join(import.meta.dirname, '..', 'apps', 'server', 'src', 'cli', 'cli.ts');
 const cli = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 300_000 });
 const tmp = () => mkdtempSync(join(tmpdir(), 'splitfleet-'));
 const small = ['--set', 'fleet.clients=2', '--set', 'fleet.workers=1', '--set', 'fleet.backend=wasm', '--set', 'training.batchSize=16', '--set', 'training.maxStepsPerRound=3', '--set', 'data.testSamples=100'];

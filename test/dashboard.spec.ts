@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { CHROMIUM_PATH } from '@splitfleet/client-sim';
-import { Dashboard } from '../apps/server/src/dashboard.ts';
-import { runExperiment } from '../apps/server/src/run.ts';
-import type { SplitServer } from '../apps/server/src/split-server.ts';
+import { Dashboard } from '../apps/server/src/output/dashboard.ts';
+import { runExperiment } from '../apps/server/src/experiment/run.ts';
+import type { SplitServer } from '../apps/server/src/server/split-server.ts';
 import { testConfig } from './helpers.ts';
 
 const ARTIFACTS = join(process.cwd(), 'test-artifacts');

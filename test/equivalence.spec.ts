@@ -4,7 +4,7 @@ import {
 } from '@splitfleet/splitcore';
 import { readDataset } from '@splitfleet/client-sim';
 import { maxAbsDiff, startHarness, testConfig, tf } from './helpers.ts';
-import { resolvePartition } from '../apps/server/src/config.ts';
+import { resolvePartition } from '../apps/server/src/experiment/config.ts';
 
 const STEPS = 10;
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runExperiment } from '../apps/server/src/run.ts';
+import { runExperiment } from '../apps/server/src/experiment/run.ts';
 import { testConfig } from './helpers.ts';
 
 /**

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, readDataset, startFleet, type FleetHandle } from '@splitfleet/client-sim';
-import { parseConfig, type Config, type ConfigInput } from '../apps/server/src/config.ts';
-import { SplitServer } from '../apps/server/src/split-server.ts';
-import { mintTokens, newSecret } from '../apps/server/src/auth.ts';
+import { parseConfig, type Config, type ConfigInput } from '../apps/server/src/experiment/config.ts';
+import { SplitServer } from '../apps/server/src/server/split-server.ts';
+import { mintTokens, newSecret } from '../apps/server/src/server/auth.ts';
 
 /** A small, fast config for end-to-end tests (wasm everywhere, bounded steps). */
 export function testConfig(over: ConfigInput = {}): Config {

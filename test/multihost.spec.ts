@@ -3,9 +3,9 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readCheckpoint } from '../apps/server/src/checkpoint.ts';
-import { runExperiment } from '../apps/server/src/run.ts';
-import type { RunResults } from '../apps/server/src/results.ts';
+import { readCheckpoint } from '../apps/server/src/experiment/checkpoint.ts';
+import { runExperiment } from '../apps/server/src/experiment/run.ts';
+import type { RunResults } from '../apps/server/src/experiment/results.ts';
 import { testConfig } from './helpers.ts';
 
 // A server and two fleet processes in three Linux network namespaces joined by veth pairs: the
@@ -39,7 +39,7 @@ afterAll(() => {
 });
 
 function inNs(n: string, args: string[], out: string[]): { child: ChildProcess; exited: Promise<number | null> } {
-  const child = spawn('ip', ['netns', 'exec', n, process.execPath, 'apps/server/src/cli.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('ip', ['netns', 'exec', n, process.execPath, 'apps/server/src/cli/cli.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const take = (b: Buffer) => out.push(...b.toString().split('\n').filter(Boolean));
   child.stdout!.on('data', take);
   child.stderr!.on('data', take);

@@ -8,7 +8,7 @@ import { until } from './helpers.ts';
 
 // Sweeps on BullMQ: Debian's redis-server on a free loopback port, real `splitfleet worker` and
 // `splitfleet sweep --queue` processes.
-const CLI = 'apps/server/src/cli.ts';
+const CLI = 'apps/server/src/cli/cli.ts';
 const root = mkdtempSync(join(tmpdir(), 'sf-queue-'));
 let redis: ChildProcess;
 let url = '';

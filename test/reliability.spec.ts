@@ -7,9 +7,9 @@ import fc from 'fast-check';
 import { io, type Socket } from 'socket.io-client';
 import { encodeTensor, PROTOCOL_VERSION, type ErrorReply } from '@splitfleet/splitcore';
 import { readDatasetCached, SplitClient, startFleet } from '@splitfleet/client-sim';
-import { mintToken, mintTokens, newSecret } from '../apps/server/src/auth.ts';
+import { mintToken, mintTokens, newSecret } from '../apps/server/src/server/auth.ts';
 import { testConfig, tf, until } from './helpers.ts';
-import { SplitServer } from '../apps/server/src/split-server.ts';
+import { SplitServer } from '../apps/server/src/server/split-server.ts';
 import { initBackend, readDataset } from '@splitfleet/client-sim';
 
 const connect = (url: string, token?: string) =>
@@ -196,7 +196,7 @@ describe('faults', () => {
     const fleet = await startFleet({ serverUrl: server.url, clients: 2, workers: 1, backend: 'wasm', tokens: tokens.slice(0, 2) });
     const dir = mkdtempSync(join(tmpdir(), 'sf-kill-'));
     writeFileSync(join(dir, 'tokens.json'), JSON.stringify(tokens), { mode: 0o600 });
-    const child = spawn(process.execPath, ['apps/server/src/cli.ts', 'fleet', '--server', server.url, '--clients', '1', '--workers', '1', '--backend', 'wasm', '--tokens', join(dir, 'tokens.json'), '--first-client', '2', '--quiet'], { stdio: 'ignore' });
+    const child = spawn(process.execPath, ['apps/server/src/cli/cli.ts', 'fleet', '--server', server.url, '--clients', '1', '--workers', '1', '--backend', 'wasm', '--tokens', join(dir, 'tokens.json'), '--first-client', '2', '--quiet'], { stdio: 'ignore' });
     await server.waitForClients();
     const round = server.runRound(0);
     await until(() => server.clientStates().some((c) => c.active));

@@ -5,4 +5,4 @@ if (major < 24) {
   console.error(`splitfleet needs Node >= 24 (this is ${process.version}); run it through npm (npx splitfleet / npm run splitfleet), which uses the pinned Node 24 in node_modules/.bin.`);
   process.exit(1);
 }
-await import('../src/cli.ts');
+await import('../src/cli/cli.ts');

@@ -5,9 +5,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Queue, Worker, type Job } from 'bullmq';
-import { writeJsonAtomic } from './atomic.ts';
-import { ConfigError } from './config.ts';
-import type { RunResults } from './results.ts';
+import { writeJsonAtomic } from '../experiment/atomic.ts';
+import { ConfigError } from '../experiment/config.ts';
+import type { RunResults } from '../experiment/results.ts';
 import { runSweepPoint } from './sweep-point.ts';
 import { isDone, type SweepPoint } from './sweep.ts';
 

@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { PNG } from 'pngjs';
-import { writeFileAtomic } from './atomic.ts';
-import type { RunResults } from './results.ts';
-import type { AttackReport } from './attack-run.ts';
+import { writeFileAtomic } from '../experiment/atomic.ts';
+import type { RunResults } from '../experiment/results.ts';
+import type { AttackReport } from '../experiment/attack-run.ts';
 
 /** Renders a Vega-Lite spec to an SVG string, headless (no browser, no canvas). */
 export async function vegaLiteToSvg(spec: TopLevelSpec): Promise<string> {

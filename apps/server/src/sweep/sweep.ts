@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { applyOverrides, ConfigError, parseConfig, type Config } from './config.ts';
-import { writeFileAtomic, writeJsonAtomic } from './atomic.ts';
-import { toCsv, vegaLiteToSvg } from './report.ts';
-import type { RunResults } from './results.ts';
-import type { AttackReport } from './attack-run.ts';
+import { applyOverrides, ConfigError, parseConfig, type Config } from '../experiment/config.ts';
+import { writeFileAtomic, writeJsonAtomic } from '../experiment/atomic.ts';
+import { toCsv, vegaLiteToSvg } from '../output/report.ts';
+import type { RunResults } from '../experiment/results.ts';
+import type { AttackReport } from '../experiment/attack-run.ts';
 import type { TopLevelSpec } from 'vega-lite';
 
 /** A sweep file: a base config and a grid of `path: [values]` to take the product of. */

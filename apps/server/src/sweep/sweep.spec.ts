@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { expandSweep, markdownTable, sweepRows, trainingConfig } from './sweep.ts';
-import type { RunResults } from './results.ts';
+import type { RunResults } from '../experiment/results.ts';
 
 const cell = (method: string, epsilon: number, successRate: number) => ({ method, epsilon, successRate, robustAccuracy: 0.5 * (1 - successRate) });
 

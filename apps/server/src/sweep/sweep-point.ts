@@ -2,11 +2,11 @@
 // workers. Points that differ only in attack.* share a training run (<root>/train-<hash>).
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeJsonAtomic } from './atomic.ts';
-import { attackFinishedRun } from './reattack.ts';
-import { writeReport } from './report.ts';
-import type { RunResults } from './results.ts';
-import { reporterFor, runWithReport, type CommonOpts } from './run-report.ts';
+import { writeJsonAtomic } from '../experiment/atomic.ts';
+import { attackFinishedRun } from '../experiment/reattack.ts';
+import { writeReport } from '../output/report.ts';
+import type { RunResults } from '../experiment/results.ts';
+import { reporterFor, runWithReport, type CommonOpts } from '../output/run-report.ts';
 import { configId, isDone, trainingConfig, type SweepPoint } from './sweep.ts';
 
 /** Runs the point unless it is done already; returns its results (read back when it was). */

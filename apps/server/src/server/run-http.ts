@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { serveBrowserAsset } from '@splitfleet/client-sim';
-import type { Dashboard } from './dashboard.ts';
+import type { Dashboard } from '../output/dashboard.ts';
 
 export interface RunHttpOptions {
   /** Directory of the run's dataset files, served to browser clients. */

@@ -6,19 +6,19 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, readDataset, startFleet, type FleetHandle } from '@splitfleet/client-sim';
 import { writeFileAtomic, writeJsonAtomic } from './atomic.ts';
-import { mintTokens, newSecret } from './auth.ts';
+import { mintTokens, newSecret } from '../server/auth.ts';
 import type { Config } from './config.ts';
 import { RESULTS_SCHEMA_VERSION, type RoundResult, type RunResults } from './results.ts';
-import { SplitServer } from './split-server.ts';
+import { SplitServer } from '../server/split-server.ts';
 import { heldOutIndices, ObservationRecorder } from '@splitfleet/attack';
-import { Dashboard, type DashboardPoint } from './dashboard.ts';
-import { runHttpHandler } from './run-http.ts';
+import { Dashboard, type DashboardPoint } from '../output/dashboard.ts';
+import { runHttpHandler } from '../server/run-http.ts';
 import { runSpadv, type AttackReport, type AttackTarget } from './attack-run.ts';
 import { observationsFrom, observationTensors, readCheckpoint, weightsToTensors, writeCheckpoint, type ObservedMeta } from './checkpoint.ts';
 import { existsSync, readFileSync } from 'node:fs';
-import type { ServerStateMeta } from './split-server.ts';
+import type { ServerStateMeta } from '../server/split-server.ts';
 
-const CLI = fileURLToPath(new URL('./cli.ts', import.meta.url));
+const CLI = fileURLToPath(new URL('../cli/cli.ts', import.meta.url));
 
 export interface RunOptions {
   readonly outDir: string;

@@ -2,11 +2,11 @@
 // `run`, `serve` and each sweep point share.
 import { join } from 'node:path';
 import { formatAttackTable } from './attack-table.ts';
-import type { Config } from './config.ts';
+import type { Config } from '../experiment/config.ts';
 import { Reporter } from './progress.ts';
 import { writeReport } from './report.ts';
-import type { RunResults } from './results.ts';
-import { runExperiment, type RunOptions } from './run.ts';
+import type { RunResults } from '../experiment/results.ts';
+import { runExperiment, type RunOptions } from '../experiment/run.ts';
 
 export interface CommonOpts { quiet?: boolean; verbose?: boolean }
 

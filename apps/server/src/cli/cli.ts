@@ -3,17 +3,17 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { loadTokens, runFleet, type FleetRuntime } from '@splitfleet/client-sim';
-import { writeJsonAtomic } from './atomic.ts';
-import { attackFinishedRun } from './reattack.ts';
-import { formatAttackTable } from './attack-table.ts';
-import { applyOverrides, ConfigError, parseConfig, parseConfigText, type Config } from './config.ts';
-import { writeReport } from './report.ts';
-import type { RunResults } from './results.ts';
-import { expandSweep, gatherSweep, isDone, type SweepSpec } from './sweep.ts';
-import { runSweepPoint } from './sweep-point.ts';
-import { startQueueWorker, submitSweep, sweepStatus, waitForSweep } from './queue.ts';
+import { writeJsonAtomic } from '../experiment/atomic.ts';
+import { attackFinishedRun } from '../experiment/reattack.ts';
+import { formatAttackTable } from '../output/attack-table.ts';
+import { applyOverrides, ConfigError, parseConfig, parseConfigText, type Config } from '../experiment/config.ts';
+import { writeReport } from '../output/report.ts';
+import type { RunResults } from '../experiment/results.ts';
+import { expandSweep, gatherSweep, isDone, type SweepSpec } from '../sweep/sweep.ts';
+import { runSweepPoint } from '../sweep/sweep-point.ts';
+import { startQueueWorker, submitSweep, sweepStatus, waitForSweep } from '../sweep/queue.ts';
 import { hostname } from 'node:os';
-import { reporterFor, runWithReport, type CommonOpts } from './run-report.ts';
+import { reporterFor, runWithReport, type CommonOpts } from '../output/run-report.ts';
 
 function readConfigFile(file: string | undefined): unknown {
   if (!file) return {};

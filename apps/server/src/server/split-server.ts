@@ -12,11 +12,11 @@ import {
   type ImageSet, type RoundDone, type ServerToClientEvents, type SplitModel, type WeightArray,
   type ServerTaps, type TapEvent, type WireTensor,
 } from '@splitfleet/splitcore';
-import { StepBarrier } from './barrier.ts';
-import { MiddlePool } from './middle-pool.ts';
+import { StepBarrier } from './lockstep/barrier.ts';
+import { MiddlePool } from './lockstep/middle-pool.ts';
 import { AuthError, verifyToken } from './auth.ts';
-import { resolvePartition, resolveProfiles, type Config } from './config.ts';
-import type { ClientInfo, ClientRoundResult, RoundResult } from './results.ts';
+import { resolvePartition, resolveProfiles, type Config } from '../experiment/config.ts';
+import type { ClientInfo, ClientRoundResult, RoundResult } from '../experiment/results.ts';
 
 type IoSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
 
