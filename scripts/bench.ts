@@ -15,6 +15,7 @@ import { parseConfig, type ConfigInput } from '../apps/server/src/experiment/con
 import { runExperiment } from '../apps/server/src/experiment/run.ts';
 import { SplitServer } from '../apps/server/src/server/split-server.ts';
 import { writeFileAtomic } from '../apps/server/src/experiment/atomic.ts';
+import { setupExperiment } from '../apps/server/src/experiment/setup.ts';
 
 const full = process.argv.includes('--full');
 const B = 64;
@@ -146,7 +147,7 @@ for (const [n, w, steps] of [[1, 1, 40], [4, 2, 15], [16, 2, 5], ...(full ? [[64
 // ---- 2. fleet scaling and memory per client ------------------------------------------------------
 for (const n of full ? [256, 1000] : [256]) {
   const cfg = cfgOf({ fleet: { clients: n, workers: 4, backend: 'wasm', joinTimeoutSeconds: 900 }, training: { mode: 'splitfed', rounds: 1, batchSize: 4, maxStepsPerRound: 1, checkpointEvery: 0, stepTimeoutSeconds: 900 } });
-  const server = await SplitServer.start({ config: cfg, runId: 'bench', train: data.train, test: data.test });
+  const server = await SplitServer.start({ config: cfg, runId: 'bench', setup: setupExperiment(cfg, data) });
   const rss0 = process.memoryUsage().rss;
   const fleet = await startFleet({ serverUrl: server.url, clients: n, workers: 4, backend: 'wasm' });
   await server.waitForClients();
@@ -167,7 +168,7 @@ for (const n of full ? [256, 1000] : [256]) {
 // ---- 3. wire efficiency ------------------------------------------------------------------------
 {
   const cfg = cfgOf({ fleet: { clients: 1, workers: 1 } });
-  const server = await SplitServer.start({ config: cfg, runId: 'bench', train: data.train, test: data.test });
+  const server = await SplitServer.start({ config: cfg, runId: 'bench', setup: setupExperiment(cfg, data) });
   const sock = io(server.url, { transports: ['websocket'], forceNew: true, reconnection: false });
   let wire = 0;
   await new Promise<void>((r) => sock.on('connect', () => r()));

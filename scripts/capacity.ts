@@ -7,11 +7,12 @@ import {
   type Cut,
 } from '@splitfleet/splitcore';
 import { initBackend } from '@splitfleet/client-sim';
+import { float32Bytes } from '@splitfleet/splitcore';
 
 await initBackend('wasm');
 const B = 32;
 const steps = 15;
-const bytes = (shape: readonly number[]) => 4 * shape.reduce((a, b) => a * b, 1);
+const bytes = (shape: readonly number[]) => float32Bytes(shape);
 
 async function measure(cut: Cut) {
   const s = split(cnnSmall, cut, 1);

@@ -5,6 +5,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { cnnSmall, crossEntropy, PartModel, registerSplitfleetKernels, split, vggMini, type ModelSpec } from '@splitfleet/splitcore';
 import { initBackend } from '@splitfleet/client-sim';
 import { maxAbsDiff } from './helpers.ts';
+import { sizeOf } from '@splitfleet/splitcore';
 
 /** Forward logits and gradients (input and every parameter) of the composed model on a backend. */
 async function passOn(backend: string, spec: ModelSpec): Promise<Float32Array[]> {
@@ -12,7 +13,7 @@ async function passOn(backend: string, spec: ModelSpec): Promise<Float32Array[]>
   const s = split(spec, spec.defaultCut, 11);
   const parts = [new PartModel(s.head, s.init.head), new PartModel(s.middle, s.init.middle), new PartModel(s.tail, s.init.tail)];
   const n = 2;
-  const size = spec.inputShape.reduce((a, b) => a * b, 1);
+  const size = sizeOf(spec.inputShape);
   const x = tf.tensor(Float32Array.from({ length: n * size }, (_, i) => (Math.sin(i * 0.7) + 1) / 2), [n, ...spec.inputShape]);
   const y = tf.tensor1d([3, 7], 'int32');
   const vars = parts.flatMap((p) => p.vars);

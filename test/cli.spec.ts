@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCheckpoint } from '../apps/server/src/experiment/checkpoint.ts';
-import type { RunResults } from '../apps/server/src/experiment/results.ts';
+import { readResults } from '../apps/server/src/experiment/results.ts';
 
 const CLI = join(import.meta.dirname, '..', 'apps', 'server', 'src', 'cli', 'cli.ts');
 const cli = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 300_000 });
@@ -50,7 +50,7 @@ describe('splitfleet CLI', () => {
     await new Promise<void>((resolve, reject) => {
       const t = setInterval(() => {
         try {
-          const r = JSON.parse(readFileSync(join(b, 'results.json'), 'utf8')) as RunResults;
+          const r = readResults(b);
           if (r.rounds.length >= 2) {
             clearInterval(t);
             process.kill(-child.pid!, 'SIGKILL');
@@ -66,14 +66,14 @@ describe('splitfleet CLI', () => {
       });
     });
     await new Promise((r) => setTimeout(r, 300));
-    const killed = JSON.parse(readFileSync(join(b, 'results.json'), 'utf8')) as RunResults;
+    const killed = readResults(b);
     expect(killed.status).toBe('running');
     expect(killed.rounds.length).toBeLessThan(4);
     const resumed = cli(['run', '--resume', b, '--quiet']);
     expect(resumed.status, resumed.stderr).toBe(0);
 
-    const ra = JSON.parse(readFileSync(join(a, 'results.json'), 'utf8')) as RunResults;
-    const rb = JSON.parse(readFileSync(join(b, 'results.json'), 'utf8')) as RunResults;
+    const ra = readResults(a);
+    const rb = readResults(b);
     expect(rb.status).toBe('completed');
     expect(ra.rounds.every((r) => r.dropped.length === 0)).toBe(true);
     expect(rb.rounds.map((r) => [r.round, r.testAccuracy, r.testLoss, r.trainLoss])).toEqual(ra.rounds.map((r) => [r.round, r.testAccuracy, r.testLoss, r.trainLoss]));
@@ -107,7 +107,7 @@ describe('splitfleet CLI', () => {
     expect(fleet.status, fleet.stderr).toBe(0);
     const code = await new Promise<number | null>((r) => server.once('exit', r));
     expect(code).toBe(0);
-    const res = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as RunResults;
+    const res = readResults(out);
     expect(res.status).toBe('completed');
     expect(res.rounds[0]!.participants).toEqual([0, 1]);
   });

@@ -9,13 +9,17 @@ import { resolvePartition } from '../apps/server/src/experiment/config.ts';
 const STEPS = 10;
 
 describe('split training over a real socket.io connection computes ordinary training', () => {
-  it.each<[string, OptimizerConfig, number]>([
+  const optimizers: [string, OptimizerConfig, number][] = [
     ['SGD with momentum', { name: 'sgd', lr: 0.05, momentum: 0.9 }, 1e-5],
     ['Adam', { name: 'adam', lr: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 }, 1e-4],
-  ])('%s: head, middle and tail after 10 batches equal the composed model trained in one process', async (_name, optimizer, tol) => {
+  ];
+  // with one client every mode is ordinary training: sflv1's per-client middle copy is the middle,
+  // sflv2's seeded order has one client, and averaging one client's weights returns them
+  const cases = (['sequential', 'sflv1', 'sflv2'] as const).flatMap((mode) => optimizers.map(([name, o, tol]) => [mode, name, o, tol] as const));
+  it.each(cases)('%s, %s: head, middle and tail after 10 batches equal the composed model trained in one process', async (mode, _name, optimizer, tol) => {
     const cfg = testConfig({
       fleet: { clients: 1, workers: 1 },
-      training: { mode: 'sequential', rounds: 1, batchSize: 16, maxStepsPerRound: STEPS, optimizer },
+      training: { mode, rounds: 1, batchSize: 16, maxStepsPerRound: STEPS, optimizer },
     });
     // Split: server here, client in a worker_thread, wasm on both sides.
     const h = await startHarness(cfg);
@@ -24,7 +28,7 @@ describe('split training over a real socket.io connection computes ordinary trai
     expect(r.participants).toEqual([0]);
     expect(r.clients[0]!.steps).toBe(STEPS);
     const middle = await h.server.middleWeights();
-    const headTail = h.server.clientWeights(0)!;
+    const headTail = h.server.globalWeights;
     await h.close();
 
     // Reference: the composed model, same initial weights, same batches, one optimiser.

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runExperiment } from '../apps/server/src/experiment/run.ts';
+import { cnnSmall, predictTraffic, split } from '@splitfleet/splitcore';
 import { testConfig } from './helpers.ts';
 
 /**
@@ -47,5 +48,9 @@ describe('golden: results of every training mode are unchanged', () => {
     const file = join(import.meta.dirname, 'golden', `${mode}.json`);
     if (process.env.GOLDEN_UPDATE === '1' || !existsSync(file)) writeFileSync(file, `${JSON.stringify(got, null, 1)}\n`);
     expect(got).toEqual(JSON.parse(readFileSync(file, 'utf8')));
+    // the deadline's traffic prediction is what the server then counts (full batches of 16 here)
+    const s = split(cnnSmall, cnnSmall.defaultCut, cfg.seed);
+    for (const c of results.rounds.flatMap((r) => r.clients))
+      expect(predictTraffic({ smashed: s.middle.inputShape, middleOut: s.middle.outputShape }, 16, c.steps).bytesUp).toBe(c.bytesUp);
   });
 });

@@ -3,6 +3,7 @@ import { initBackend, readDataset, startFleet, type FleetHandle } from '@splitfl
 import { parseConfig, type Config, type ConfigInput } from '../apps/server/src/experiment/config.ts';
 import { SplitServer } from '../apps/server/src/server/split-server.ts';
 import { mintTokens, newSecret } from '../apps/server/src/server/auth.ts';
+import { setupExperiment } from '../apps/server/src/experiment/setup.ts';
 
 /** A small, fast config for end-to-end tests (wasm everywhere, bounded steps). */
 export function testConfig(over: ConfigInput = {}): Config {
@@ -35,7 +36,7 @@ export async function startHarness(cfg: Config, opts: { fleetClients?: number; a
   const data = readDataset(cfg.data.name, cfg.data.dir);
   const logs: string[] = [];
   const secret = opts.auth ? newSecret() : null;
-  const server = await SplitServer.start({ config: cfg, runId: 'test', train: data.train, test: data.test, log: (l) => logs.push(l), auth: secret ? { secret } : null });
+  const server = await SplitServer.start({ config: cfg, runId: 'test', setup: setupExperiment(cfg, data), log: (l) => logs.push(l), auth: secret ? { secret } : null });
   const n = opts.fleetClients ?? cfg.fleet.clients;
   const tokens = secret ? mintTokens(secret, 'test', cfg.fleet.clients, 3600) : undefined;
   const fleet = n > 0 ? await startFleet({ serverUrl: server.url, clients: n, workers: cfg.fleet.workers, backend: cfg.fleet.backend, log: (l) => logs.push(l), ...(tokens ? { tokens } : {}) }) : null;

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCheckpoint } from '../apps/server/src/experiment/checkpoint.ts';
 import { runExperiment } from '../apps/server/src/experiment/run.ts';
-import type { RunResults } from '../apps/server/src/experiment/results.ts';
+import { readResults, type RunResults } from '../apps/server/src/experiment/results.ts';
 import { testConfig } from './helpers.ts';
 
 // A server and two fleet processes in three Linux network namespaces joined by veth pairs: the
@@ -68,7 +68,7 @@ describe('a fleet spread over hosts', () => {
     expect(await fleetA.exited).toBe(0);
     expect(await fleetB.exited).toBe(0);
 
-    const spread = JSON.parse(readFileSync(join(run, 'results.json'), 'utf8')) as RunResults;
+    const spread = readResults(run);
     expect(spread.status).toBe('completed');
     const metrics = (r: RunResults) => r.rounds.map((x) => [x.testAccuracy, x.testLoss, x.trainLoss, x.participants]);
     expect(metrics(spread)).toEqual(metrics(single.results));

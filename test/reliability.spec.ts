@@ -11,6 +11,8 @@ import { mintToken, mintTokens, newSecret } from '../apps/server/src/server/auth
 import { testConfig, tf, until } from './helpers.ts';
 import { SplitServer } from '../apps/server/src/server/split-server.ts';
 import { initBackend, readDataset } from '@splitfleet/client-sim';
+import { setupExperiment } from '../apps/server/src/experiment/setup.ts';
+import { sizeOf } from '@splitfleet/splitcore';
 
 const connect = (url: string, token?: string) =>
   new Promise<Socket>((resolve, reject) => {
@@ -28,7 +30,7 @@ async function authServer(clients: number, over: Parameters<typeof testConfig>[0
   await initBackend('wasm');
   const data = readDataset('fashion-mnist', null);
   const secret = newSecret();
-  const server = await SplitServer.start({ config: cfg, runId: 'run-1', train: data.train, test: data.test, auth: { secret } });
+  const server = await SplitServer.start({ config: cfg, runId: 'run-1', setup: setupExperiment(cfg, data), auth: { secret } });
   return { server, secret, tokens: mintTokens(secret, 'run-1', clients, 3600), cfg };
 }
 
@@ -59,7 +61,7 @@ describe('hostile input', () => {
     const fleet = await startFleet({ serverUrl: server.url, clients: 1, workers: 1, backend: 'wasm', tokens: [tokens[0]!] });
     await server.waitForClients();
     const round = server.runRound(0);
-    const f32 = (shape: number[], fill: number) => encodeTensor({ dtype: 'float32', shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(fill) });
+    const f32 = (shape: number[], fill: number) => encodeTensor({ dtype: 'float32', shape, data: new Float32Array(sizeOf(shape)).fill(fill) });
     const frame = fc.oneof(
       fc.uint8Array({ maxLength: 64 }),
       fc.constantFrom(f32([2, 14, 14, 32], NaN), f32([2, 14, 14, 32], Infinity), f32([1, 14, 14, 32], -Infinity)),

@@ -117,6 +117,12 @@ export const ConfigSchema = z
          * for a given value; different values agree up to float rounding.
          */
         middleThreads: int(1).max(64).default(2),
+        /**
+         * Observation taps (the attack's recorder) run after the clients' acks, from a queue of this
+         * many observations; when it is full, `drop` drops the new observation (counted in results and
+         * logged) so a slow tap never stalls training, `wait` makes training wait for the taps.
+         */
+        taps: z.object({ queue: int(1).default(64), whenFull: z.enum(['drop', 'wait']).default('drop') }).strict().prefault({}),
       })
       .strict()
       .prefault({}),

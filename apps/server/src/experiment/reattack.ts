@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { initBackend, readDatasetCached } from '@splitfleet/client-sim';
 import { getModelSpec, partitionExcluding, split } from '@splitfleet/splitcore';
 import { runSpadv, type AttackReport } from './attack-run.ts';
-import { observationsFrom, readCheckpoint, tensorsToWeights } from './checkpoint.ts';
+import { observationsFrom, tensorsToWeights } from '@splitfleet/splitcore';
+import { readCheckpoint } from './checkpoint.ts';
 import { ConfigError, parseConfig, resolvePartition, type Config } from './config.ts';
 
 export interface ReattackOptions {

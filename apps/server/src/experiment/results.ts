@@ -1,73 +1,89 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { RoundResultSchema } from '@splitfleet/splitcore';
 import type { AttackReport } from './attack-run.ts';
+import { ConfigError, ConfigSchema } from './config.ts';
+
+export type { ClientRoundResult, RoundResult } from '@splitfleet/splitcore';
 
 /** The shape of results.json (versioned; bump RESULTS_SCHEMA_VERSION on breaking changes). */
 export const RESULTS_SCHEMA_VERSION = 1;
 
-export interface ClientRoundResult {
-  readonly id: number;
-  readonly samples: number;
-  readonly steps: number;
-  readonly trainLoss: number | null;
-  /** Accuracy on the test set of the model this client holds after the round. */
-  readonly testAccuracy: number | null;
-  readonly testLoss: number | null;
-  /** Test accuracy re-weighted by this client's own label distribution. */
-  readonly labelWeightedAccuracy: number | null;
-  readonly computeSeconds: number | null;
-  /** Virtual clock: compute × slowdown + traffic over the client's links + latency per message. */
-  readonly simulatedSeconds: number | null;
-  readonly bytesUp: number;
-  readonly bytesDown: number;
-  /** Dropped from this round (timeout, disconnect or error). */
-  readonly dropped: boolean;
-}
+const num = z.number();
 
-export interface RoundResult {
-  readonly round: number;
-  readonly testAccuracy: number;
-  readonly testLoss: number;
-  readonly trainLoss: number | null;
-  readonly wallSeconds: number;
-  readonly simulatedSeconds: number;
-  /** Clients chosen for the round (available, sampled and within the deadline). */
-  readonly selected: number[];
-  readonly notSelected: number[];
-  /** Left out because their predicted simulated time exceeded training.deadlineSeconds. */
-  readonly stragglers: number[];
-  readonly participants: number[];
-  readonly dropped: number[];
-  readonly clients: ClientRoundResult[];
-}
-
-export interface ClientInfo {
-  readonly id: number;
-  readonly runtime: string;
-  readonly backend: string;
-  readonly adapter: string | null;
+export const ClientInfoSchema = z.object({
+  id: z.number().int().nonnegative(),
+  runtime: z.string(),
+  backend: z.string(),
+  adapter: z.string().nullable(),
   /** Browser clients: the user agent they reported. */
-  readonly userAgent: string | null;
-  readonly samples: number;
-  readonly labelCounts: number[];
+  userAgent: z.string().nullable(),
+  samples: z.number().int().nonnegative(),
+  labelCounts: z.array(z.number().int().nonnegative()),
+}).strict();
+export type ClientInfo = z.infer<typeof ClientInfoSchema>;
+
+const ProfileSchema = z.object({
+  computeSlowdown: num, uplinkMbps: num, downlinkMbps: num, latencyMs: num, dropoutProbability: num, tier: z.string(),
+  onlineRounds: z.array(z.tuple([num, num]).readonly()).readonly().optional(),
+}).strict();
+
+/** Non-IID measures of the admitted population and the clients' device profiles. */
+const PopulationSchema = z.object({
+  global: z.array(num),
+  clients: z.array(z.object({ counts: z.array(num), hellinger: num, jensenShannon: num, emd: num }).strict()),
+  meanHellinger: num, maxHellinger: num, meanJensenShannon: num, maxJensenShannon: num, meanEmd: num, meanPairwiseJensenShannon: num,
+  profiles: z.array(ProfileSchema),
+  inputNoise: z.array(num),
+}).strict();
+
+export const RunResultsSchema = z.object({
+  schemaVersion: z.literal(RESULTS_SCHEMA_VERSION),
+  runId: z.string(),
+  config: ConfigSchema,
+  seed: z.number().int(),
+  /** Backend of the server's middle. */
+  backend: z.string(),
+  clientBackends: z.record(z.string(), z.number().int().nonnegative()),
+  environment: z.object({ node: z.string(), platform: z.string(), tfjs: z.string(), cpus: z.number().int() }).strict(),
+  clients: z.array(ClientInfoSchema),
+  rounds: z.array(RoundResultSchema),
+  population: PopulationSchema.optional(),
+  final: z.object({ testAccuracy: num, testLoss: num }).strict().nullable(),
+  timings: z.object({ startedAt: z.string(), finishedAt: z.string().nullable(), wallSeconds: num }).strict(),
+  status: z.enum(['running', 'completed', 'failed']),
+  error: z.string().optional(),
+  /** Set when training ended before training.rounds (POST /api/stop on the dashboard). */
+  stoppedEarly: z.string().optional(),
+  /** Observations the attack's taps never saw because their queue was full (server.taps.whenFull: drop). */
+  tapsDropped: z.number().int().nonnegative().optional(),
+  /** SPADV: perClient[], aggregate, baselines, the attack config, and every objective's full cells. */
+  attack: z.custom<AttackReport>((v) => typeof v === 'object' && v !== null).optional(),
+  /** Sweeps: the run directory that trained this point's model (attack-only points share it). */
+  trainedIn: z.string().optional(),
+  /** Queued sweeps: the worker that ran this point. */
+  ranOn: z.string().optional(),
+}).strict();
+export type RunResults = z.infer<typeof RunResultsSchema>;
+
+/** Checks a results object against the schema; the error names the first bad field and where it came from. */
+export function parseResults(raw: unknown, source: string): RunResults {
+  const r = RunResultsSchema.safeParse(raw);
+  if (r.success) return r.data;
+  const i = r.error.issues[0]!;
+  throw new ConfigError(`${source}: not a splitfleet results file (schema ${RESULTS_SCHEMA_VERSION}): ${i.path.join('.') || '(root)'}: ${i.message}`);
 }
 
-export interface RunResults {
-  readonly schemaVersion: number;
-  readonly runId: string;
-  readonly config: unknown;
-  readonly seed: number;
-  /** Backend of the server's middle. */
-  readonly backend: string;
-  readonly clientBackends: Record<string, number>;
-  readonly environment: { node: string; platform: string; tfjs: string; cpus: number };
-  readonly clients: ClientInfo[];
-  readonly rounds: RoundResult[];
-  readonly population?: unknown;
-  readonly final: { testAccuracy: number; testLoss: number } | null;
-  readonly timings: { startedAt: string; finishedAt: string | null; wallSeconds: number };
-  readonly status: 'running' | 'completed' | 'failed';
-  readonly error?: string;
-  /** Set when training ended before training.rounds (POST /api/stop on the dashboard). */
-  readonly stoppedEarly?: string;
-  /** SPADV: perClient[], aggregate, baselines, the attack config, and every objective's full cells. */
-  readonly attack?: AttackReport;
+/** Reads and checks `<dir>/results.json`: the one way every reader gets a run's results. */
+export function readResults(dir: string): RunResults {
+  const path = join(dir, 'results.json');
+  if (!existsSync(path)) throw new ConfigError(`${path} not found: is ${dir} a splitfleet run directory?`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new ConfigError(`${path}: not valid JSON: ${(e as Error).message}`);
+  }
+  return parseResults(raw, path);
 }

@@ -1,24 +1,21 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, existsSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, readDataset, startFleet, type FleetHandle } from '@splitfleet/client-sim';
+import { initBackend, readDataset } from '@splitfleet/client-sim';
+import { ObservationRecorder } from '@splitfleet/attack';
+import { observationsFrom, observationTensors, weightsToTensors, type ObservedMeta, type RoundResult } from '@splitfleet/splitcore';
 import { writeFileAtomic, writeJsonAtomic } from './atomic.ts';
 import { mintTokens, newSecret } from '../server/auth.ts';
 import type { Config } from './config.ts';
-import { RESULTS_SCHEMA_VERSION, type RoundResult, type RunResults } from './results.ts';
-import { SplitServer } from '../server/split-server.ts';
-import { heldOutIndices, ObservationRecorder } from '@splitfleet/attack';
+import { readResults, RESULTS_SCHEMA_VERSION, type RunResults } from './results.ts';
+import { SplitServer, type ServerStateMeta } from '../server/split-server.ts';
 import { Dashboard, type DashboardPoint } from '../output/dashboard.ts';
 import { runHttpHandler } from '../server/run-http.ts';
 import { runSpadv, type AttackReport, type AttackTarget } from './attack-run.ts';
-import { observationsFrom, observationTensors, readCheckpoint, weightsToTensors, writeCheckpoint, type ObservedMeta } from './checkpoint.ts';
-import { existsSync, readFileSync } from 'node:fs';
-import type { ServerStateMeta } from '../server/split-server.ts';
-
-const CLI = fileURLToPath(new URL('../cli/cli.ts', import.meta.url));
+import { readCheckpoint, writeCheckpoint } from './checkpoint.ts';
+import { launchFleet, type FleetPlacement, type LaunchedFleet } from './fleet-launch.ts';
+import { setupExperiment, type ExperimentSetup } from './setup.ts';
 
 export interface RunOptions {
   readonly outDir: string;
@@ -26,7 +23,7 @@ export interface RunOptions {
    * 'process' (default): the fleet is a separate OS process; 'workers': worker_threads of this
    * process; 'external': wait for fleets started elsewhere (`splitfleet fleet --server URL`).
    */
-  readonly fleet?: 'process' | 'workers' | 'external';
+  readonly fleet?: FleetPlacement;
   readonly host?: string;
   readonly port?: number;
   readonly onStep?: (round: number, step: number, steps: number) => void;
@@ -44,190 +41,210 @@ export interface RunOptions {
   readonly attack?: boolean;
 }
 
-function dashPoint(r: RoundResult): DashboardPoint {
-  return { round: r.round, testAccuracy: r.testAccuracy, testLoss: r.testLoss, trainLoss: r.trainLoss, participants: r.participants.length, dropped: r.dropped.length };
-}
-
 export interface RunOutcome {
   readonly results: RunResults;
   readonly server: SplitServer;
   readonly resultsPath: string;
 }
 
-function launchFleetProcess(url: string, cfg: Config, log: (l: string) => void, tokenFile: string | null): ChildProcess {
-  // tokens go through a 0600 file in the run directory: never on a command line (visible in ps),
-  // and not in the environment either (one variable is limited to 128 KiB: ~800 tokens)
-  const child = spawn(process.execPath, [CLI, 'fleet', '--server', url, '--clients', String(cfg.fleet.clients), '--workers', String(cfg.fleet.workers), '--backend', cfg.fleet.backend, '--runtime', cfg.fleet.runtime, ...(tokenFile ? ['--tokens', tokenFile] : [])], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, EGL_PLATFORM: process.env.EGL_PLATFORM ?? 'surfaceless' },
+function dashPoint(r: RoundResult): DashboardPoint {
+  return { round: r.round, testAccuracy: r.testAccuracy, testLoss: r.testLoss, trainLoss: r.trainLoss, participants: r.participants.length, dropped: r.dropped.length };
+}
+
+/** One run in progress: its directory, setup, server, recorder and what it has produced so far. */
+interface RunContext {
+  readonly cfg: Config;
+  readonly opts: RunOptions;
+  readonly log: (line: string) => void;
+  readonly outDir: string;
+  readonly runId: string;
+  readonly started: Date;
+  readonly backend: string;
+  readonly setup: ExperimentSetup;
+  readonly recorder: ObservationRecorder | null;
+  readonly rounds: RoundResult[];
+  readonly dash: Dashboard | null;
+  server: SplitServer;
+  stopRequested: boolean;
+  attack: AttackReport | null;
+}
+
+const paths = (outDir: string) => ({ ckpt: join(outDir, 'checkpoint.ckpt'), results: join(outDir, 'results.json'), final: join(outDir, 'final.ckpt'), tokens: join(outDir, 'tokens.json') });
+
+/** results.json as it stands: written after every round, and at the end. */
+function snapshot(c: RunContext, status: RunResults['status'], error?: string): RunResults {
+  const counts: Record<string, number> = {};
+  for (const ci of c.server.clientInfo()) counts[ci.backend] = (counts[ci.backend] ?? 0) + 1;
+  const last = c.rounds[c.rounds.length - 1];
+  return {
+    schemaVersion: RESULTS_SCHEMA_VERSION, runId: c.runId, config: c.cfg, seed: c.cfg.seed, backend: c.backend,
+    clientBackends: counts,
+    environment: { node: process.version, platform: `${process.platform}-${process.arch}`, tfjs: tf.version_core, cpus: cpus().length },
+    clients: c.server.clientInfo(), rounds: c.rounds, population: c.server.population(),
+    final: last ? { testAccuracy: last.testAccuracy, testLoss: last.testLoss } : null,
+    timings: { startedAt: c.started.toISOString(), finishedAt: status === 'running' ? null : new Date().toISOString(), wallSeconds: (Date.now() - c.started.getTime()) / 1000 },
+    tapsDropped: c.server.tapsDropped, status, ...(error ? { error } : {}), ...(c.attack ? { attack: c.attack } : {}), ...(c.stopRequested ? { stoppedEarly: 'stop requested from the dashboard' } : {}),
+  };
+}
+
+/** The run's directory: a fresh one gets config.json; a resumed one gives back its results so far. */
+function openRunDir(cfg: Config, opts: RunOptions): { outDir: string; previous: RunResults | null } {
+  const outDir = resolve(opts.outDir);
+  mkdirSync(outDir, { recursive: true });
+  const p = paths(outDir);
+  if (!opts.resume) {
+    writeJsonAtomic(join(outDir, 'config.json'), cfg);
+    return { outDir, previous: null };
+  }
+  if (!existsSync(p.ckpt) || !existsSync(p.results)) throw new Error(`cannot resume ${outDir}: no checkpoint.ckpt/results.json (was it started with checkpoints on?)`);
+  return { outDir, previous: readResults(outDir) };
+}
+
+/** The server with its dashboard and HTTP routes, listening; auth tokens minted and saved for the fleet. */
+async function startRunServer(c: Omit<RunContext, 'server'>, tokens: readonly string[] | null, secret: string | null): Promise<SplitServer> {
+  let server: SplitServer | null = null;
+  const data = c.setup.data;
+  const s = await SplitServer.start({
+    config: c.cfg, runId: c.runId, setup: c.setup, log: c.log, auth: secret ? { secret } : null, taps: c.recorder ? [c.recorder] : [],
+    host: c.opts.host, port: c.opts.port,
+    http: runHttpHandler({
+      dataDir: data.dir, clients: c.cfg.fleet.clients, tokens, dashboard: c.dash,
+      connected: () => (server?.clientStates() ?? []).filter((x) => x.connected).map((x) => x.id),
+    }),
+    onStep: (r, st, n) => {
+      c.dash?.onStep(r, st, n);
+      c.opts.onStep?.(r, st, n);
+    },
   });
-  const relay = (buf: Buffer) => buf.toString().split('\n').filter(Boolean).forEach((l) => log(l));
-  child.stdout?.on('data', relay);
-  child.stderr?.on('data', relay);
-  return child;
+  server = s;
+  return s;
+}
+
+/** Loads the last round checkpoint into the server and recorder; returns the first round still to run. */
+async function resumeFrom(c: RunContext, previous: RunResults): Promise<number> {
+  const ck = readCheckpoint<{ server: ServerStateMeta; observed: ObservedMeta[] }>(paths(c.outDir).ckpt);
+  await c.server.importState(ck.meta.server, ck.tensors);
+  c.recorder?.restore(observationsFrom(ck.meta.observed, ck.tensors));
+  c.rounds.push(...previous.rounds.filter((r) => r.round <= ck.meta.server.round));
+  c.log(`resuming ${c.outDir} after round ${ck.meta.server.round + 1} (checkpoint ${paths(c.outDir).ckpt})`);
+  return ck.meta.server.round + 1;
+}
+
+/** Trains the remaining rounds; checkpoint then results after each, so a crash redoes no round twice. */
+async function trainRounds(c: RunContext, firstRound: number): Promise<void> {
+  const total = c.cfg.training.rounds;
+  for (let r = firstRound; r < total; r++) {
+    const res = await c.server.runRound(r);
+    c.rounds.push(res);
+    // checkpoint first, then results: a crash in between leaves a checkpoint one round ahead of
+    // results.json, and resume takes the rounds it has from results and redoes none twice
+    const every = c.cfg.training.checkpointEvery;
+    if (every > 0 && ((r + 1) % every === 0 || r === total - 1)) {
+      const st = await c.server.exportState();
+      const obs = observationTensors(c.recorder?.observed ?? []);
+      writeCheckpoint(paths(c.outDir).ckpt, { server: st.meta, observed: obs.meta }, { ...st.tensors, ...obs.tensors });
+    }
+    writeJsonAtomic(paths(c.outDir).results, snapshot(c, 'running'));
+    c.dash?.onRound(dashPoint(res));
+    c.opts.onRound?.(res, total);
+    if (c.stopRequested && r < total - 1) {
+      c.log(`stopped from the dashboard after round ${r + 1} of ${total}`);
+      break;
+    }
+  }
+}
+
+/** The real client models an attack is evaluated against: every client's own in `local`, else the shared one. */
+function attackTargets(c: RunContext): AttackTarget[] {
+  const s = c.server;
+  if (c.cfg.training.mode === 'local')
+    return s.clientInfo().flatMap((ci) => {
+      const w = s.clientWeights(ci.id);
+      return w ? [{ label: `client ${ci.id}`, clientIds: [ci.id], headTail: [...w] }] : [];
+    });
+  return [{ label: 'global model', clientIds: s.clientInfo().map((ci) => ci.id), headTail: [...s.globalWeights] }];
+}
+
+/** final.ckpt (what `attack --run` reads), then the attack itself unless it is left for later. */
+async function finishTraining(c: RunContext): Promise<void> {
+  const targets = attackTargets(c);
+  const middle = await c.server.middleWeights();
+  const obs = observationTensors(c.recorder?.observed ?? []);
+  writeCheckpoint(paths(c.outDir).final, {
+    kind: 'final', rounds: c.rounds.length, heldOut: c.setup.heldOut, targets: targets.map((t) => ({ label: t.label, clientIds: t.clientIds })), observed: obs.meta,
+  }, { ...weightsToTensors('middle', middle), ...Object.assign({}, ...targets.map((t, i) => weightsToTensors(`target${i}`, t.headTail))), ...obs.tensors });
+  if (!c.recorder || c.opts.attack === false) return;
+  const { data, split, heldOut, partitions } = c.setup;
+  c.attack = await runSpadv({
+    cfg: c.cfg, split, train: data.train, test: data.test, heldOut, middle, observed: c.recorder.observed, targets, partitions, log: c.log,
+    onProgress: (label, d, t) => {
+      c.dash?.onAttack(label, d, t);
+      c.opts.onAttackProgress?.(label, d, t);
+    },
+  });
+  writeJsonAtomic(join(c.outDir, 'attack.json'), c.attack);
+}
+
+/** Everything a run needs before its server starts: directory, id, backend, data, setup, dashboard. */
+async function prepare(cfg: Config, opts: RunOptions) {
+  const log = opts.log ?? (() => {});
+  const { outDir, previous } = openRunDir(cfg, opts);
+  const runId = previous?.runId ?? `${Date.now().toString(36)}-${cfg.seed}`;
+  const backend = await initBackend(cfg.fleet.backend === 'webgpu' ? 'webgpu' : cfg.fleet.backend === 'cpu' ? 'cpu' : 'wasm');
+  const setup = setupExperiment(cfg, readDataset(cfg.data.name, cfg.data.dir));
+  const ctx = {
+    cfg, opts, log, outDir, runId, started: previous ? new Date(previous.timings.startedAt) : new Date(), backend: backend.backend, setup,
+    recorder: cfg.attack.method === 'spadv' ? new ObservationRecorder(cfg.attack.observe.batches) : null,
+    rounds: [] as RoundResult[], stopRequested: false, attack: null as AttackReport | null, dash: null as Dashboard | null,
+  };
+  if (cfg.server.dashboard)
+    ctx.dash = new Dashboard({
+      runId, mode: cfg.training.mode, rounds: cfg.training.rounds, clients: () => (ctx as Partial<RunContext>).server?.clientStates() ?? [],
+      adminToken: process.env.SPLITFLEET_ADMIN_TOKEN || null,
+      onStop: () => {
+        ctx.stopRequested = true;
+        log('dashboard: stop requested; training ends after the current round');
+      },
+    });
+  return { ctx, previous };
 }
 
 /**
  * Runs one experiment: server in this process, fleet as a separate process (or worker_threads),
- * `rounds` rounds, results.json rewritten atomically after every round.
+ * `rounds` rounds, results.json rewritten atomically after every round, then the attack.
  */
 export async function runExperiment(cfg: Config, opts: RunOptions): Promise<RunOutcome> {
-  const log = opts.log ?? (() => {});
-  const outDir = resolve(opts.outDir);
-  mkdirSync(outDir, { recursive: true });
-  const ckptPath = join(outDir, 'checkpoint.ckpt');
-  const resultsPath = join(outDir, 'results.json');
-  let previous: RunResults | null = null;
-  if (opts.resume) {
-    if (!existsSync(ckptPath) || !existsSync(resultsPath)) throw new Error(`cannot resume ${outDir}: no checkpoint.ckpt/results.json (was it started with checkpoints on?)`);
-    previous = JSON.parse(readFileSync(resultsPath, 'utf8')) as RunResults;
-  } else writeJsonAtomic(join(outDir, 'config.json'), cfg);
-  const runId = previous?.runId ?? `${Date.now().toString(36)}-${cfg.seed}`;
-  const started = previous ? new Date(previous.timings.startedAt) : new Date();
-  const backend = await initBackend(cfg.fleet.backend === 'webgpu' ? 'webgpu' : cfg.fleet.backend === 'cpu' ? 'cpu' : 'wasm');
-  const data = readDataset(cfg.data.name, cfg.data.dir);
-  const rounds: RoundResult[] = [];
-  const attacking = cfg.attack.method === 'spadv';
-  const heldOut = attacking ? heldOutIndices(data.train.count, cfg.attack.aux.holdout, cfg.seed) : [];
-  const recorder = attacking ? new ObservationRecorder(cfg.attack.observe.batches) : null;
-  let attack: AttackReport | null = null;
+  const { ctx, previous } = await prepare(cfg, opts);
   const secret = cfg.server.auth ? (process.env.SPLITFLEET_SECRET || newSecret()) : null;
-  const tokens = secret ? mintTokens(secret, runId, cfg.fleet.clients, cfg.server.tokenTtlSeconds) : null;
-  let stopRequested = false;
-  let serverRef: SplitServer | null = null;
-  const dash = cfg.server.dashboard
-    ? new Dashboard({
-        runId, mode: cfg.training.mode, rounds: cfg.training.rounds, clients: () => serverRef?.clientStates() ?? [],
-        adminToken: process.env.SPLITFLEET_ADMIN_TOKEN || null,
-        onStop: () => {
-          stopRequested = true;
-          log('dashboard: stop requested; training ends after the current round');
-        },
-      })
-    : null;
-  const server = await SplitServer.start({
-    config: cfg, runId, train: data.train, test: data.test, log, heldOut, auth: secret ? { secret } : null, taps: recorder ? [recorder] : [],
-    host: opts.host, port: opts.port,
-    http: runHttpHandler({
-      dataDir: data.dir, clients: cfg.fleet.clients, tokens, dashboard: dash,
-      connected: () => (serverRef?.clientStates() ?? []).filter((c) => c.connected).map((c) => c.id),
-    }),
-    onStep: (r, st, n) => {
-      dash?.onStep(r, st, n);
-      opts.onStep?.(r, st, n);
-    },
-  });
-  serverRef = server;
-  opts.onServer?.(server);
-  let firstRound = 0;
-  if (previous) {
-    const ck = readCheckpoint<{ server: ServerStateMeta; observed: ObservedMeta[] }>(ckptPath);
-    await server.importState(ck.meta.server, ck.tensors);
-    recorder?.restore(observationsFrom(ck.meta.observed, ck.tensors));
-    rounds.push(...previous.rounds.filter((r) => r.round <= ck.meta.server.round));
-    firstRound = ck.meta.server.round + 1;
-    log(`resuming ${outDir} after round ${firstRound} (checkpoint ${ckptPath})`);
-  }
-  log(`server listening on ${server.url} (middle on ${backend.backend}; ${cfg.fleet.clients} clients, ${cfg.training.mode}, data ${data.dir})`);
-  if (dash) log(`dashboard: ${server.url}/ (${dash.snapshot().controllable ? 'admin control enabled' : 'read-only'})`);
-  for (const r of rounds) dash?.onRound(dashPoint(r));
-  const snapshot = (status: RunResults['status'], error?: string): RunResults => {
-    const counts: Record<string, number> = {};
-    for (const c of server.clientInfo()) counts[c.backend] = (counts[c.backend] ?? 0) + 1;
-    const last = rounds[rounds.length - 1];
-    return {
-      schemaVersion: RESULTS_SCHEMA_VERSION, runId, config: cfg, seed: cfg.seed, backend: backend.backend,
-      clientBackends: counts,
-      environment: { node: process.version, platform: `${process.platform}-${process.arch}`, tfjs: tf.version_core, cpus: cpus().length },
-      clients: server.clientInfo(), rounds, population: server.population(),
-      final: last ? { testAccuracy: last.testAccuracy, testLoss: last.testLoss } : null,
-      timings: { startedAt: started.toISOString(), finishedAt: status === 'running' ? null : new Date().toISOString(), wallSeconds: (Date.now() - started.getTime()) / 1000 },
-      status, ...(error ? { error } : {}), ...(attack ? { attack } : {}), ...(stopRequested ? { stoppedEarly: 'stop requested from the dashboard' } : {}),
-    };
-  };
-  let child: ChildProcess | null = null;
-  let fleet: FleetHandle | null = null;
-  let fleetExit: Promise<number | null> = Promise.resolve(0);
+  const tokens = secret ? mintTokens(secret, ctx.runId, cfg.fleet.clients, cfg.server.tokenTtlSeconds) : null;
+  const c: RunContext = Object.assign(ctx, { server: await startRunServer(ctx, tokens, secret) });
+  opts.onServer?.(c.server);
+  const firstRound = previous ? await resumeFrom(c, previous) : 0;
+  c.log(`server listening on ${c.server.url} (middle on ${c.backend}; ${cfg.fleet.clients} clients, ${cfg.training.mode}, data ${c.setup.data.dir})`);
+  if (c.dash) c.log(`dashboard: ${c.server.url}/ (${c.dash.snapshot().controllable ? 'admin control enabled' : 'read-only'})`);
+  for (const r of c.rounds) c.dash?.onRound(dashPoint(r));
+  const p = paths(c.outDir);
+  let fleet: LaunchedFleet | null = null;
   try {
-    const tokenFile = join(outDir, 'tokens.json');
-    if (tokens) writeFileAtomic(tokenFile, JSON.stringify(tokens), 0o600);
-    if (opts.fleet === 'external') {
-      log(`waiting for ${cfg.fleet.clients} clients: splitfleet fleet --server ${server.url} --clients N${tokens ? ` --tokens ${tokenFile}` : ''}`);
-    } else if ((opts.fleet ?? 'process') === 'process') {
-      child = launchFleetProcess(server.url, cfg, log, tokens ? tokenFile : null);
-      const c = child;
-      fleetExit = new Promise((res) => c.once('exit', (code) => res(code)));
-      void fleetExit.then((code) => {
-        if (code && server.connectedClients === 0) log(`fleet process exited with code ${code}`);
-      });
-    } else {
-      fleet = await startFleet({ serverUrl: server.url, clients: cfg.fleet.clients, workers: cfg.fleet.workers, backend: cfg.fleet.backend, log, ...(tokens ? { tokens } : {}) });
-    }
-    await server.waitForClients();
-    log(`all ${cfg.fleet.clients} clients joined`);
-    for (let r = firstRound; r < cfg.training.rounds; r++) {
-      const res = await server.runRound(r);
-      rounds.push(res);
-      // checkpoint first, then results: a crash in between leaves a checkpoint one round ahead of
-      // results.json, and resume takes the rounds it has from results and redoes none twice
-      if (cfg.training.checkpointEvery > 0 && ((r + 1) % cfg.training.checkpointEvery === 0 || r === cfg.training.rounds - 1)) {
-        const st = await server.exportState();
-        const obs = observationTensors(recorder?.observed ?? []);
-        writeCheckpoint(ckptPath, { server: st.meta, observed: obs.meta }, { ...st.tensors, ...obs.tensors });
-      }
-      writeJsonAtomic(resultsPath, snapshot('running'));
-      dash?.onRound(dashPoint(res));
-      opts.onRound?.(res, cfg.training.rounds);
-      if (stopRequested && r < cfg.training.rounds - 1) {
-        log(`stopped from the dashboard after round ${r + 1} of ${cfg.training.rounds}`);
-        break;
-      }
-    }
-    const targets: AttackTarget[] =
-      cfg.training.mode === 'local'
-        ? server.clientInfo().flatMap((c) => {
-            const w = server.clientWeights(c.id);
-            return w ? [{ label: `client ${c.id}`, clientIds: [c.id], headTail: w }] : [];
-          })
-        : [{ label: 'global model', clientIds: server.clientInfo().map((c) => c.id), headTail: server.globalWeights }];
-    const middle = await server.middleWeights();
-    const obs = observationTensors(recorder?.observed ?? []);
-    writeCheckpoint(join(outDir, 'final.ckpt'), {
-      kind: 'final', rounds: rounds.length, heldOut, targets: targets.map((t) => ({ label: t.label, clientIds: t.clientIds })), observed: obs.meta,
-    }, {
-      ...weightsToTensors('middle', middle),
-      ...Object.assign({}, ...targets.map((t, i) => weightsToTensors(`target${i}`, t.headTail))),
-      ...obs.tensors,
-    });
-    if (attacking && opts.attack !== false) {
-      attack = await runSpadv({
-        cfg, split: server.split, train: data.train, test: data.test, heldOut, middle,
-        observed: recorder!.observed, targets, partitions: server.clientPartitions, log,
-        onProgress: (label, d, t) => {
-          dash?.onAttack(label, d, t);
-          opts.onAttackProgress?.(label, d, t);
-        },
-      });
-      writeJsonAtomic(join(outDir, 'attack.json'), attack);
-    }
-    const results = snapshot('completed');
-    writeJsonAtomic(resultsPath, results);
-    dash?.setStatus('completed');
-    dash?.close();
-    await server.close();
-    if (fleet) {
-      await fleet.finished;
-      await fleet.terminate();
-    }
-    await fleetExit;
-    return { results, server, resultsPath };
+    if (tokens) writeFileAtomic(p.tokens, JSON.stringify(tokens), 0o600);
+    fleet = await launchFleet(opts.fleet ?? 'process', c.server.url, cfg, tokens ? { list: tokens, file: p.tokens } : null, c.log, () => c.server.connectedClients);
+    await c.server.waitForClients();
+    c.log(`all ${cfg.fleet.clients} clients joined`);
+    await trainRounds(c, firstRound);
+    await finishTraining(c);
+    const results = snapshot(c, 'completed');
+    writeJsonAtomic(p.results, results);
+    c.dash?.setStatus('completed');
+    c.dash?.close();
+    await c.server.close();
+    await fleet.finished;
+    return { results, server: c.server, resultsPath: p.results };
   } catch (e) {
-    writeJsonAtomic(resultsPath, snapshot('failed', (e as Error).message));
-    dash?.setStatus('failed', (e as Error).message);
-    dash?.close();
-    await server.close(`run failed: ${(e as Error).message}`).catch(() => {});
-    child?.kill('SIGKILL');
-    await fleet?.terminate();
+    writeJsonAtomic(p.results, snapshot(c, 'failed', (e as Error).message));
+    c.dash?.setStatus('failed', (e as Error).message);
+    c.dash?.close();
+    await c.server.close(`run failed: ${(e as Error).message}`).catch(() => {});
+    await fleet?.kill();
     throw e;
   }
 }

@@ -4,7 +4,7 @@ import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { PNG } from 'pngjs';
 import { writeFileAtomic } from '../experiment/atomic.ts';
-import type { RunResults } from '../experiment/results.ts';
+import { readResults, type RunResults } from '../experiment/results.ts';
 import type { AttackReport } from '../experiment/attack-run.ts';
 
 /** Renders a Vega-Lite spec to an SVG string, headless (no browser, no canvas). */
@@ -57,7 +57,7 @@ function attackRows(a: AttackReport | undefined) {
 
 /** Writes rounds.csv, clients.csv, attack.csv and a self-contained report.html into the run directory. */
 export async function writeReport(runDir: string): Promise<string> {
-  const results = JSON.parse(readFileSync(join(runDir, 'results.json'), 'utf8')) as RunResults;
+  const results = readResults(runDir);
   const attack = (results.attack ?? (existsSync(join(runDir, 'attack.json')) ? JSON.parse(readFileSync(join(runDir, 'attack.json'), 'utf8')) : undefined)) as AttackReport | undefined;
   const { rounds, clients } = rowsOf(results);
   const arows = attackRows(attack);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Queue, Worker, type Job } from 'bullmq';
 import { writeJsonAtomic } from '../experiment/atomic.ts';
 import { ConfigError } from '../experiment/config.ts';
-import type { RunResults } from '../experiment/results.ts';
+import { parseResults, type RunResults } from '../experiment/results.ts';
 import { runSweepPoint } from './sweep-point.ts';
 import { isDone, type SweepPoint } from './sweep.ts';
 
@@ -99,7 +99,8 @@ export async function waitForSweep(url: string, points: readonly SweepPoint[], o
         const job = await q.getJob(p.id);
         const state = job ? await job.getState() : 'unknown';
         if (state === 'completed' && job?.returnvalue) {
-          writeJsonAtomic(join(dir, 'results.json'), { ...job.returnvalue.results, ranOn: job.returnvalue.worker });
+          // results from a worker pass the schema before they land in the sweep directory
+          writeJsonAtomic(join(dir, 'results.json'), parseResults({ ...job.returnvalue.results, ranOn: job.returnvalue.worker }, `job ${p.id}`));
           if (!existsSync(join(dir, 'config.json'))) writeJsonAtomic(join(dir, 'config.json'), p.config);
           done++;
         } else if (state === 'failed') failed.push(p.id);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { writeJsonAtomic } from '../experiment/atomic.ts';
 import { attackFinishedRun } from '../experiment/reattack.ts';
 import { writeReport } from '../output/report.ts';
-import type { RunResults } from '../experiment/results.ts';
+import { readResults, type RunResults } from '../experiment/results.ts';
 import { reporterFor, runWithReport, type CommonOpts } from '../output/run-report.ts';
 import { configId, isDone, trainingConfig, type SweepPoint } from './sweep.ts';
 
@@ -26,14 +26,14 @@ export async function runSweepPoint(p: SweepPoint, root: string, o: CommonOpts =
       const rep = reporterFor(quiet, null);
       const report = await attackFinishedRun(trainDir, p.config, { log: (l, level) => rep.log(l, level), onProgress: (l, d, t) => rep.attackProgress(l, d, t) });
       rep.close();
-      const trained = JSON.parse(readFileSync(join(trainDir, 'results.json'), 'utf8')) as RunResults;
+      const trained = readResults(trainDir);
       mkdirSync(dir, { recursive: true });
       writeJsonAtomic(join(dir, 'config.json'), p.config);
       writeJsonAtomic(join(dir, 'attack.json'), report);
-      writeJsonAtomic(join(dir, 'results.json'), { ...trained, config: p.config, attack: report, trainedIn: trainDir });
+      writeJsonAtomic(join(dir, 'results.json'), { ...trained, config: p.config, attack: report, trainedIn: trainDir } satisfies RunResults);
       await writeReport(dir);
       say(`  SPADV ${(100 * report.aggregate.asr).toFixed(1)}% vs white-box ${report.baselines.whiteBox ? (100 * report.baselines.whiteBox.asr).toFixed(1) + '%' : '–'} at ε=${report.primary.epsilon}`);
     }
   }
-  return JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as RunResults;
+  return readResults(dir);
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { applyOverrides, ConfigError, parseConfig, type Config } from '../experiment/config.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../experiment/atomic.ts';
 import { toCsv, vegaLiteToSvg } from '../output/report.ts';
-import type { RunResults } from '../experiment/results.ts';
+import { readResults, type RunResults } from '../experiment/results.ts';
 import type { AttackReport } from '../experiment/attack-run.ts';
 import type { TopLevelSpec } from 'vega-lite';
 
@@ -46,10 +46,9 @@ export function expandSweep(spec: SweepSpec): SweepPoint[] {
 }
 
 export function isDone(runDir: string): boolean {
-  const p = join(runDir, 'results.json');
-  if (!existsSync(p)) return false;
+  if (!existsSync(join(runDir, 'results.json'))) return false;
   try {
-    return (JSON.parse(readFileSync(p, 'utf8')) as RunResults).status === 'completed';
+    return readResults(runDir).status === 'completed';
   } catch {
     return false;
   }
@@ -120,7 +119,7 @@ export async function gatherSweep(outDir: string, points: readonly SweepPoint[])
   const results = new Map<string, RunResults>();
   for (const p of points) {
     const dir = join(outDir, p.id);
-    if (isDone(dir)) results.set(p.id, JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as RunResults);
+    if (isDone(dir)) results.set(p.id, readResults(dir));
   }
   const rows = sweepRows(points, results);
   writeFileAtomic(join(outDir, 'sweep.csv'), toCsv(rows));

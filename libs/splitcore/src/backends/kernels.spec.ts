@@ -10,6 +10,7 @@ import { cnnSmall } from '../model/zoo.ts';
 import { split } from '../model/split.ts';
 import { PartModel } from '../model/part-model.ts';
 import { backwardFromCache, disposeCache, forwardKeep, paramGradsFromCache } from '../train/cached-vjp.ts';
+import { sizeOf } from '../model/shape.ts';
 
 /**
  * Backend conformance for the kernels splitfleet registers on wasm: each case is computed with
@@ -194,7 +195,7 @@ describe('wasm kernels registered by splitfleet', () => {
     const grads = (part: 'head' | 'middle') => () => tf.tidy(() => {
       const m = new PartModel(s[part], s.init[part]);
       const input = part === 'head' ? tf.tensor4d(x, [4, 28, 28, 1]) : tf.relu(tf.tensor(seq(4 * 14 * 14 * 32, (i) => Math.sin(i * 0.31)), [4, 14, 14, 32]));
-      const gy = tf.tensor(seq(4 * s[part].outputShape.reduce((a, b) => a * b, 1), (i) => Math.cos(i * 0.07)), [4, ...s[part].outputShape]);
+      const gy = tf.tensor(seq(4 * sizeOf(s[part].outputShape), (i) => Math.cos(i * 0.07)), [4, ...s[part].outputShape]);
       let out: tf.Tensor[];
       if (tf.getBackend() === 'cpu') {
         out = tf.grads((v: tf.Tensor, ...ps: tf.Tensor[]) => m.apply(v, ps))([input, ...m.vars], gy);

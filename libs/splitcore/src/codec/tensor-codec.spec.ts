@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { CodecError, decodeTensor, encodeTensor, headerBytes, peekHeader, type WireDtype } from './tensor-codec.ts';
+import { sizeOf } from '../model/shape.ts';
 
 const shapeArb = fc.array(fc.integer({ min: 0, max: 5 }), { minLength: 0, maxLength: 5 });
-const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+const size = sizeOf;
 
 function dataFor(dtype: WireDtype, n: number, seed: number) {
   switch (dtype) {

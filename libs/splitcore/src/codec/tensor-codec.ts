@@ -1,3 +1,4 @@
+import { sizeOf } from '../model/shape.ts';
 /**
  * The one binary tensor codec. A frame is a small header plus the raw little-endian element bytes:
  *
@@ -48,7 +49,7 @@ export function dtypeSize(dtype: WireDtype): number {
 export function encodeTensor(t: WireTensor): Uint8Array {
   const rank = t.shape.length;
   if (rank > MAX_RANK) throw new CodecError('bad-rank', `rank ${rank} exceeds the maximum ${MAX_RANK}`);
-  const size = t.shape.reduce((a, b) => a * b, 1);
+  const size = sizeOf(t.shape);
   if (size !== t.data.length) throw new CodecError('bad-size', `shape [${t.shape}] needs ${size} elements, data has ${t.data.length}`);
   const hdr = headerBytes(rank);
   const payload = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
@@ -88,7 +89,7 @@ export function peekHeader(input: Uint8Array | ArrayBuffer): { dtype: WireDtype;
   const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
   const shape: number[] = [];
   for (let i = 0; i < rank; i++) shape.push(view.getUint32(8 + 4 * i, true));
-  const expected = shape.reduce((a, b) => a * b, 1) * DTYPE_SIZES[dtype];
+  const expected = sizeOf(shape) * DTYPE_SIZES[dtype];
   if (frame.byteLength - headerLength !== expected)
     throw new CodecError('bad-length', `shape [${shape}] of ${dtype} needs ${expected} payload bytes, frame carries ${frame.byteLength - headerLength}`);
   return { dtype, shape, headerLength };

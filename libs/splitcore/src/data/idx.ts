@@ -1,3 +1,4 @@
+import { sizeOf } from '../model/shape.ts';
 /**
  * IDX (the MNIST/Fashion-MNIST container) and CIFAR-10 binary parsers. They take bytes; reading
  * and gunzipping files is the platform's job (apps), so this stays usable in browsers.
@@ -25,7 +26,7 @@ function readIdx(bytes: Uint8Array, magic: number, what: string): { dims: number
   const dims: number[] = [];
   for (let i = 0; i < rank; i++) dims.push(view.getUint32(4 + 4 * i, false));
   const offset = 4 + 4 * rank;
-  const size = dims.reduce((a, b) => a * b, 1);
+  const size = sizeOf(dims);
   if (bytes.byteLength !== offset + size)
     throw new Error(`${what}: header says ${size} bytes of data for dims [${dims}], file has ${bytes.byteLength - offset}`);
   return { dims, data: bytes.subarray(offset) };

@@ -6,8 +6,10 @@ import type { PartSpec, WeightArray } from '../model/split.ts';
  * are the whole capability of an attack: client heads, tails, raw inputs and labels are not
  * reachable from them, and neither is the socket, the io server or the protocol.
  *
- * Tensor ownership: a hook must not dispose the tensors it is given, and must copy (`await t.data()`
- * or `tf.clone`) anything it keeps; they are freed by the server when the hook returns.
+ * Tensor ownership: the tensors a hook is given are views (clones) made for it: disposing them cannot
+ * free the server's own tensors, and they are freed after every hook has seen them, so a hook copies
+ * (`await t.data()` or `tf.clone`) anything it keeps. Hooks run after the clients' acknowledgements,
+ * from a bounded queue (server.taps): a slow hook delays observations, not training.
  */
 export interface SmashedObservation {
   readonly clientId: number;
@@ -46,4 +48,6 @@ export interface ServerTaps {
   onRoundEnd?(o: RoundEndObservation): void | Promise<void>;
 }
 
-export type TapEvent = 'onSmashed' | 'onGradient' | 'onRoundEnd';
+/** The tap events, derived from the hook map (no hand-typed list to fall out of step). */
+export type TapEvent = Exclude<keyof ServerTaps, 'name'>;
+export type TapPayload<E extends TapEvent> = Parameters<NonNullable<ServerTaps[E]>>[0];

@@ -1,4 +1,5 @@
 import { layerOutputShape, type ModelSpec } from './spec.ts';
+import { sizeOf } from './shape.ts';
 
 /**
  * Floating-point operations of one forward pass of one sample (a multiply-add counts 2; pooling,
@@ -11,7 +12,7 @@ export function forwardFlopsPerSample(spec: ModelSpec): number {
     const out = layerOutputShape(l, shape);
     const s = l.spec;
     if (s.kind === 'conv2d') flops += 2 * out[0]! * out[1]! * out[2]! * s.kernel * s.kernel * shape[2]!;
-    else if (s.kind === 'dense') flops += 2 * shape.reduce((a, b) => a * b, 1) * s.units;
+    else if (s.kind === 'dense') flops += 2 * sizeOf(shape) * s.units;
     shape = out;
   }
   return flops;

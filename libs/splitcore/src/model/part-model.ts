@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { NamedLayer } from './spec.ts';
 import type { PartSpec, WeightArray } from './split.ts';
+import { sizeOf } from './shape.ts';
 
 /** Applies a list of layers functionally; `params` are consumed in layer order (kernel, bias, ...). */
 export function applyLayers(layers: readonly NamedLayer[], params: readonly tf.Tensor[], x: tf.Tensor): tf.Tensor {
@@ -92,7 +93,7 @@ export function checkWeights(spec: PartSpec, weights: readonly WeightArray[]): v
     throw new Error(`${spec.part}: expected ${spec.params.length} weight arrays, got ${weights.length}`);
   spec.params.forEach((p, i) => {
     const w = weights[i]!;
-    const size = p.shape.reduce((a, b) => a * b, 1);
+    const size = sizeOf(p.shape);
     if (w.values.length !== size || w.shape.join('x') !== p.shape.join('x'))
       throw new Error(`${spec.part}: weight ${p.name} must have shape [${p.shape}], got [${w.shape}] with ${w.values.length} values`);
     for (let j = 0; j < w.values.length; j++)

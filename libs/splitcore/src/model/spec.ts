@@ -1,3 +1,4 @@
+import { sizeOf } from './shape.ts';
 /** Layer and model descriptions: plain data, so they can travel in configs and messages. */
 
 export type Activation = 'relu' | 'linear';
@@ -86,7 +87,7 @@ export function layerParamShapes(layer: NamedLayer, input: readonly number[]): P
     case 'maxpool':
       return [];
     case 'dense': {
-      const fin = input.reduce((a, b) => a * b, 1);
+      const fin = sizeOf(input);
       return [
         { name: `${layer.name}/kernel`, shape: [fin, s.units], fanIn: fin, fanOut: s.units },
         { name: `${layer.name}/bias`, shape: [s.units], fanIn: 0, fanOut: 0 },

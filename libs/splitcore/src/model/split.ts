@@ -1,5 +1,6 @@
 import { Rng } from '../rng/rng.ts';
 import { layerOutputShape, layerParamShapes, type Cut, type ModelSpec, type NamedLayer, type ParamShape } from './spec.ts';
+import { sizeOf } from './shape.ts';
 
 export type PartName = 'head' | 'middle' | 'tail';
 
@@ -56,7 +57,7 @@ function partSpec(part: PartName, layers: readonly NamedLayer[], inputShape: rea
 /** Glorot-uniform kernels and zero biases, drawn from a stream forked per parameter name. */
 export function initWeights(params: readonly ParamShape[], rng: Rng): WeightArray[] {
   return params.map((p) => {
-    const size = p.shape.reduce((a, b) => a * b, 1);
+    const size = sizeOf(p.shape);
     const values = new Float32Array(size);
     if (p.fanIn > 0) {
       const limit = Math.sqrt(6 / (p.fanIn + p.fanOut));

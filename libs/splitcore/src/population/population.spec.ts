@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { emd, frequencies, hellinger, jensenShannon, summarizeNonIid } from './noniid.ts';
-import { drawProfiles, isAvailable, parseProfileTrace, sampleClients, simulatedSeconds } from './profiles.ts';
+import { drawProfiles, parseProfileTrace, simulatedSeconds } from './profiles.ts';
+import { isAvailable, sampleClients } from '../rounds/selection.ts';
 
 describe('non-IID measures', () => {
   it('match hand-computed values', () => {

@@ -84,21 +84,6 @@ export function parseProfileTrace(text: string, name: string): ClientProfile[] {
   });
 }
 
-/** Whether a client takes part in a round: its trace says online and its dropout draw says present. */
-export function isAvailable(p: ClientProfile, round: number, clientId: number, seed: number): boolean {
-  if (p.onlineRounds && !p.onlineRounds.some(([a, b]) => round >= a && round < b)) return false;
-  if (p.dropoutProbability <= 0) return true;
-  return Rng.fromSeed(seed).fork(`dropout:${clientId}:${round}`).float() >= p.dropoutProbability;
-}
-
-/** Seeded client sampling: a fraction (0,1] or a count ≥ 1 of the eligible ids. */
-export function sampleClients(eligible: readonly number[], sample: number, round: number, seed: number): number[] {
-  if (!(sample > 0)) throw new Error(`fleet.sample must be > 0 (a fraction ≤ 1 or a count), got ${sample}`);
-  const k = sample <= 1 ? Math.max(1, Math.round(sample * eligible.length)) : Math.min(eligible.length, Math.floor(sample));
-  if (k >= eligible.length) return [...eligible];
-  return Rng.fromSeed(seed).fork(`sample:${round}`).shuffle(eligible).slice(0, k).sort((a, b) => a - b);
-}
-
 /** Traffic of one client in one round, as the server counted it. */
 export interface Traffic {
   readonly bytesUp: number;

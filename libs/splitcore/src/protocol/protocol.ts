@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { TRAINING_MODES } from '../rounds/registry.ts';
 
 /**
  * The splitfleet wire protocol: one zod schema per message (the runtime guard) and the TypeScript
@@ -14,8 +15,8 @@ const frame = z.preprocess(
 );
 const count = z.number().int().nonnegative();
 
-export const TrainingModeSchema = z.enum(['splitfed', 'sequential', 'local']);
-export type TrainingMode = z.infer<typeof TrainingModeSchema>;
+/** The training modes are the registered round strategies (rounds/registry.ts). */
+export const TrainingModeSchema = z.enum(TRAINING_MODES);
 
 export const HelloSchema = z.object({
   type: z.literal('hello'),

@@ -7,6 +7,7 @@ import { PartModel } from '../model/part-model.ts';
 import { Rng } from '../rng/rng.ts';
 import { middleVjp } from './split-step.ts';
 import { backwardFromCache, disposeCache, forwardKeep, paramGradsFromCache } from './cached-vjp.ts';
+import { sizeOf } from '../model/shape.ts';
 
 describe('VJP from a cached forward pass', () => {
   it('equals tf.grads (gradient at the input and at every parameter) for conv, max-pool and dense parts, without leaking tensors', async () => {
@@ -21,8 +22,8 @@ describe('VJP from a cached forward pass', () => {
       const s = split(cnnSmall, cut, 3);
       const part = new PartModel(s.middle, s.init.middle);
       const r = Rng.fromSeed(9);
-      const z = tf.tensor(Float32Array.from({ length: 3 * s.middle.inputShape.reduce((a, b) => a * b, 1) }, () => Math.max(0, r.normal())), [3, ...s.middle.inputShape]);
-      const gy = tf.tensor(Float32Array.from({ length: 3 * s.middle.outputShape.reduce((a, b) => a * b, 1) }, () => r.normal()), [3, ...s.middle.outputShape]);
+      const z = tf.tensor(Float32Array.from({ length: 3 * sizeOf(s.middle.inputShape) }, () => Math.max(0, r.normal())), [3, ...s.middle.inputShape]);
+      const gy = tf.tensor(Float32Array.from({ length: 3 * sizeOf(s.middle.outputShape) }, () => r.normal()), [3, ...s.middle.outputShape]);
       const before = tf.memory().numTensors;
       const { y, cache } = forwardKeep(part, z);
       const fast = backwardFromCache(part, cache, gy);
@@ -45,7 +46,7 @@ describe('VJP from a cached forward pass', () => {
     const head = new PartModel(s.head, s.init.head);
     const r = Rng.fromSeed(11);
     const x = tf.tensor(Float32Array.from({ length: 2 * 28 * 28 }, () => r.float()), [2, 28, 28, 1]);
-    const gz = tf.tensor(Float32Array.from({ length: 2 * s.head.outputShape.reduce((a, b) => a * b, 1) }, () => r.normal()), [2, ...s.head.outputShape]);
+    const gz = tf.tensor(Float32Array.from({ length: 2 * sizeOf(s.head.outputShape) }, () => r.normal()), [2, ...s.head.outputShape]);
     const before = tf.memory().numTensors;
     const { y, cache } = forwardKeep(head, x);
     const grads = paramGradsFromCache(head, cache, gz);

@@ -1,0 +1,32 @@
+import { heldOutIndices } from '@splitfleet/attack';
+import type { Dataset } from '@splitfleet/client-sim';
+import { featureNoiseLevels, getModelSpec, partitionExcluding, split, type ClientProfile, type SplitModel } from '@splitfleet/splitcore';
+import { resolvePartition, resolveProfiles, type Config } from './config.ts';
+
+/** Everything a run derives from its config and data before anyone connects: computed once, here. */
+export interface ExperimentSetup {
+  readonly cfg: Config;
+  readonly data: Dataset;
+  readonly split: SplitModel;
+  /** Train indices no client holds (the attacker's auxiliary pool); empty without an attack. */
+  readonly heldOut: readonly number[];
+  /** Training indices of every client slot (held-out samples excluded). */
+  readonly partitions: readonly (readonly number[])[];
+  /** Per-client input noise of the feature-noise partitioner (0 elsewhere). */
+  readonly inputNoise: readonly number[];
+  readonly profiles: readonly ClientProfile[];
+}
+
+/**
+ * The split, the held-out pool, the partitions and the device profiles of a run: pure functions of
+ * (config, data), so `run`, `--resume` and `attack --run` all see the same ones. `heldOut` overrides
+ * the pool (a finished run's checkpoint records the one it used).
+ */
+export function setupExperiment(cfg: Config, data: Dataset, over: { heldOut?: readonly number[] } = {}): ExperimentSetup {
+  const spec = getModelSpec(cfg.model.name);
+  const s = split(spec, cfg.model.cut ?? spec.defaultCut, cfg.seed);
+  const heldOut = over.heldOut ?? (cfg.attack.method === 'spadv' ? heldOutIndices(data.train.count, cfg.attack.aux.holdout, cfg.seed) : []);
+  const pc = resolvePartition(cfg);
+  const partitions = partitionExcluding(pc, data.train.labels, cfg.fleet.clients, cfg.seed, data.train.classes, heldOut);
+  return { cfg, data, split: s, heldOut, partitions, inputNoise: featureNoiseLevels(pc, cfg.fleet.clients), profiles: resolveProfiles(cfg) };
+}

@@ -1,0 +1,123 @@
+import type { Socket } from 'socket.io';
+import {
+  AssignmentSchema, summarizeNonIid, type Assignment, type ClientProfile, type ClientToServerEvents, type Hello,
+  type ServerToClientEvents,
+} from '@splitfleet/splitcore';
+import type { ClientInfo } from '../experiment/results.ts';
+
+export type IoSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
+
+/** A client slot the server admitted: who it is, what it was assigned, and its live connection. */
+export interface ClientConn {
+  readonly id: number;
+  /** Replaced when the client reconnects (it then takes part again from the next round). */
+  socket: IoSocket;
+  readonly hello: Hello;
+  readonly assignment: Assignment;
+  readonly labelCounts: number[];
+  connected: boolean;
+}
+
+/** What admission hands every client: the run's fixed facts and each slot's partition. */
+export interface AdmissionPlan {
+  readonly runId: string;
+  readonly seed: number;
+  readonly slots: number;
+  readonly assignmentBase: Omit<Assignment, 'type' | 'clientId' | 'runId' | 'seed' | 'trainIndices' | 'inputNoise'>;
+  readonly partitions: readonly (readonly number[])[];
+  readonly inputNoise: readonly number[];
+  readonly profiles: readonly ClientProfile[];
+  readonly trainLabels: ArrayLike<number>;
+  readonly classes: number;
+}
+
+/**
+ * The run's client slots: admission (id by token or join order, assignment, label counts),
+ * reconnection, and the views other parts read (who is connected, client info, non-IID measures).
+ */
+export class ClientRegistry {
+  private readonly clients = new Map<number, ClientConn>();
+  private readonly plan: AdmissionPlan;
+  private nextId = 0;
+  private joinWaiters: (() => void)[] = [];
+
+  constructor(plan: AdmissionPlan) {
+    this.plan = plan;
+  }
+
+  get(id: number): ClientConn | undefined {
+    return this.clients.get(id);
+  }
+
+  /** Whether a new client without a token may still join (ids follow join order then). */
+  get full(): boolean {
+    return this.nextId >= this.plan.slots;
+  }
+
+  get slots(): number {
+    return this.plan.slots;
+  }
+
+  connectedIds(): number[] {
+    return [...this.clients.values()].filter((c) => c.connected).map((c) => c.id).sort((a, b) => a - b);
+  }
+
+  all(): ClientConn[] {
+    return [...this.clients.values()].sort((a, b) => a.id - b.id);
+  }
+
+  admit(socket: IoSocket, hello: Hello, fixedId?: number): ClientConn {
+    const id = fixedId ?? this.nextId++;
+    const p = this.plan;
+    const trainIndices = p.partitions[id]!;
+    const assignment: Assignment = AssignmentSchema.parse({
+      ...p.assignmentBase, type: 'welcome', clientId: id, runId: p.runId, seed: p.seed, trainIndices, inputNoise: p.inputNoise[id] ?? 0,
+    });
+    const labelCounts = new Array<number>(p.classes).fill(0);
+    for (const i of trainIndices) labelCounts[p.trainLabels[i]!]!++;
+    const conn: ClientConn = { id, socket, hello, assignment, labelCounts, connected: true };
+    this.clients.set(id, conn);
+    this.notifyJoin();
+    return conn;
+  }
+
+  reconnect(known: ClientConn, socket: IoSocket): void {
+    known.socket = socket;
+    known.connected = true;
+    this.notifyJoin();
+  }
+
+  private notifyJoin(): void {
+    for (const w of this.joinWaiters) w();
+  }
+
+  /** Resolves when every slot is connected; rejects after the timeout with what to check. */
+  waitForAll(timeoutMs: number, url: string): Promise<void> {
+    const want = this.plan.slots;
+    const joined = () => this.connectedIds().length;
+    if (joined() >= want) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new Error(`only ${joined()} of ${want} clients joined within ${timeoutMs / 1000}s (fleet.joinTimeoutSeconds); is the fleet running and pointed at ${url}?`));
+      }, timeoutMs);
+      this.joinWaiters.push(() => {
+        if (joined() < want) return;
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  info(): ClientInfo[] {
+    return this.all().map((c) => ({
+      id: c.id, runtime: c.hello.runtime, backend: c.hello.backend, adapter: c.hello.adapter, userAgent: c.hello.userAgent ?? null,
+      samples: c.assignment.trainIndices.length, labelCounts: c.labelCounts,
+    }));
+  }
+
+  /** Non-IID measures of the admitted population (label counts per client vs the global distribution). */
+  population() {
+    const n = this.clients.size;
+    return { ...summarizeNonIid(this.all().map((c) => c.labelCounts)), profiles: this.plan.profiles.slice(0, n), inputNoise: this.plan.inputNoise.slice(0, n) };
+  }
+}

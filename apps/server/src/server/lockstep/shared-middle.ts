@@ -1,0 +1,205 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { applyGradients, errorReply, middleVjp, tensorToFrame, type ErrorReply } from '@splitfleet/splitcore';
+import { isTensor } from '../frames.ts';
+import { StepBarrier } from './barrier.ts';
+import type { MiddlePool } from './middle-pool.ts';
+import type { BackwardAck, ForwardAck, StepServing, StepServingDeps } from './step-serving.ts';
+
+interface ForwardArrival { z: tf.Tensor; ack: ForwardAck }
+interface BackwardArrival { gm: tf.Tensor; ack: BackwardAck }
+/** Smashed data of a client's step in flight, kept for the backward pass. */
+interface Inflight { round: number; step: number; z: tf.Tensor }
+
+/**
+ * Lockstep serving with one shared middle: each step waits for every client expected at it, runs
+ * the middle once over their smashed data concatenated in client-id order (server-side
+ * micro-batching, on the middle pool's threads), and makes one optimiser update from the
+ * batch-size-weighted mean of their losses. The fixed order makes runs deterministic whatever order
+ * frames arrive in.
+ */
+export class SharedMiddleServing implements StepServing {
+  private readonly d: StepServingDeps;
+  private readonly pool: MiddlePool;
+  private readonly opt: tf.Optimizer;
+  private round = -1;
+  private active = new Set<number>();
+  private stepsOf: ReadonlyMap<number, number> = new Map();
+  private forwardBarriers = new Map<number, StepBarrier<ForwardArrival>>();
+  private backwardBarriers = new Map<number, StepBarrier<BackwardArrival>>();
+  private readonly inflight = new Map<number, Inflight>();
+  /** Which step's forward the pool keeps activations of, for its backward. */
+  private stepCache: { round: number; step: number; ids: number[] } | null = null;
+
+  constructor(deps: StepServingDeps, pool: MiddlePool, opt: tf.Optimizer) {
+    this.d = deps;
+    this.pool = pool;
+    this.opt = opt;
+  }
+
+  async beginPhase(round: number, steps: ReadonlyMap<number, number>): Promise<void> {
+    this.round = round;
+    this.active = new Set(steps.keys());
+    this.stepsOf = steps;
+    this.forwardBarriers = new Map();
+    this.backwardBarriers = new Map();
+  }
+
+  isActive(id: number): boolean {
+    return this.active.has(id);
+  }
+
+  endPhase(): void {
+    this.active = new Set();
+    this.dropStepCache();
+  }
+
+  async endRound(): Promise<void> {}
+
+  private dropStepCache(): void {
+    this.pool.drop();
+    this.stepCache = null;
+  }
+
+  private expectedAt(step: number): number[] {
+    return [...this.active].filter((id) => (this.stepsOf.get(id) ?? 0) > step);
+  }
+
+  private barrier<T>(map: Map<number, StepBarrier<T>>, step: number, onComplete: (a: [number, T][], m: number[]) => void): StepBarrier<T> {
+    let b = map.get(step);
+    if (!b) {
+      b = new StepBarrier<T>(this.expectedAt(step), this.d.stepTimeoutMs, onComplete);
+      map.set(step, b);
+    }
+    return b;
+  }
+
+  forward(id: number, round: number, step: number, zFrame: Uint8Array, ack: ForwardAck): ErrorReply | null {
+    const z = this.d.frames.smashed(zFrame);
+    if (!isTensor(z)) return z;
+    if (round !== this.round || !this.active.has(id) || this.inflight.has(id)) {
+      z.dispose();
+      return errorReply('not-expected', `client ${id} is not expected to send forward for round ${round} step ${step} now (server round ${this.round})`);
+    }
+    this.d.events.count(id, zFrame.byteLength, 0);
+    const b = this.barrier(this.forwardBarriers, step, (a, m) => void this.runForward(step, a, m));
+    const r = b.arrive(id, { z, ack });
+    if (r === 'ok') return null;
+    z.dispose();
+    return errorReply('not-expected', `forward for step ${step}: ${r}`);
+  }
+
+  private async runForward(step: number, arrivals: [number, ForwardArrival][], missing: number[]): Promise<void> {
+    for (const id of missing) this.d.events.drop(id, `no forward for step ${step} within training.stepTimeoutSeconds`);
+    if (arrivals.length === 0) return;
+    const zs = arrivals.map(([, a]) => a.z);
+    // keep the middle's activations for this step's backward (no second forward pass there)
+    this.dropStepCache();
+    const zcat = zs.length === 1 ? zs[0]! : tf.concat(zs, 0);
+    const round = this.round;
+    const m = await this.pool.forward(this.d.middle, zcat);
+    if (zcat !== zs[0]) zcat.dispose();
+    this.stepCache = { round, step, ids: arrivals.map(([id]) => id) };
+    const parts = zs.length === 1 ? [m] : tf.split(m, zs.map((z) => z.shape[0]!), 0);
+    const frames = await Promise.all(parts.map((t) => tensorToFrame(t)));
+    tf.dispose(parts);
+    if (parts[0] !== m) m.dispose();
+    const answered: [number, tf.Tensor][] = [];
+    arrivals.forEach(([id, a], i) => {
+      if (!this.active.has(id)) return void a.z.dispose();
+      this.inflight.set(id, { round, step, z: a.z });
+      this.d.events.count(id, 0, frames[i]!.byteLength);
+      a.ack({ type: 'middle', m: frames[i]! });
+      answered.push([id, a.z]);
+    });
+    for (const [id, z] of answered) await this.d.taps.push('onSmashed', [z], ([v]) => ({ clientId: id, round, step, z: v! }));
+  }
+
+  backward(id: number, round: number, step: number, gmFrame: Uint8Array, ack: BackwardAck): ErrorReply | null {
+    const fl = this.inflight.get(id);
+    if (!fl || fl.round !== round || fl.step !== step || round !== this.round)
+      return errorReply('not-expected', `client ${id} has no forward in flight for round ${round} step ${step}`);
+    const gm = this.d.frames.middleGradient(gmFrame, fl.z.shape[0]!);
+    if (!isTensor(gm)) return gm;
+    this.d.events.count(id, gmFrame.byteLength, 0);
+    const b = this.barrier(this.backwardBarriers, step, (a, m) => void this.runBackward(step, a, m));
+    const r = b.arrive(id, { gm, ack });
+    if (r === 'ok') return null;
+    gm.dispose();
+    return errorReply('not-expected', `backward for step ${step}: ${r}`);
+  }
+
+  private async runBackward(step: number, arrivals: [number, BackwardArrival][], missing: number[]): Promise<void> {
+    for (const id of missing) this.d.events.drop(id, `no backward for step ${step} within training.stepTimeoutSeconds`);
+    const live = arrivals.filter(([id]) => this.inflight.has(id));
+    for (const [id, a] of arrivals) if (!this.inflight.has(id)) a.gm.dispose();
+    if (live.length === 0) return;
+    const zs = live.map(([id]) => this.inflight.get(id)!.z);
+    const { gz, sizes } = await this.middleStep(step, live.map(([id]) => id), zs, live.map(([, a]) => a.gm));
+    const frames = await Promise.all(gz.map((t) => tensorToFrame(t)));
+    tf.dispose(gz);
+    // the awaits above (the middle's worker threads, framing) let socket events run: a client that
+    // was dropped meanwhile has lost its in-flight forward and gets no answer
+    const round = this.round;
+    const answered: [number, tf.Tensor, tf.Tensor][] = [];
+    live.forEach(([id, a], i) => {
+      const fl = this.inflight.get(id);
+      if (!fl) return void a.gm.dispose();
+      this.inflight.delete(id);
+      this.d.events.count(id, 0, frames[i]!.byteLength);
+      a.ack({ type: 'gradient', gz: frames[i]! });
+      answered.push([id, fl.z, a.gm]);
+    });
+    for (const [id, z, gm] of answered) {
+      await this.d.taps.push('onGradient', [z, gm], ([vz, vg]) => ({ clientId: id, round, step, z: vz!, gm: vg! }));
+      tf.dispose([z, gm]);
+    }
+    this.d.events.step(round, step + 1, Math.max(0, ...[...this.active].map((id) => this.stepsOf.get(id) ?? 0)));
+  }
+
+  /**
+   * The middle's update from the gradient of the batch-size-weighted mean of the clients' losses:
+   * each client's gm is scaled by n_i/N, and each client gets back the gradient of its own loss.
+   */
+  private async middleStep(step: number, ids: number[], zs: tf.Tensor[], gms: tf.Tensor[]): Promise<{ gz: tf.Tensor[]; sizes: number[] }> {
+    const sizes = zs.map((z) => z.shape[0]!);
+    const total = sizes.reduce((a, b) => a + b, 0);
+    const gmAll = tf.tidy(() => {
+      const scaled = gms.map((g, i) => (gms.length === 1 ? tf.clone(g) : tf.mul(g, sizes[i]! / total)));
+      return gms.length === 1 ? scaled[0]! : tf.concat(scaled, 0);
+    });
+    // the forward's activations serve when the same clients, in the same order, came back
+    const sc = this.stepCache;
+    const cached = sc && sc.round === this.round && sc.step === step && sc.ids.length === ids.length && sc.ids.every((id, i) => id === ids[i]);
+    const vjp = (cached ? await this.pool.backward(this.d.middle, gmAll) : null) ?? this.recomputedVjp(zs, gmAll);
+    gmAll.dispose();
+    applyGradients(this.opt, this.d.middle.vars, vjp.grads);
+    tf.dispose(vjp.grads);
+    const gz = ids.length === 1 ? [vjp.gz] : tf.tidy(() => tf.split(vjp.gz, sizes, 0).map((t, i) => tf.mul(t, total / sizes[i]!)));
+    if (ids.length > 1) vjp.gz.dispose();
+    this.dropStepCache();
+    return { gz, sizes };
+  }
+
+  /** The middle's VJP with a second forward, when the kept activations do not match the clients that came back. */
+  private recomputedVjp(zs: tf.Tensor[], gm: tf.Tensor): { gz: tf.Tensor; grads: tf.Tensor[] } {
+    const z = zs.length === 1 ? zs[0]! : tf.concat(zs, 0);
+    const r = middleVjp(this.d.middle, z, gm);
+    if (z !== zs[0]) z.dispose();
+    return r;
+  }
+
+  drop(id: number): void {
+    this.inflight.get(id)?.z.dispose();
+    this.inflight.delete(id);
+    if (!this.active.delete(id)) return;
+    for (const b of this.forwardBarriers.values()) b.drop(id)?.z.dispose();
+    for (const b of this.backwardBarriers.values()) b.drop(id)?.gm.dispose();
+  }
+
+  async close(): Promise<void> {
+    for (const f of this.inflight.values()) f.z.dispose();
+    this.inflight.clear();
+    this.dropStepCache();
+    await this.pool.close();
+  }
+}

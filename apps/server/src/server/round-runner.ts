@@ -1,0 +1,216 @@
+import {
+  framesToWeights, predictRoundSeconds, secondsPerStepOf, selectClients, stepsPerRound, summarizeRound, weightsToFrames,
+  type ClientProfile, type ClientUpdate, type EvalResult, type RoundDone, type RoundResult, type RoundStrategy, type Traffic,
+  type WeightArray,
+} from '@splitfleet/splitcore';
+import type { ClientRegistry } from './admission.ts';
+import type { ModelState } from './model-state.ts';
+import type { StepServing } from './lockstep/step-serving.ts';
+import type { TapQueue } from './tap-queue.ts';
+
+interface Waiter<T> { resolve: (v: T | null) => void; timer: ReturnType<typeof setTimeout> }
+
+/** The few settings a round needs (read once from the config). */
+export interface RoundSettings {
+  readonly seed: number;
+  readonly batchSize: number;
+  readonly maxStepsPerRound: number | null;
+  readonly stepTimeoutMs: number;
+  readonly sample: number;
+  readonly deadlineSeconds: number | null;
+}
+
+export interface RoundRunnerDeps {
+  readonly strategy: RoundStrategy;
+  readonly serving: StepServing;
+  readonly registry: ClientRegistry;
+  readonly state: ModelState;
+  readonly taps: TapQueue;
+  readonly profiles: readonly ClientProfile[];
+  readonly settings: RoundSettings;
+  readonly log: (line: string) => void;
+}
+
+const NO_TRAFFIC: Traffic = { bytesUp: 0, bytesDown: 0, messages: 0 };
+
+/**
+ * The server's round loop, the same for every training mode: select clients, run the strategy's
+ * phases (roundStart → lockstep steps → roundDone), aggregate as the strategy says, evaluate, and
+ * summarise the round for results.json.
+ */
+export class RoundRunner {
+  private readonly d: RoundRunnerDeps;
+  private round = -1;
+  private traffic = new Map<number, { bytesUp: number; bytesDown: number; messages: number }>();
+  /** Measured compute seconds per step of each client's last round (straggler prediction). */
+  private readonly secondsPerStep = new Map<number, number>();
+  private readonly doneWaiters = new Map<number, Waiter<RoundDone>>();
+  private readonly evalWaiters = new Map<number, Waiter<EvalResult>>();
+
+  constructor(deps: RoundRunnerDeps) {
+    this.d = deps;
+  }
+
+  get currentRound(): number {
+    return this.round;
+  }
+
+  count(id: number, up: number, down: number): void {
+    const t = this.traffic.get(id) ?? { bytesUp: 0, bytesDown: 0, messages: 0 };
+    t.bytesUp += up;
+    t.bytesDown += down;
+    t.messages += 1;
+    this.traffic.set(id, t);
+  }
+
+  roundDone(id: number, msg: RoundDone): void {
+    this.settle(this.doneWaiters, id, msg);
+  }
+
+  evalDone(id: number, msg: EvalResult): void {
+    this.settle(this.evalWaiters, id, msg);
+  }
+
+  /** A client left or missed its part: it leaves the round, which completes with the rest. */
+  drop(id: number, why: string): void {
+    const wasActive = this.d.serving.isActive(id);
+    this.d.serving.drop(id);
+    if (!wasActive) return this.settle(this.evalWaiters, id, null);
+    this.d.log(`client ${id} dropped from round ${this.round}: ${why}`);
+    this.settle(this.doneWaiters, id, null);
+    this.settle(this.evalWaiters, id, null);
+  }
+
+  private settle<T>(map: Map<number, Waiter<T>>, id: number, v: T | null): void {
+    const w = map.get(id);
+    if (!w) return;
+    clearTimeout(w.timer);
+    map.delete(id);
+    w.resolve(v);
+  }
+
+  private wait<T>(map: Map<number, Waiter<T>>, id: number, timeoutMs: number): Promise<T | null> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        map.delete(id);
+        resolve(null);
+      }, timeoutMs);
+      timer.unref();
+      map.set(id, { resolve, timer });
+    });
+  }
+
+  private stepsOf(id: number): number {
+    const s = this.d.settings;
+    return stepsPerRound(this.d.registry.get(id)!.assignment.trainIndices.length, s.batchSize, s.maxStepsPerRound);
+  }
+
+  private predictSeconds(id: number): number {
+    const split = this.d.state.split;
+    const shapes = { smashed: split.middle.inputShape, middleOut: split.middle.outputShape };
+    return predictRoundSeconds(this.d.profiles[id]!, secondsPerStepOf(id, this.secondsPerStep), shapes, this.d.settings.batchSize, this.stepsOf(id));
+  }
+
+  /** Runs one phase: its clients train together from the weights given; returns their roundDone messages. */
+  private async trainPhase(ids: readonly number[], weightsOf: (id: number) => readonly WeightArray[]): Promise<Map<number, RoundDone>> {
+    const live = ids.filter((id) => this.d.registry.get(id)?.connected);
+    const steps = new Map(live.map((id) => [id, this.stepsOf(id)]));
+    await this.d.serving.beginPhase(this.round, steps);
+    const encoded = new Map<readonly WeightArray[], Uint8Array[]>();
+    const waits = new Map<number, Promise<RoundDone | null>>();
+    for (const [id, n] of steps) {
+      // generous: a round may take many steps
+      waits.set(id, this.wait(this.doneWaiters, id, this.d.settings.stepTimeoutMs * Math.max(1, n)));
+      // every round starts from weights the server holds: what makes a resumed run exact
+      const w = weightsOf(id);
+      if (!encoded.has(w)) encoded.set(w, weightsToFrames(w));
+      this.d.registry.get(id)!.socket.emit('roundStart', { type: 'roundStart', round: this.round, steps: n, weights: encoded.get(w)! });
+    }
+    const out = new Map<number, RoundDone>();
+    for (const [id, p] of waits) {
+      const done = await p;
+      if (done && done.round === this.round) out.set(id, done);
+      else if (this.d.serving.isActive(id)) this.drop(id, 'no roundDone in time');
+    }
+    this.d.serving.endPhase();
+    return out;
+  }
+
+  /** Runs the strategy's phases; returns every completed client's roundDone and update, in order. */
+  private async train(selected: readonly number[]): Promise<{ done: Map<number, RoundDone>; updates: ClientUpdate[] }> {
+    const { strategy, state } = this.d;
+    const done = new Map<number, RoundDone>();
+    const updates: ClientUpdate[] = [];
+    for (const phase of strategy.phases(selected, this.round, this.d.settings.seed)) {
+      const r = await this.trainPhase(phase, (id) => strategy.startWeights(id, state, updates));
+      for (const [id, d] of r) {
+        done.set(id, d);
+        updates.push({ id, weights: framesToWeights(d.weights, state.headTailParams), samples: d.samples });
+      }
+    }
+    await this.d.serving.endRound(new Map(updates.map((u) => [u.id, u.samples])));
+    state.global = strategy.aggregate(state, updates);
+    for (const u of updates) state.perClient.set(u.id, u.weights);
+    return { done, updates };
+  }
+
+  private async evaluateOn(id: number, weights: readonly WeightArray[]): Promise<EvalResult | null> {
+    const c = this.d.registry.get(id);
+    if (!c?.connected) return null;
+    const p = this.wait(this.evalWaiters, id, this.d.settings.stepTimeoutMs * 10);
+    c.socket.emit('evaluate', { type: 'evaluate', round: this.round, weights: weightsToFrames(weights) });
+    return p;
+  }
+
+  /** `global`: the shared model once, on the first client that answers; `per-client`: every client its own. */
+  private async evaluate(survivors: readonly number[]): Promise<Map<number, EvalResult>> {
+    const { strategy, state } = this.d;
+    const evals = new Map<number, EvalResult>();
+    if (strategy.evaluate === 'per-client') {
+      const rs = await Promise.all(survivors.map((id) => this.evaluateOn(id, state.perClient.get(id) ?? state.global)));
+      survivors.forEach((id, i) => rs[i] && evals.set(id, rs[i]));
+      return evals;
+    }
+    for (const id of survivors) {
+      const r = await this.evaluateOn(id, state.global);
+      if (!r) continue;
+      for (const s of survivors) evals.set(s, r);
+      break;
+    }
+    return evals;
+  }
+
+  /** Runs one training round in the strategy's way, then evaluates. */
+  async runRound(round: number): Promise<RoundResult> {
+    const t0 = performance.now();
+    const { settings: s, registry } = this.d;
+    this.round = round;
+    this.d.state.round = round;
+    const connected = registry.connectedIds();
+    if (connected.length === 0) throw new Error(`round ${round}: no connected clients left`);
+    const selection = selectClients({
+      connected, profiles: this.d.profiles, round, seed: s.seed, sample: s.sample, deadlineSeconds: s.deadlineSeconds, predictSeconds: (id) => this.predictSeconds(id),
+    });
+    const ids = selection.selected;
+    if (ids.length === 0) this.d.log(`round ${round}: no client is available, sampled and within the deadline (${connected.length} connected, ${selection.available.length} available, ${selection.stragglers.length} stragglers); the model is unchanged this round`);
+    this.traffic = new Map();
+    const { done } = await this.train(ids);
+    // evaluate on the round's clients that completed it (one dropped this round may be gone for
+    // good), else on the round's clients, else (nobody trained) on any connected client
+    const completed = ids.filter((id) => done.has(id));
+    const survivors = (completed.length ? completed : ids.length ? ids : connected).filter((id) => registry.get(id)?.connected);
+    const evals = await this.evaluate(survivors);
+    const result = summarizeRound({
+      round, strategy: this.d.strategy, selection, done, evals, wallSeconds: (performance.now() - t0) / 1000,
+      client: (id) => {
+        const c = registry.get(id)!;
+        return { samples: c.assignment.trainIndices.length, labelCounts: c.labelCounts, profile: this.d.profiles[id]!, traffic: this.traffic.get(id) ?? NO_TRAFFIC };
+      },
+    });
+    for (const [id, d] of done) if (d.steps > 0) this.secondsPerStep.set(id, d.computeMs / 1000 / d.steps);
+    const middle = this.d.state.middle;
+    await this.d.taps.push('onRoundEnd', [], () => ({ round, middle: { spec: middle.spec, weights: () => middle.getWeights() } }));
+    await this.d.taps.drain();
+    return result;
+  }
+}

@@ -1,0 +1,19 @@
+import { Rng } from '../rng/rng.ts';
+import { sampleWeightedAverage } from './average.ts';
+import type { RoundStrategy } from './strategy.ts';
+
+/**
+ * SplitFedV2 (Thapa et al., AAAI 2022): the server serves clients one at a time, in a seeded order
+ * that changes every round, with one middle updated by each client's batches in turn; every client
+ * starts from the round's global head+tail and heads/tails are averaged at round end.
+ */
+export const sflv2: RoundStrategy = {
+  mode: 'sflv2',
+  summary: 'one client at a time in a seeded order, one middle, heads/tails averaged',
+  middle: 'shared',
+  phases: (selected, round, seed) => Rng.fromSeed(seed).fork(`sflv2-order:${round}`).shuffle(selected).map((id) => [id]),
+  startWeights: (_id, state) => state.global,
+  aggregate: (state, updates) => sampleWeightedAverage(updates, state.global),
+  evaluate: 'global',
+  clock: 'serial',
+};
