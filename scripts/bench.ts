@@ -234,7 +234,7 @@ What made the difference (history, each step measured against a baseline of the 
    (\`SplitfleetReluMaxPoolGrad\`); the head also skips the gradient at the raw input and sums its
    filter gradient straight from the pool windows (\`SplitfleetConvReluPoolFilterGrad\`, 15–20 % off the
    head's step). The monolithic baseline (tf.grads) uses neither.
-3. **The middle on two threads** (\`server.middleThreads\`, apps/server/src/middle-pool.ts): the middle
+3. **The middle on two threads** (\`server.middleThreads\`, apps/server/src/server/lockstep/middle-pool.ts): the middle
    holds ~95 % of the default cut's FLOPs and tfjs-wasm's threaded build does not start in Node 24, so
    each step's batch is cut into fixed row shards run on worker_thread replicas. See the paired rows
    "middle on 1 thread(s)" vs "2 thread(s)": it pays with several clients (a 256-row step: 480 → 290 ms)

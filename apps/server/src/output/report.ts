@@ -55,120 +55,128 @@ function attackRows(a: AttackReport | undefined) {
   }))));
 }
 
+type Chart = [title: string, svg: string];
+type Rows = ReturnType<typeof rowsOf>;
+const W = 420;
+const H = 220;
+
+/** A Vega-Lite chart of the report's standard size (fields given are merged over the defaults). */
+async function chart(title: string, spec: Record<string, unknown>): Promise<Chart> {
+  return [title, await vegaLiteToSvg({ $schema: 'https://vega.github.io/schema/vega-lite/v6.json', width: W, height: H, ...spec } as TopLevelSpec)];
+}
+
+async function trainingCharts({ rounds, clients }: Rows): Promise<Chart[]> {
+  if (!rounds.length) return [];
+  const long = rounds.flatMap((x) => [
+    { round: x.round, metric: 'test accuracy', value: x.testAccuracy },
+    { round: x.round, metric: 'test loss', value: x.testLoss },
+    ...(x.trainLoss !== null ? [{ round: x.round, metric: 'train loss', value: x.trainLoss }] : []),
+  ]);
+  const perClient = clients.filter((c) => c.testAccuracy !== null);
+  return Promise.all([
+    chart('Accuracy and loss per round (global)', { data: { values: long }, mark: { type: 'line', point: true }, encoding: { x: { field: 'round', type: 'ordinal' }, y: { field: 'value', type: 'quantitative' }, color: { field: 'metric', type: 'nominal' } } }),
+    chart('Test accuracy per client', { data: { values: perClient }, mark: { type: 'line', point: true }, encoding: { x: { field: 'round', type: 'ordinal' }, y: { field: 'testAccuracy', type: 'quantitative', scale: { zero: false } }, color: { field: 'id', type: 'nominal', title: 'client' } } }),
+    chart('Wall time per round (s)', { data: { values: rounds }, mark: 'bar', encoding: { x: { field: 'round', type: 'ordinal' }, y: { field: 'wallSeconds', type: 'quantitative', title: 'seconds' } } }),
+  ]);
+}
+
+/** The label heat map and client sizes, also written as SVG files next to the report. */
+async function populationCharts(results: RunResults, runDir: string): Promise<Chart[]> {
+  const n = results.clients.length;
+  const heat = results.clients.flatMap((c) => c.labelCounts.map((count, k) => ({ client: c.id, class: k, count })));
+  if (!heat.length) return [];
+  const axis = n > 40 ? { labels: false } : {};
+  const [, heatSvg] = await chart('', {
+    height: Math.max(80, 8 * Math.min(100, n)), data: { values: n > 100 ? heat.filter((h) => h.client < 100) : heat },
+    mark: 'rect', encoding: { x: { field: 'class', type: 'ordinal' }, y: { field: 'client', type: 'ordinal', axis }, color: { field: 'count', type: 'quantitative' } },
+  });
+  const sizes = results.clients.map((c, i) => ({ client: c.id, samples: c.samples, hellinger: results.population?.clients[i]?.hellinger ?? null }));
+  const [, sizeSvg] = await chart('', {
+    data: { values: sizes }, mark: 'bar',
+    encoding: { x: { field: 'client', type: 'ordinal', axis }, y: { field: 'samples', type: 'quantitative' }, color: { field: 'hellinger', type: 'quantitative', title: 'Hellinger to global' } },
+  });
+  writeFileAtomic(join(runDir, 'population-heatmap.svg'), heatSvg);
+  writeFileAtomic(join(runDir, 'population-sizes.svg'), sizeSvg);
+  return [
+    [`Label distribution (client × class${n > 100 ? ', first 100 clients' : ''})`, heatSvg],
+    ['Samples per client (colour: Hellinger distance to the global label distribution)', sizeSvg],
+  ];
+}
+
+async function clockChart(results: RunResults): Promise<Chart[]> {
+  if (!results.rounds.length) return [];
+  const t = results.rounds.flatMap((x) => [
+    { round: x.round + 1, clock: 'simulated', seconds: x.simulatedSeconds },
+    { round: x.round + 1, clock: 'wall', seconds: x.wallSeconds },
+  ]);
+  return [await chart('Simulated vs wall time per round', { data: { values: t }, mark: 'bar', encoding: { x: { field: 'round', type: 'ordinal' }, xOffset: { field: 'clock' }, y: { field: 'seconds', type: 'quantitative' }, color: { field: 'clock', type: 'nominal' } } })];
+}
+
+async function attackCharts(arows: ReturnType<typeof attackRows>, attack: AttackReport | undefined): Promise<Chart[]> {
+  if (!arows.length) return [];
+  const charts = [await chart('Attack success rate by method (SPADV vs baselines)', {
+    data: { values: arows }, mark: { type: 'line', point: true },
+    encoding: { x: { field: 'epsilon', type: 'quantitative', title: 'ε (L∞)' }, y: { field: 'successRate', type: 'quantitative', title: 'attack success rate' }, color: { field: 'method', type: 'nominal' }, strokeDash: { field: 'objective', type: 'nominal' } },
+  })];
+  if (attack?.perClient?.length) {
+    const pc = attack.perClient.map((c) => ({ client: c.id, asr: c.asr, robustAccuracy: c.robustAccuracy, hellingerToAux: c.hellingerToAux }));
+    charts.push(await chart(`SPADV success per client (${attack.primary.method}, ε=${attack.primary.epsilon}; colour: Hellinger distance of the client's labels to D_aux)`, {
+      data: { values: pc }, mark: 'bar',
+      encoding: { x: { field: 'client', type: 'ordinal', axis: pc.length > 40 ? { labels: false } : {} }, y: { field: 'asr', type: 'quantitative', title: 'attack success rate' }, color: { field: 'hellingerToAux', type: 'quantitative', title: 'H(client, D_aux)' } },
+    }));
+    const base = [{ attack: 'SPADV', asr: attack.aggregate.asr }, ...Object.entries(attack.baselines).filter(([, m]) => m).map(([k, m]) => ({ attack: k, asr: m!.asr }))];
+    charts.push(await chart(`SPADV vs baselines at ε=${attack.primary.epsilon}`, {
+      data: { values: base }, mark: 'bar', encoding: { x: { field: 'attack', type: 'nominal', sort: null }, y: { field: 'asr', type: 'quantitative', title: 'attack success rate' }, color: { field: 'attack', type: 'nominal', legend: null } },
+    }));
+  }
+  charts.push(await chart('SPADV success per target model', {
+    data: { values: arows.filter((r) => r.method.startsWith('spadv')) }, mark: 'bar',
+    encoding: { x: { field: 'target', type: 'nominal' }, xOffset: { field: 'method' }, y: { field: 'successRate', type: 'quantitative' }, color: { field: 'method', type: 'nominal' } },
+  }));
+  return charts;
+}
+
+/** Clean, adversarial and magnified perturbation images of the first target's examples. */
+function gallery(results: RunResults, attack: AttackReport | undefined): string {
+  const ex = attack?.objectives[0]?.targets[0]?.suite.examples;
+  if (!ex || !ex.clean.length) return '';
+  const [ih, iw, ic] = results.config.model.name === 'vgg-mini' ? [32, 32, 3] : [28, 28, 1];
+  const cells = ex.clean.map((c, i) => {
+    const a = ex.adversarial[i]!;
+    const d = a.map((v, j) => 0.5 + (v - c[j]!) / (2 * Math.max(ex.epsilon, 1e-9)));
+    return `<tr><td><img src="${imageDataUri(c, ih, iw, ic)}"></td><td><img src="${imageDataUri(a, ih, iw, ic)}"></td><td><img src="${imageDataUri(d, ih, iw, ic)}"></td></tr>`;
+  });
+  return `<h2>Clean vs adversarial (${ex.method}, ε=${ex.epsilon})</h2><table class="g"><tr><th>clean</th><th>adversarial</th><th>perturbation (magnified to ±ε)</th></tr>${cells.join('')}</table>`;
+}
+
+const pct = (v: number | null | undefined) => (v === null || v === undefined ? '–' : (100 * v).toFixed(1) + '%');
+
+function attackTables(attack: AttackReport | undefined, arows: ReturnType<typeof attackRows>): string {
+  if (!attack) return '';
+  const perClient = attack.perClient?.length
+    ? `<h2>SPADV per client (${attack.primary.method}, ${attack.primary.objective}, ε=${attack.primary.epsilon})</h2><p>Test set re-weighted to each client's label distribution; H = Hellinger distance between the client's labels and D_aux's.</p><table><tr><th>client</th><th>samples</th><th>H(aux)</th><th>clean</th><th>robust</th><th>ASR</th></tr>${attack.perClient.map((c) => `<tr><td>${c.id}</td><td>${c.samples}</td><td>${c.hellingerToAux.toFixed(3)}</td><td>${pct(c.cleanAccuracy)}</td><td>${pct(c.robustAccuracy)}</td><td>${pct(c.asr)}</td></tr>`).join('')}</table>`
+    : '';
+  return `${perClient}<h2>Attack summary</h2><table><tr><th>objective</th><th>target</th><th>method</th><th>ε</th><th>success</th><th>robust acc.</th><th>L2 mean</th><th>shadow agreement</th><th>label inference</th></tr>${arows.map((r) => `<tr><td>${r.objective}</td><td>${r.target}</td><td>${r.method}</td><td>${r.epsilon}</td><td>${pct(r.successRate)}</td><td>${pct(r.robustAccuracy)}</td><td>${r.l2Mean.toFixed(2)}</td><td>${pct(r.shadowAgreement)}</td><td>${pct(r.labelInferenceAccuracy)}</td></tr>`).join('')}</table>`;
+}
+
 /** Writes rounds.csv, clients.csv, attack.csv and a self-contained report.html into the run directory. */
 export async function writeReport(runDir: string): Promise<string> {
   const results = readResults(runDir);
-  const attack = (results.attack ?? (existsSync(join(runDir, 'attack.json')) ? JSON.parse(readFileSync(join(runDir, 'attack.json'), 'utf8')) : undefined)) as AttackReport | undefined;
-  const { rounds, clients } = rowsOf(results);
+  const attack = results.attack ?? (existsSync(join(runDir, 'attack.json')) ? (JSON.parse(readFileSync(join(runDir, 'attack.json'), 'utf8')) as AttackReport) : undefined);
+  const rows = rowsOf(results);
   const arows = attackRows(attack);
-  writeFileAtomic(join(runDir, 'rounds.csv'), toCsv(rounds));
-  writeFileAtomic(join(runDir, 'clients.csv'), toCsv(clients));
+  writeFileAtomic(join(runDir, 'rounds.csv'), toCsv(rows.rounds));
+  writeFileAtomic(join(runDir, 'clients.csv'), toCsv(rows.clients));
   if (arows.length) writeFileAtomic(join(runDir, 'attack.csv'), toCsv(arows));
-  const charts: [string, string][] = [];
-  const w = 420;
-  const h = 220;
-  if (rounds.length) {
-    const long = rounds.flatMap((x) => [
-      { round: x.round, metric: 'test accuracy', value: x.testAccuracy },
-      { round: x.round, metric: 'test loss', value: x.testLoss },
-      ...(x.trainLoss !== null ? [{ round: x.round, metric: 'train loss', value: x.trainLoss }] : []),
-    ]);
-    charts.push(['Accuracy and loss per round (global)', await vegaLiteToSvg({
-      $schema: 'https://vega.github.io/schema/vega-lite/v6.json', width: w, height: h, data: { values: long },
-      mark: { type: 'line', point: true }, encoding: { x: { field: 'round', type: 'ordinal' }, y: { field: 'value', type: 'quantitative' }, color: { field: 'metric', type: 'nominal' } },
-    } as TopLevelSpec)]);
-    const perClient = clients.filter((c) => c.testAccuracy !== null);
-    charts.push(['Test accuracy per client', await vegaLiteToSvg({
-      $schema: 'https://vega.github.io/schema/vega-lite/v6.json', width: w, height: h, data: { values: perClient },
-      mark: { type: 'line', point: true }, encoding: { x: { field: 'round', type: 'ordinal' }, y: { field: 'testAccuracy', type: 'quantitative', scale: { zero: false } }, color: { field: 'id', type: 'nominal', title: 'client' } },
-    } as TopLevelSpec)]);
-    charts.push(['Wall time per round (s)', await vegaLiteToSvg({
-      $schema: 'https://vega.github.io/schema/vega-lite/v6.json', width: w, height: h, data: { values: rounds },
-      mark: 'bar', encoding: { x: { field: 'round', type: 'ordinal' }, y: { field: 'wallSeconds', type: 'quantitative', title: 'seconds' } },
-    } as TopLevelSpec)]);
-  }
-  const heat = results.clients.flatMap((c) => c.labelCounts.map((n, k) => ({ client: c.id, class: k, count: n })));
-  if (heat.length) {
-    const shown = results.clients.length > 100 ? heat.filter((h) => h.client < 100) : heat;
-    const heatSvg = await vegaLiteToSvg({
-      $schema: 'https://vega.github.io/schema/vega-lite/v6.json', width: w, height: Math.max(80, 8 * Math.min(100, results.clients.length)), data: { values: shown },
-      mark: 'rect', encoding: { x: { field: 'class', type: 'ordinal' }, y: { field: 'client', type: 'ordinal', axis: results.clients.length > 40 ? { labels: false } : {} }, color: { field: 'count', type: 'quantitative' } },
-    } as TopLevelSpec);
-    const pop = results.population as { clients?: { hellinger: number; jensenShannon: number }[] } | undefined;
-    const sizes = results.clients.map((c, i) => ({ client: c.id, samples: c.samples, hellinger: pop?.clients?.[i]?.hellinger ?? null }));
-    const sizeSvg = await vegaLiteToSvg({
-      $schema: 'https://vega.github.io/schema/vega-lite/v6.json', width: w, height: h, data: { values: sizes },
-      mark: 'bar', encoding: { x: { field: 'client', type: 'ordinal', axis: results.clients.length > 40 ? { labels: false } : {} }, y: { field: 'samples', type: 'quantitative' }, color: { field: 'hellinger', type: 'quantitative', title: 'Hellinger to global' } },
-    } as TopLevelSpec);
-    writeFileAtomic(join(runDir, 'population-heatmap.svg'), heatSvg);
-    writeFileAtomic(join(runDir, 'population-sizes.svg'), sizeSvg);
-    charts.push([`Label distribution (client × class${results.clients.length > 100 ? ', first 100 clients' : ''})`, heatSvg]);
-    charts.push(['Samples per client (colour: Hellinger distance to the global label distribution)', sizeSvg]);
-  }
-  if (rounds.length && results.rounds[0] && 'simulatedSeconds' in results.rounds[0]) {
-    const t = results.rounds.flatMap((x) => [
-      { round: x.round + 1, clock: 'simulated', seconds: x.simulatedSeconds },
-      { round: x.round + 1, clock: 'wall', seconds: x.wallSeconds },
-    ]);
-    charts.push(['Simulated vs wall time per round', await vegaLiteToSvg({
-      $schema: 'https://vega.github.io/schema/vega-lite/v6.json', width: w, height: h, data: { values: t },
-      mark: 'bar', encoding: { x: { field: 'round', type: 'ordinal' }, xOffset: { field: 'clock' }, y: { field: 'seconds', type: 'quantitative' }, color: { field: 'clock', type: 'nominal' } },
-    } as TopLevelSpec)]);
-  }
-  if (arows.length) {
-    charts.push(['Attack success rate by method (SPADV vs baselines)', await vegaLiteToSvg({
-      $schema: 'https://vega.github.io/schema/vega-lite/v6.json', width: w, height: h, data: { values: arows },
-      mark: { type: 'line', point: true },
-      encoding: { x: { field: 'epsilon', type: 'quantitative', title: 'ε (L∞)' }, y: { field: 'successRate', type: 'quantitative', title: 'attack success rate' }, color: { field: 'method', type: 'nominal' }, strokeDash: { field: 'objective', type: 'nominal' } },
-    } as TopLevelSpec)]);
-    if (attack?.perClient?.length) {
-      const pc = attack.perClient.map((c) => ({ client: c.id, asr: c.asr, robustAccuracy: c.robustAccuracy, hellingerToAux: c.hellingerToAux }));
-      charts.push([`SPADV success per client (${attack.primary.method}, ε=${attack.primary.epsilon}; colour: Hellinger distance of the client's labels to D_aux)`, await vegaLiteToSvg({
-        $schema: 'https://vega.github.io/schema/vega-lite/v6.json', width: w, height: h, data: { values: pc },
-        mark: 'bar', encoding: { x: { field: 'client', type: 'ordinal', axis: pc.length > 40 ? { labels: false } : {} }, y: { field: 'asr', type: 'quantitative', title: 'attack success rate' }, color: { field: 'hellingerToAux', type: 'quantitative', title: 'H(client, D_aux)' } },
-      } as TopLevelSpec)]);
-      const base = [
-        { attack: 'SPADV', asr: attack.aggregate.asr },
-        ...Object.entries(attack.baselines).filter(([, m]) => m).map(([k, m]) => ({ attack: k, asr: m!.asr })),
-      ];
-      charts.push([`SPADV vs baselines at ε=${attack.primary.epsilon}`, await vegaLiteToSvg({
-        $schema: 'https://vega.github.io/schema/vega-lite/v6.json', width: w, height: h, data: { values: base },
-        mark: 'bar', encoding: { x: { field: 'attack', type: 'nominal', sort: null }, y: { field: 'asr', type: 'quantitative', title: 'attack success rate' }, color: { field: 'attack', type: 'nominal', legend: null } },
-      } as TopLevelSpec)]);
-    }
-    const perTarget = arows.filter((r) => r.method.startsWith('spadv'));
-    charts.push(['SPADV success per target model', await vegaLiteToSvg({
-      $schema: 'https://vega.github.io/schema/vega-lite/v6.json', width: w, height: h, data: { values: perTarget },
-      mark: 'bar', encoding: { x: { field: 'target', type: 'nominal' }, xOffset: { field: 'method' }, y: { field: 'successRate', type: 'quantitative' }, color: { field: 'method', type: 'nominal' } },
-    } as TopLevelSpec)]);
-  }
-  let gallery = '';
-  const ex = attack?.objectives[0]?.targets[0]?.suite.examples;
-  if (ex && ex.clean.length) {
-    const cfg = results.config as { model?: { name?: string } };
-    const [ih, iw, ic] = cfg.model?.name === 'vgg-mini' ? [32, 32, 3] : [28, 28, 1];
-    const cells = ex.clean.map((c, i) => {
-      const a = ex.adversarial[i]!;
-      const d = a.map((v, j) => 0.5 + (v - c[j]!) / (2 * Math.max(ex.epsilon, 1e-9)));
-      return `<tr><td><img src="${imageDataUri(c, ih, iw, ic)}"></td><td><img src="${imageDataUri(a, ih, iw, ic)}"></td><td><img src="${imageDataUri(d, ih, iw, ic)}"></td></tr>`;
-    });
-    gallery = `<h2>Clean vs adversarial (${ex.method}, ε=${ex.epsilon})</h2><table class="g"><tr><th>clean</th><th>adversarial</th><th>perturbation (magnified to ±ε)</th></tr>${cells.join('')}</table>`;
-  }
-  const fmt = (v: number | null | undefined) => (v === null || v === undefined ? '–' : (100 * v).toFixed(1) + '%');
-  const perClient = attack?.perClient?.length
-    ? `<h2>SPADV per client (${attack.primary.method}, ${attack.primary.objective}, ε=${attack.primary.epsilon})</h2><p>Test set re-weighted to each client's label distribution; H = Hellinger distance between the client's labels and D_aux's.</p><table><tr><th>client</th><th>samples</th><th>H(aux)</th><th>clean</th><th>robust</th><th>ASR</th></tr>${attack.perClient.map((c) => `<tr><td>${c.id}</td><td>${c.samples}</td><td>${c.hellingerToAux.toFixed(3)}</td><td>${fmt(c.cleanAccuracy)}</td><td>${fmt(c.robustAccuracy)}</td><td>${fmt(c.asr)}</td></tr>`).join('')}</table>`
-    : '';
-  const attackTable = attack
-    ? `${perClient}<h2>Attack summary</h2><table><tr><th>objective</th><th>target</th><th>method</th><th>ε</th><th>success</th><th>robust acc.</th><th>L2 mean</th><th>shadow agreement</th><th>label inference</th></tr>${arows.map((r) => `<tr><td>${r.objective}</td><td>${r.target}</td><td>${r.method}</td><td>${r.epsilon}</td><td>${fmt(r.successRate)}</td><td>${fmt(r.robustAccuracy)}</td><td>${r.l2Mean.toFixed(2)}</td><td>${fmt(r.shadowAgreement)}</td><td>${fmt(r.labelInferenceAccuracy)}</td></tr>`).join('')}</table>`
-    : '';
-  const final = results.final ? `final test accuracy <b>${fmt(results.final.testAccuracy)}</b>, ` : '';
+  const charts = [...await trainingCharts(rows), ...await populationCharts(results, runDir), ...await clockChart(results), ...await attackCharts(arows, attack)];
+  const final = results.final ? `final test accuracy <b>${pct(results.final.testAccuracy)}</b>, ` : '';
   const html = `<!doctype html><html><head><meta charset="utf-8"><title>splitfleet report ${results.runId}</title>
 <style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1000px}figure{display:inline-block;margin:1em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px}table.g img{image-rendering:pixelated}</style></head><body>
 <h1>splitfleet run ${results.runId}</h1>
-<p>${final}${results.rounds.length} rounds, ${results.clients.length} clients, mode ${(results.config as { training: { mode: string } }).training.mode}, backend ${results.backend}, seed ${results.seed}, status ${results.status}, ${results.timings.wallSeconds.toFixed(1)} s.</p>
+<p>${final}${results.rounds.length} rounds, ${results.clients.length} clients, mode ${results.config.training.mode}, backend ${results.backend}, seed ${results.seed}, status ${results.status}, ${results.timings.wallSeconds.toFixed(1)} s.</p>
 ${charts.map(([t, svg]) => `<figure><figcaption>${t}</figcaption>${svg}</figure>`).join('\n')}
-${attackTable}
-${gallery}
+${attackTables(attack, arows)}
+${gallery(results, attack)}
 <h2>Configuration</h2><pre>${JSON.stringify(results.config, null, 2).replace(/</g, '&lt;')}</pre>
 </body></html>`;
   const path = join(runDir, 'report.html');
