@@ -3,11 +3,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runExperiment } from '../apps/server/src/experiment/run.ts';
-import type { AttackReport } from '../apps/server/src/experiment/attack-run.ts';
 import { testConfig } from './helpers.ts';
 import * as tf from '@tensorflow/tfjs-core';
 import { cnnSmall, PartModel, Rng, split } from '@splitfleet/splitcore';
-import { intermediateAttack, noise, pgd, trainShadow } from '@splitfleet/attack';
+import { AttackReportSchema, intermediateAttack, noise, pgd, trainShadow, type AttackReport } from '@splitfleet/attack';
 import { initBackend } from '@splitfleet/client-sim';
 
 describe('SPADV end to end', () => {
@@ -53,6 +52,9 @@ describe('SPADV end to end', () => {
     expect(a.baselines.transfer).toBeNull(); // not asked for in this config
     expect(a.config.epsilon).toBe(0.1);
     expect(a.relativeToWhitebox).toBeCloseTo(rate('spadv-pgd') / rate('whitebox-pgd'), 9);
+    // what results.json holds validates against the report's schema
+    const written = JSON.parse(JSON.stringify(a));
+    expect(AttackReportSchema.parse(written)).toEqual(written);
   });
 });
 

@@ -51,3 +51,11 @@ export function drawAux(pool: readonly number[], labels: ArrayLike<number>, size
   }
   return { indices: out, classShare: taken.map((t) => t / size) };
 }
+
+/**
+ * The pool D_aux is drawn from when attacking a finished run: the held-out samples its checkpoint
+ * recorded, or, for a run that held none out, the whole training split.
+ */
+export function attackerPool(heldOut: readonly number[] | undefined, trainCount: number): readonly number[] {
+  return heldOut?.length ? heldOut : Array.from({ length: trainCount }, (_, i) => i);
+}

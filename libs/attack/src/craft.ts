@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng, type PartModel } from '@splitfleet/splitcore';
+import type { CraftMethod, IntermediateLayer } from './config.ts';
 
 /** A full model as three parts: a real client model with the server's middle, or a shadow. */
 export interface ThreePart {
@@ -7,10 +8,6 @@ export interface ThreePart {
   readonly middle: PartModel;
   readonly tail: PartModel;
 }
-
-export type CraftMethod = 'pgd' | 'feature' | 'ila';
-/** Where the intermediate-output attacks perturb: the smashed data, or the middle's output. */
-export type IntermediateLayer = 'smashed' | 'middle';
 
 export interface CraftOptions {
   /** L∞ budget in pixel units ([0,1] images). */
@@ -157,7 +154,7 @@ export function pgd(model: ThreePart, x: tf.Tensor, labels: tf.Tensor1D, classes
  */
 export function intermediateAttack(
   model: ThreePart, x: tf.Tensor, labels: tf.Tensor1D, classes: number,
-  o: CraftOptions & { variant: 'feature' | 'ila'; targeted?: boolean; latentScale?: number; layer?: IntermediateLayer },
+  o: CraftOptions & { variant: Exclude<CraftMethod, 'pgd'>; targeted?: boolean; latentScale?: number; layer?: IntermediateLayer },
 ): tf.Tensor {
   checkCraft(o, x);
   if (o.epsilon === 0) return tf.clone(x);

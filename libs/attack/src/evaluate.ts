@@ -1,70 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { labelWeighted, Rng } from '@splitfleet/splitcore';
-import { intermediateAttack, logits, noise, pgd, type CraftMethod, type IntermediateLayer, type ThreePart } from './craft.ts';
+import type { BaselineName, CraftMethod, IntermediateLayer, TargetSpec } from './config.ts';
+import { intermediateAttack, logits, noise, pgd, type ThreePart } from './craft.ts';
 import { matchedAccuracy } from './hungarian.ts';
-
-export type AttackMethodName = `spadv-${CraftMethod}` | 'whitebox-pgd' | 'random-shadow-pgd' | 'transfer-pgd' | 'noise';
-export type BaselineName = 'whitebox' | 'random-shadow' | 'transfer' | 'noise';
-
-/**
- * Untargeted, or targeted at: the next class (y+1 mod C), a seeded random class ≠ y, or one fixed
- * class (samples already of that class are left out of the targeted success rate).
- */
-export type TargetSpec = 'untargeted' | 'next' | 'random' | { readonly class: number };
-
-/** Counts per true class, so metrics can be re-weighted to any client's label distribution. */
-export interface PerClassCounts {
-  readonly total: number[];
-  /** Classified correctly by the real model before the attack (the attacked samples). */
-  readonly correct: number[];
-  /** Attacked samples whose real prediction changed. */
-  readonly fooled: number[];
-  /** Targeted only: attacked samples (target ≠ true class) the real model now puts in the target class. */
-  readonly hit: number[];
-  readonly targetable: number[];
-}
-
-export interface AttackCell {
-  readonly method: AttackMethodName;
-  readonly epsilon: number;
-  readonly targeted: boolean;
-  /** Samples attacked: those the real model classifies correctly. */
-  readonly evaluated: number;
-  readonly cleanAccuracy: number;
-  /** Accuracy of the real model on all evaluation samples after the attack. */
-  readonly robustAccuracy: number;
-  /** Attack success rate: fraction of the attacked samples whose real prediction changed. */
-  readonly successRate: number;
-  /** Targeted attacks: fraction of attacked samples (target ≠ true class) now predicted as the target. */
-  readonly targetedSuccess: number | null;
-  readonly linfMean: number;
-  /** Largest |x_adv − x|∞ seen (checked ≤ ε). */
-  readonly linfMax: number;
-  readonly l2Mean: number;
-  readonly l2Max: number;
-  readonly seconds: number;
-  /** Gradient queries to the model the attack runs on, per attacked sample (0 for noise). */
-  readonly queriesPerSample: number;
-  readonly perClass: PerClassCounts;
-}
-
-export interface ShadowQuality {
-  /** Agreement of shadow and real predictions on the evaluation inputs, after the best relabelling. */
-  readonly agreement: number;
-  /** Mean per-sample cosine similarity between ĥ(x) and h(x). */
-  readonly smashedCosine: number;
-  /** Mean |per-channel mean difference| / per-channel std of h(x). */
-  readonly channelMeanGap: number;
-}
-
-export interface SuiteResult {
-  readonly cleanAccuracy: number;
-  readonly evaluated: number;
-  readonly cells: AttackCell[];
-  readonly shadow: ShadowQuality;
-  /** Examples for the report: a few clean and adversarial images at the largest ε. */
-  readonly examples: { readonly clean: number[][]; readonly adversarial: number[][]; readonly method: string; readonly epsilon: number };
-}
+import type { AttackCell, AttackMethodName, PerClassCounts, SuiteResult } from './suite-result.ts';
 
 export interface SuiteOptions {
   readonly real: ThreePart;

@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initBackend, readDatasetCached } from '@splitfleet/client-sim';
+import { attackerPool, runSpadv, type AttackReport } from '@splitfleet/attack';
 import { getModelSpec, partitionExcluding, split } from '@splitfleet/splitcore';
-import { runSpadv, type AttackReport } from './attack-run.ts';
 import { observationsFrom, readCheckpoint, tensorsToWeights } from './checkpoint.ts';
 import { ConfigError, parseConfig, resolvePartition, type Config } from './config.ts';
 
@@ -35,8 +35,8 @@ export async function attackFinishedRun(runDir: string, cfg: Config, o: Reattack
   const names = [...s.head.params, ...s.tail.params].map((p) => p.name);
   const parts = partitionExcluding(resolvePartition(cfg), data.train.labels, cfg.fleet.clients, cfg.seed, data.train.classes, meta.heldOut);
   return runSpadv({
-    cfg, split: s, train: data.train, test: data.test,
-    heldOut: meta.heldOut.length ? meta.heldOut : Array.from({ length: data.train.count }, (_, i) => i),
+    attack: cfg.attack, seed: cfg.seed, trainingBatchSize: cfg.training.batchSize, split: s, train: data.train, test: data.test,
+    heldOut: attackerPool(meta.heldOut, data.train.count),
     middle: tensorsToWeights('middle', tensors, s.middle.params.map((p) => p.name)),
     observed: observationsFrom(meta.observed, tensors),
     targets: meta.targets.map((t, i) => ({ ...t, headTail: tensorsToWeights(`target${i}`, tensors, names) })),

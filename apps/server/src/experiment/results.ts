@@ -1,4 +1,4 @@
-import type { AttackReport } from './attack-run.ts';
+import type { AttackReport } from '@splitfleet/attack';
 
 /** The shape of results.json (versioned; bump RESULTS_SCHEMA_VERSION on breaking changes). */
 export const RESULTS_SCHEMA_VERSION = 1;

@@ -10,10 +10,9 @@ import { mintTokens, newSecret } from '../server/auth.ts';
 import type { Config } from './config.ts';
 import { RESULTS_SCHEMA_VERSION, type RoundResult, type RunResults } from './results.ts';
 import { SplitServer } from '../server/split-server.ts';
-import { heldOutIndices, ObservationRecorder } from '@splitfleet/attack';
+import { heldOutIndices, ObservationRecorder, runSpadv, type AttackReport, type AttackTarget } from '@splitfleet/attack';
 import { Dashboard, type DashboardPoint } from '../output/dashboard.ts';
 import { runHttpHandler } from '../server/run-http.ts';
-import { runSpadv, type AttackReport, type AttackTarget } from './attack-run.ts';
 import { observationsFrom, observationTensors, readCheckpoint, weightsToTensors, writeCheckpoint, type ObservedMeta } from './checkpoint.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import type { ServerStateMeta } from '../server/split-server.ts';
@@ -201,7 +200,8 @@ export async function runExperiment(cfg: Config, opts: RunOptions): Promise<RunO
     });
     if (attacking && opts.attack !== false) {
       attack = await runSpadv({
-        cfg, split: server.split, train: data.train, test: data.test, heldOut, middle,
+        attack: cfg.attack, seed: cfg.seed, trainingBatchSize: cfg.training.batchSize,
+        split: server.split, train: data.train, test: data.test, heldOut, middle,
         observed: recorder!.observed, targets, partitions: server.clientPartitions, log,
         onProgress: (label, d, t) => {
           dash?.onAttack(label, d, t);

@@ -5,7 +5,7 @@ import { compile, type TopLevelSpec } from 'vega-lite';
 import { PNG } from 'pngjs';
 import { writeFileAtomic } from '../experiment/atomic.ts';
 import type { RunResults } from '../experiment/results.ts';
-import type { AttackReport } from '../experiment/attack-run.ts';
+import type { AttackReport } from '@splitfleet/attack';
 
 /** Renders a Vega-Lite spec to an SVG string, headless (no browser, no canvas). */
 export async function vegaLiteToSvg(spec: TopLevelSpec): Promise<string> {
