@@ -71,10 +71,8 @@ export function project(xAdv: tf.Tensor, x: tf.Tensor, eps: number, clip: readon
 function start(x: tf.Tensor, o: CraftOptions, restart: number): tf.Tensor {
   if ((!o.randomStart && restart === 0) || o.epsilon === 0) return tf.clone(x);
   const r = Rng.fromSeed(o.seed ?? 0).fork(`pgd-start-${restart}`);
-  const noise = tf.tensor(Float32Array.from({ length: x.size }, () => (2 * r.float() - 1) * o.epsilon), x.shape);
-  const out = project(tf.add(x, noise), x, o.epsilon, clipOf(o));
-  noise.dispose();
-  return out;
+  const offsets = Float32Array.from({ length: x.size }, () => (2 * r.float() - 1) * o.epsilon);
+  return tf.tidy(() => project(tf.add(x, tf.tensor(offsets, x.shape)), x, o.epsilon, clipOf(o)));
 }
 
 /**
@@ -192,8 +190,6 @@ export function intermediateAttack(
 export function noise(x: tf.Tensor, epsilon: number, seed: number, clip: readonly [number, number] = [0, 1]): tf.Tensor {
   checkCraft({ epsilon, steps: 1, clip }, x);
   const r = Rng.fromSeed(seed).fork('noise');
-  const n = tf.tensor(Float32Array.from({ length: x.size }, () => (r.float() < 0.5 ? -epsilon : epsilon)), x.shape);
-  const out = project(tf.add(x, n), x, epsilon, clip);
-  n.dispose();
-  return out;
+  const signs = Float32Array.from({ length: x.size }, () => (r.float() < 0.5 ? -epsilon : epsilon));
+  return tf.tidy(() => project(tf.add(x, tf.tensor(signs, x.shape)), x, epsilon, clip));
 }

@@ -48,6 +48,13 @@ describe('runSpadv', () => {
     report = await runSpadv(tinyRun());
   });
 
+  it('frees every tensor it creates (models, shadows, surrogate, crafts)', async () => {
+    const inputs = tinyRun();
+    const before = tf.memory().numTensors;
+    await runSpadv(inputs);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('produces a report that AttackReportSchema accepts, in memory and as written to results.json', () => {
     expect(report.objectives.map((o) => o.objective)).toEqual(['observe', 'infomax']);
     expect(report.perClient.map((c) => c.id)).toEqual([0, 1]);
