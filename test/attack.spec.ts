@@ -70,8 +70,8 @@ describe('SPADV is deterministic on the wasm backend', () => {
       const sh = await trainShadow({ objective: 'infomax', architecture: 'same', middle, headSpec: s.head, tailSpec: s.tail, classes: 10, aux: { x: auxX, n: 32 }, observed: null, steps: 5, lr: 0.003, batchSize: 16, seed });
       const m = { head: sh.head, middle, tail: sh.tail };
       const labels = tf.tensor1d([0, 1, 2, 3, 4, 5], 'int32');
-      const o = { epsilon: 0.1, steps: 3, seed, randomStart: true, restarts: 2, momentum: 0.5 };
-      const advs = [pgd(m, x, labels, 10, o), intermediateAttack(m, x, labels, 10, { ...o, variant: 'feature' }), noise(x, 0.1, seed)];
+      const o = { epsilon: 0.1, steps: 3, rng: Rng.fromSeed(seed), randomStart: true, restarts: 2, momentum: 0.5 };
+      const advs = [pgd(m, x, labels, 10, o), intermediateAttack(m, x, labels, 10, { ...o, variant: 'feature' }), noise(x, 0.1, Rng.fromSeed(seed))];
       const out = await Promise.all(advs.map(async (t) => Buffer.from((await t.data() as Float32Array).buffer)));
       tf.dispose([...advs, labels]);
       sh.dispose();

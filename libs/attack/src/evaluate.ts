@@ -32,6 +32,14 @@ export interface SuiteOptions {
   readonly onProgress?: (done: number, total: number, label: string) => void;
 }
 
+/**
+ * The random stream of one method on one batch (the batch named by its first sample): random starts
+ * and noise patterns differ between methods and batches, and repeat for the same seed.
+ */
+export function perturbationStream(seed: number, method: AttackMethodName, firstSample: number): Rng {
+  return Rng.fromSeed(seed).fork('perturbations').fork(`${method}/${firstSample}`);
+}
+
 async function argmax(m: ThreePart, x: tf.Tensor): Promise<Int32Array> {
   const a = tf.tidy(() => tf.argMax(logits(m, x), -1));
   const v = (await a.data()) as Int32Array;
@@ -101,16 +109,16 @@ export async function evaluateSuite(o: SuiteOptions): Promise<SuiteResult> {
   const surrogateLabels = o.surrogate ? (targets ?? (await predOn(o.surrogate))) : null;
   const realLabels = targets ?? ys;
 
-  type Job = { method: AttackMethodName; queries: number; run: (x: tf.Tensor, idx: [number, number], eps: number) => tf.Tensor };
+  type Job = { method: AttackMethodName; queries: number; run: (x: tf.Tensor, idx: [number, number], eps: number, rng: Rng) => tf.Tensor };
   const jobs: Job[] = [];
   const lab = (arr: Int32Array, [a, b]: [number, number]) => tf.tensor1d(arr.slice(a, b), 'int32');
   const restarts = o.restarts ?? 1;
-  const common = (eps: number) => ({ epsilon: eps, steps: o.steps, restarts, randomStart: o.randomStart, stepSize: o.stepSize, seed: o.seed, targeted });
+  const common = (eps: number, rng: Rng) => ({ epsilon: eps, steps: o.steps, restarts, randomStart: o.randomStart, stepSize: o.stepSize, rng, targeted });
   const pgdJob = (method: AttackMethodName, model: ThreePart, labels: Int32Array, momentum = 0): Job => ({
     method, queries: o.steps * restarts,
-    run: (x, r, eps) => {
+    run: (x, r, eps, rng) => {
       const l = lab(labels, r);
-      const out = pgd(model, x, l, K, { ...common(eps), momentum });
+      const out = pgd(model, x, l, K, { ...common(eps, rng), momentum });
       l.dispose();
       return out;
     },
@@ -120,9 +128,9 @@ export async function evaluateSuite(o: SuiteOptions): Promise<SuiteResult> {
     else
       jobs.push({
         method: `spadv-${craft}`, queries: o.steps * (restarts + 1),
-        run: (x, r, eps) => {
+        run: (x, r, eps, rng) => {
           const l = lab(shadowLabels, r);
-          const out = intermediateAttack(o.shadow, x, l, K, { ...common(eps), momentum: o.momentum ?? 0, variant: craft, layer: o.layer });
+          const out = intermediateAttack(o.shadow, x, l, K, { ...common(eps, rng), momentum: o.momentum ?? 0, variant: craft, layer: o.layer });
           l.dispose();
           return out;
         },
@@ -131,7 +139,7 @@ export async function evaluateSuite(o: SuiteOptions): Promise<SuiteResult> {
   if (o.baselines.includes('whitebox')) jobs.push(pgdJob('whitebox-pgd', o.real, realLabels));
   if (o.baselines.includes('random-shadow')) jobs.push(pgdJob('random-shadow-pgd', o.randomShadow, randLabels));
   if (o.baselines.includes('transfer') && o.surrogate && surrogateLabels) jobs.push(pgdJob('transfer-pgd', o.surrogate, surrogateLabels));
-  if (o.baselines.includes('noise')) jobs.push({ method: 'noise', queries: 0, run: (x, _r, eps) => noise(x, eps, o.seed) });
+  if (o.baselines.includes('noise')) jobs.push({ method: 'noise', queries: 0, run: (x, _r, eps, rng) => noise(x, eps, rng) });
 
   const cells: AttackCell[] = [];
   const bs = o.batch ?? 100;
@@ -154,7 +162,7 @@ export async function evaluateSuite(o: SuiteOptions): Promise<SuiteResult> {
       for (let a = 0; a < keep.length; a += bs) {
         const b = Math.min(keep.length, a + bs);
         const x = tf.tensor(xs.subarray(a * per, b * per), [b - a, ...o.inputShape]);
-        const adv = job.run(x, [a, b], eps);
+        const adv = job.run(x, [a, b], eps, perturbationStream(o.seed, job.method, a));
         const norms = tf.tidy(() => {
           const d = tf.reshape(tf.sub(adv, x), [b - a, -1]);
           return [tf.max(tf.abs(d), 1), tf.norm(d, 2, 1), tf.min(adv), tf.max(adv), tf.sum(tf.cast(tf.logicalNot(tf.isFinite(adv)), 'int32'))];
