@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initBackend, readDatasetCached } from '@splitfleet/client-sim';
-import { attackerPool, runSpadv, type AttackReport } from '@splitfleet/attack';
+import { AttackSetupError, attackerPool, runSpadv, type AttackReport } from '@splitfleet/attack';
 import { getModelSpec, partitionExcluding, split } from '@splitfleet/splitcore';
 import { observationsFrom, readCheckpoint, tensorsToWeights } from './checkpoint.ts';
 import { ConfigError, parseConfig, resolvePartition, type Config } from './config.ts';
@@ -25,21 +25,32 @@ export async function attackFinishedRun(runDir: string, cfg: Config, o: Reattack
   for (const key of Object.keys(trained) as (keyof Config)[])
     if (key !== 'attack' && JSON.stringify(trained[key]) !== JSON.stringify(cfg[key]))
       throw new ConfigError(`config.${key} differs from the run in ${runDir}: only attack.* options can change after training`);
+  const { meta, tensors } = readCheckpoint<{ heldOut?: number[]; targets: { label: string; clientIds: number[] }[]; observed: { clientId: number; round: number; step: number; batch: number }[] }>(ck);
+  const heldOut = userError(runDir, () => attackerPool(meta.heldOut));
+  if (meta.observed.length === 0)
+    log('note: this run recorded no observations; only attack.objective=infomax is meaningful', 'warn');
   await initBackend('wasm');
   const data = readDatasetCached(cfg.data.name, cfg.data.dir);
   const spec = getModelSpec(cfg.model.name);
   const s = split(spec, cfg.model.cut ?? spec.defaultCut, cfg.seed);
-  const { meta, tensors } = readCheckpoint<{ heldOut: number[]; targets: { label: string; clientIds: number[] }[]; observed: { clientId: number; round: number; step: number; batch: number }[] }>(ck);
-  if (meta.heldOut.length === 0 || meta.observed.length === 0)
-    log('note: this run did not record observations or hold out attacker data (attack.method was none); only attack.objective=infomax is meaningful, with D_aux drawn from the whole training split', 'warn');
   const names = [...s.head.params, ...s.tail.params].map((p) => p.name);
-  const parts = partitionExcluding(resolvePartition(cfg), data.train.labels, cfg.fleet.clients, cfg.seed, data.train.classes, meta.heldOut);
+  const parts = partitionExcluding(resolvePartition(cfg), data.train.labels, cfg.fleet.clients, cfg.seed, data.train.classes, heldOut);
   return runSpadv({
     attack: cfg.attack, seed: cfg.seed, trainingBatchSize: cfg.training.batchSize, split: s, train: data.train, test: data.test,
-    heldOut: attackerPool(meta.heldOut, data.train.count),
+    heldOut,
     middle: tensorsToWeights('middle', tensors, s.middle.params.map((p) => p.name)),
     observed: observationsFrom(meta.observed, tensors),
     targets: meta.targets.map((t, i) => ({ ...t, headTail: tensorsToWeights(`target${i}`, tensors, names) })),
     partitions: parts, log: (l) => log(l), onProgress: o.onProgress,
   });
+}
+
+/** The attack's user errors become ConfigErrors: the CLI prints them as one line and exits 2. */
+function userError<T>(runDir: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof AttackSetupError) throw new ConfigError(`${runDir}: ${e.message}`);
+    throw e;
+  }
 }
