@@ -223,13 +223,15 @@ describe('evaluation bookkeeping', () => {
   });
 
   it('re-weights per-class counts to a client’s label distribution (hand-computed)', () => {
-    // class 0: 10 samples, 8 correct, 4 fooled; class 1: 20 samples, 10 correct, 1 fooled
-    const pc = { total: [10, 20], correct: [8, 10], fooled: [4, 1], hit: [0, 0], targetable: [0, 0] };
+    // class 0: 10 samples, 8 correct, 4 fooled, L2 0.5 each; class 1: 20 samples, 10 correct, 1 fooled, L2 1.0 each
+    const pc = { total: [10, 20], correct: [8, 10], fooled: [4, 1], hit: [0, 0], targetable: [0, 0], l2Sum: [4, 10], linfMax: [0.05, 0.1] };
     const onlyClass0 = reweight(pc, [1, 0], false);
-    expect(onlyClass0).toEqual({ cleanAccuracy: 0.8, robustAccuracy: 0.4, asr: 0.5, targetedSuccess: null });
+    expect(onlyClass0).toEqual({ cleanAccuracy: 0.8, robustAccuracy: 0.4, asr: 0.5, targetedSuccess: null, linfMax: 0.05, l2Mean: 0.5 });
     const even = reweight(pc, [0.5, 0.5], false);
     expect(even.cleanAccuracy).toBeCloseTo(0.5 * 0.8 + 0.5 * 0.5);
     expect(even.robustAccuracy).toBeCloseTo(0.5 * 0.4 + 0.5 * 0.45);
     expect(even.asr).toBeCloseTo((0.5 * 0.4 + 0.5 * 0.05) / 0.65); // fooled share per class, over clean
+    expect(even.l2Mean).toBeCloseTo((0.5 * 0.4 + 0.5 * 0.5) / 0.65); // L2 per class sample, over clean
+    expect(even.linfMax).toBe(0.1);
   });
 });

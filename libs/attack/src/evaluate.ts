@@ -155,6 +155,8 @@ export async function evaluateSuite(o: SuiteOptions): Promise<SuiteResult> {
       const fooled = new Array<number>(K).fill(0);
       const hit = new Array<number>(K).fill(0);
       const targetable = new Array<number>(K).fill(0);
+      const classL2Sum = new Array<number>(K).fill(0);
+      const classLinfMax = new Array<number>(K).fill(0);
       let linfSum = 0;
       let linfMax = 0;
       let l2Sum = 0;
@@ -179,6 +181,8 @@ export async function evaluateSuite(o: SuiteOptions): Promise<SuiteResult> {
           l2Sum += l2![i]!;
           l2Max = Math.max(l2Max, l2![i]!);
           const c = ys[a + i]!;
+          classL2Sum[c]! += l2![i]!;
+          classLinfMax[c] = Math.max(classLinfMax[c]!, li);
           if (pred[i] !== c) fooled[c]!++;
           if (targets && targets[a + i] !== c) {
             targetable[c]!++;
@@ -205,7 +209,7 @@ export async function evaluateSuite(o: SuiteOptions): Promise<SuiteResult> {
         targetedSuccess: targets ? (nt ? hit.reduce((s, v) => s + v, 0) / nt : 0) : null,
         linfMean: m ? linfSum / m : 0, linfMax, l2Mean: m ? l2Sum / m : 0, l2Max,
         seconds: (performance.now() - t0) / 1000, queriesPerSample: job.queries,
-        perClass: { total: classTotal, correct: classCorrect, fooled, hit, targetable },
+        perClass: { total: classTotal, correct: classCorrect, fooled, hit, targetable, l2Sum: classL2Sum, linfMax: classLinfMax },
       });
       o.onProgress?.(cells.length, total, `${job.method} ε=${eps}`);
     }
@@ -223,18 +227,25 @@ export interface WeightedMetrics {
   readonly robustAccuracy: number;
   readonly asr: number;
   readonly targetedSuccess: number | null;
+  /** Largest L∞ perturbation over the attacked samples that carry weight (classes the distribution holds). */
+  readonly linfMax: number;
+  /** Weighted mean L2 perturbation over the attacked samples. */
+  readonly l2Mean: number;
 }
 
 export function reweight(pc: PerClassCounts, share: readonly number[], targeted: boolean): WeightedMetrics {
   // one formula for every re-weighted figure (splitcore labelWeighted): ratios of two such figures
-  // (ASR, targeted success) are ratios of re-weighted counts
+  // (ASR, targeted success, mean L2 over the attacked samples) are ratios of re-weighted sums
   const w = (hits: readonly number[]) => labelWeighted(share, pc.total, hits) ?? 0;
   const clean = w(pc.correct);
   const fooled = w(pc.fooled);
   const hit = w(pc.hit);
   const tgt = w(pc.targetable);
+  const l2 = w(pc.l2Sum);
+  const weighted = pc.linfMax.filter((_, c) => (share[c] ?? 0) > 0 && (pc.total[c] ?? 0) > 0);
   return {
     cleanAccuracy: clean, robustAccuracy: clean - fooled, asr: clean ? fooled / clean : 0,
     targetedSuccess: targeted ? (tgt ? hit / tgt : 0) : null,
+    linfMax: Math.max(0, ...weighted), l2Mean: clean ? l2 / clean : 0,
   };
 }

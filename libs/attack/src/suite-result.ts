@@ -15,7 +15,7 @@ export const AttackMethodNameSchema = z.union([
 ]);
 export type AttackMethodName = z.infer<typeof AttackMethodNameSchema>;
 
-/** Counts per true class, so metrics can be re-weighted to any client's label distribution. */
+/** Counts and perturbation sizes per true class, so metrics can be re-weighted to any client's label distribution. */
 export const PerClassCountsSchema = z
   .object({
     total: counts,
@@ -26,6 +26,10 @@ export const PerClassCountsSchema = z
     /** Targeted only: attacked samples (target ≠ true class) the real model now puts in the target class. */
     hit: counts,
     targetable: counts,
+    /** Sum of the attacked samples' L2 perturbation norms. */
+    l2Sum: counts,
+    /** Largest L∞ perturbation among the attacked samples (0 for a class with none). */
+    linfMax: counts,
   })
   .strict();
 export type PerClassCounts = z.infer<typeof PerClassCountsSchema>;

@@ -62,6 +62,16 @@ describe('runSpadv', () => {
     expect(AttackReportSchema.parse(JSON.parse(JSON.stringify(report)))).toEqual(JSON.parse(JSON.stringify(report)));
   });
 
+  it('per-class perturbation sizes add up to each cell’s (what per-client rows re-weight)', () => {
+    const cells = report.objectives.flatMap((o) => o.targets.flatMap((t) => t.suite.cells));
+    expect(cells.length).toBeGreaterThan(0);
+    for (const c of cells) {
+      expect(c.perClass.l2Sum.reduce((a, b) => a + b, 0) / c.evaluated).toBeCloseTo(c.l2Mean, 9);
+      expect(Math.max(...c.perClass.linfMax)).toBe(c.linfMax);
+    }
+    for (const row of report.perClient) expect(row.linfMax).toBeLessThanOrEqual(report.aggregate.linfMax);
+  });
+
   it('AttackReportSchema rejects a field the report does not define', () => {
     const extra = { ...report, aggregate: { ...report.aggregate, bogus: 1 } };
     expect(AttackReportSchema.safeParse(extra).success).toBe(false);

@@ -58,7 +58,7 @@ export function clientAttackRows(targets: ObjectiveReport['targets'], method: At
       return {
         id, target: t.label, samples: pop.partitions[id]?.length ?? 0, hellingerToAux: hellinger(share, pop.auxClassShare),
         cleanAccuracy: w.cleanAccuracy, robustAccuracy: w.robustAccuracy, asr: w.asr, targetedSuccess: w.targetedSuccess,
-        linfMax: cell.linfMax, l2Mean: cell.l2Mean,
+        linfMax: w.linfMax, l2Mean: w.l2Mean,
       };
     });
   });
