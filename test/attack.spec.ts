@@ -3,11 +3,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runExperiment } from '../apps/server/src/experiment/run.ts';
-import type { AttackReport } from '../apps/server/src/experiment/attack-run.ts';
 import { testConfig } from './helpers.ts';
 import * as tf from '@tensorflow/tfjs-core';
 import { cnnSmall, PartModel, Rng, split } from '@splitfleet/splitcore';
-import { intermediateAttack, noise, pgd, trainShadow } from '@splitfleet/attack';
+import { AttackReportSchema, intermediateAttack, noise, pgd, trainShadow, type AttackReport } from '@splitfleet/attack';
 import { initBackend } from '@splitfleet/client-sim';
 
 describe('SPADV end to end', () => {
@@ -53,6 +52,9 @@ describe('SPADV end to end', () => {
     expect(a.baselines.transfer).toBeNull(); // not asked for in this config
     expect(a.config.epsilon).toBe(0.1);
     expect(a.relativeToWhitebox).toBeCloseTo(rate('spadv-pgd') / rate('whitebox-pgd'), 9);
+    // what results.json holds validates against the report's schema
+    const written = JSON.parse(JSON.stringify(a));
+    expect(AttackReportSchema.parse(written)).toEqual(written);
   });
 });
 
@@ -68,8 +70,8 @@ describe('SPADV is deterministic on the wasm backend', () => {
       const sh = await trainShadow({ objective: 'infomax', architecture: 'same', middle, headSpec: s.head, tailSpec: s.tail, classes: 10, aux: { x: auxX, n: 32 }, observed: null, steps: 5, lr: 0.003, batchSize: 16, seed });
       const m = { head: sh.head, middle, tail: sh.tail };
       const labels = tf.tensor1d([0, 1, 2, 3, 4, 5], 'int32');
-      const o = { epsilon: 0.1, steps: 3, seed, randomStart: true, restarts: 2, momentum: 0.5 };
-      const advs = [pgd(m, x, labels, 10, o), intermediateAttack(m, x, labels, 10, { ...o, variant: 'feature' }), noise(x, 0.1, seed)];
+      const o = { epsilon: 0.1, steps: 3, rng: Rng.fromSeed(seed), randomStart: true, restarts: 2, momentum: 0.5 };
+      const advs = [pgd(m, x, labels, 10, o), intermediateAttack(m, x, labels, 10, { ...o, variant: 'feature' }), noise(x, 0.1, Rng.fromSeed(seed))];
       const out = await Promise.all(advs.map(async (t) => Buffer.from((await t.data() as Float32Array).buffer)));
       tf.dispose([...advs, labels]);
       sh.dispose();

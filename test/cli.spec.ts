@@ -3,8 +3,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readCheckpoint } from '../apps/server/src/experiment/checkpoint.ts';
-import { readResults } from '../apps/server/src/experiment/results.ts';
+import { readCheckpoint, writeCheckpoint } from '../apps/server/src/experiment/checkpoint.ts';
+import { parseConfig } from '../apps/server/src/experiment/config.ts';
+import { readResults, type RunResults } from '../apps/server/src/experiment/results.ts';
 
 const CLI = join(import.meta.dirname, '..', 'apps', 'server', 'src', 'cli', 'cli.ts');
 const cli = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 300_000 });
@@ -28,6 +29,18 @@ describe('splitfleet CLI', () => {
     const missing = cli(['run', '--config', join(dir, 'nope.yaml')]);
     expect(missing.status).toBe(2);
     expect(missing.stderr).toMatch(/nope.yaml does not exist/);
+  });
+
+  it('attack --run refuses a run that held out no attacker data, in one line with exit code 2', () => {
+    // a finished run trained with attack.method=none: its final checkpoint holds no held-out pool
+    const dir = tmp();
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(parseConfig({})));
+    writeFileSync(join(dir, 'results.json'), '{}');
+    writeCheckpoint(join(dir, 'final.ckpt'), { kind: 'final', rounds: 1, heldOut: [], targets: [], observed: [] }, {});
+    const r = cli(['attack', '--run', dir, '--quiet']);
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^splitfleet: .*this run held out no attacker data .*attack\.method=spadv/)]);
+    expect(existsSync(join(dir, 'attack.json'))).toBe(false);
   });
 
   it('prints help with examples for every subcommand', () => {

@@ -110,7 +110,7 @@ describe('crafting adversarial examples', () => {
   });
 
   it('ε = 0 is the identity for every method', async () => {
-    for (const adv of [pgd(model, x, y, 10, { epsilon: 0, steps: 3 }), intermediateAttack(model, x, y, 10, { epsilon: 0, steps: 3, variant: 'feature' }), noise(x, 0, 1)]) {
+    for (const adv of [pgd(model, x, y, 10, { epsilon: 0, steps: 3 }), intermediateAttack(model, x, y, 10, { epsilon: 0, steps: 3, variant: 'feature' }), noise(x, 0, Rng.fromSeed(1))]) {
       expect(await tf.max(tf.abs(tf.sub(adv, x))).data()).toEqual(new Float32Array([0]));
       adv.dispose();
     }
@@ -118,7 +118,7 @@ describe('crafting adversarial examples', () => {
 
   it('stays in the L∞ ball and in [0, 1], and raises the loss it attacks', async () => {
     const eps = 0.05;
-    for (const adv of [pgd(model, x, y, 10, { epsilon: eps, steps: 3 }), intermediateAttack(model, x, y, 10, { epsilon: eps, steps: 2, variant: 'ila' }), noise(x, eps, 1)]) {
+    for (const adv of [pgd(model, x, y, 10, { epsilon: eps, steps: 3 }), intermediateAttack(model, x, y, 10, { epsilon: eps, steps: 2, variant: 'ila' }), noise(x, eps, Rng.fromSeed(1))]) {
       expect((await tf.max(tf.abs(tf.sub(adv, x))).data())[0]).toBeLessThanOrEqual(eps + 1e-6);
       expect((await tf.min(adv).data())[0]).toBeGreaterThanOrEqual(0);
       expect((await tf.max(adv).data())[0]).toBeLessThanOrEqual(1);
@@ -138,10 +138,10 @@ describe('crafting adversarial examples', () => {
     expect(() => pgd(model, x, y, 10, { epsilon: 0.1, steps: 2, restarts: 0 })).toThrow(/attack.restarts must be an integer ≥ 1/);
     expect(() => pgd(model, x, y, 10, { epsilon: 0.1, steps: 2, stepSize: -0.1 })).toThrow(/attack.stepSize must be a finite number > 0/);
     expect(() => pgd(model, x, y, 10, { epsilon: 0.1, steps: 2, clip: [1, 0] })).toThrow(/clip bounds must be finite with lo < hi, got \[1, 0\]/);
-    expect(() => noise(x, 0.1, 1, [0.5, 0.5])).toThrow(/lo < hi/);
+    expect(() => noise(x, 0.1, Rng.fromSeed(1), [0.5, 0.5])).toThrow(/lo < hi/);
     const big = tf.mul(x, 2);
     expect(() => pgd(model, big, y, 10, { epsilon: 0.1, steps: 2 })).toThrow(/attack input must lie in the pixel range \[0, 1\], got values in \[/);
-    expect(() => noise(tf.sub(x, 1), 0.1, 1)).toThrow(/pixel range \[0, 1\]/);
+    expect(() => noise(tf.sub(x, 1), 0.1, Rng.fromSeed(1))).toThrow(/pixel range \[0, 1\]/);
     const nan = tf.tensor(Float32Array.from({ length: x.size }, (_, i) => (i === 5 ? NaN : 0.5)), x.shape);
     expect(() => pgd(model, nan, y, 10, { epsilon: 0.1, steps: 2 })).toThrow(/attack input has 1 NaN\/Inf values/);
     tf.dispose([big, nan]);
@@ -155,12 +155,12 @@ describe('crafting adversarial examples', () => {
         // inputs on the box edges are where clipping bugs show
         const xs = tf.tensor(Float32Array.from({ length: 2 * 784 }, () => { const u = r.float(); return u < 0.2 ? 0 : u > 0.8 ? 1 : u; }), [2, 28, 28, 1]);
         const ys = tf.tensor1d([r.int(10), r.int(10)], 'int32');
-        const o = { epsilon: eps, steps, seed, momentum: seed % 2 };
+        const o = { epsilon: eps, steps, rng: Rng.fromSeed(seed), momentum: seed % 2 };
         const adv =
           method === 'pgd' ? pgd(model, xs, ys, 10, o)
           : method === 'pgd-restarts' ? pgd(model, xs, ys, 10, { ...o, restarts: 2, randomStart: true })
           : method === 'pgd-targeted' ? pgd(model, xs, ys, 10, { ...o, targeted: true })
-          : method === 'noise' ? noise(xs, eps, seed)
+          : method === 'noise' ? noise(xs, eps, Rng.fromSeed(seed))
           : method === 'ila-middle' ? intermediateAttack(model, xs, ys, 10, { ...o, variant: 'ila', layer: 'middle' })
           : intermediateAttack(model, xs, ys, 10, { ...o, variant: method });
         const [d, lo, hi, finite] = await Promise.all([tf.max(tf.abs(tf.sub(adv, xs))).data(), tf.min(adv).data(), tf.max(adv).data(), tf.all(tf.isFinite(adv)).data()]);
@@ -177,7 +177,7 @@ describe('crafting adversarial examples', () => {
   it('restarts never end weaker than one run: per sample the loss is at least the single run’s', async () => {
     const eps = 0.1;
     const one = pgd(model, x, y, 10, { epsilon: eps, steps: 3 });
-    const many = pgd(model, x, y, 10, { epsilon: eps, steps: 3, restarts: 3, seed: 4 });
+    const many = pgd(model, x, y, 10, { epsilon: eps, steps: 3, restarts: 3, rng: Rng.fromSeed(4) });
     const l1 = await perSampleCrossEntropy(model.tail.apply(model.middle.apply(model.head.apply(one))), y, 10).data();
     const l3 = await perSampleCrossEntropy(model.tail.apply(model.middle.apply(model.head.apply(many))), y, 10).data();
     l1.forEach((v, i) => expect(l3[i]).toBeGreaterThanOrEqual(v - 1e-5));
@@ -223,13 +223,15 @@ describe('evaluation bookkeeping', () => {
   });
 
   it('re-weights per-class counts to a client’s label distribution (hand-computed)', () => {
-    // class 0: 10 samples, 8 correct, 4 fooled; class 1: 20 samples, 10 correct, 1 fooled
-    const pc = { total: [10, 20], correct: [8, 10], fooled: [4, 1], hit: [0, 0], targetable: [0, 0] };
+    // class 0: 10 samples, 8 correct, 4 fooled, L2 0.5 each; class 1: 20 samples, 10 correct, 1 fooled, L2 1.0 each
+    const pc = { total: [10, 20], correct: [8, 10], fooled: [4, 1], hit: [0, 0], targetable: [0, 0], l2Sum: [4, 10], linfMax: [0.05, 0.1] };
     const onlyClass0 = reweight(pc, [1, 0], false);
-    expect(onlyClass0).toEqual({ cleanAccuracy: 0.8, robustAccuracy: 0.4, asr: 0.5, targetedSuccess: null });
+    expect(onlyClass0).toEqual({ cleanAccuracy: 0.8, robustAccuracy: 0.4, asr: 0.5, targetedSuccess: null, linfMax: 0.05, l2Mean: 0.5 });
     const even = reweight(pc, [0.5, 0.5], false);
     expect(even.cleanAccuracy).toBeCloseTo(0.5 * 0.8 + 0.5 * 0.5);
     expect(even.robustAccuracy).toBeCloseTo(0.5 * 0.4 + 0.5 * 0.45);
     expect(even.asr).toBeCloseTo((0.5 * 0.4 + 0.5 * 0.05) / 0.65); // fooled share per class, over clean
+    expect(even.l2Mean).toBeCloseTo((0.5 * 0.4 + 0.5 * 0.5) / 0.65); // L2 per class sample, over clean
+    expect(even.linfMax).toBe(0.1);
   });
 });

@@ -51,3 +51,22 @@ export function drawAux(pool: readonly number[], labels: ArrayLike<number>, size
   }
   return { indices: out, classShare: taken.map((t) => t / size) };
 }
+
+/** A finished run cannot be attacked as asked (a user error: the message says what to do instead). */
+export class AttackSetupError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'AttackSetupError';
+  }
+}
+
+/**
+ * The pool D_aux is drawn from when attacking a finished run: the held-out samples its checkpoint
+ * recorded. A run that held none out has no data the clients never trained on, and drawing D_aux
+ * from their training data would overstate the attack, so it is refused.
+ */
+export function attackerPool(heldOut: readonly number[] | undefined): readonly number[] {
+  if (!heldOut?.length)
+    throw new AttackSetupError('this run held out no attacker data (it trained with attack.method=none), and D_aux from the clients\' training data would overstate the attack: train again with attack.method=spadv');
+  return heldOut;
+}

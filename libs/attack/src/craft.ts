@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng, type PartModel } from '@splitfleet/splitcore';
+import type { CraftMethod, IntermediateLayer } from './config.ts';
 
 /** A full model as three parts: a real client model with the server's middle, or a shadow. */
 export interface ThreePart {
@@ -7,10 +8,6 @@ export interface ThreePart {
   readonly middle: PartModel;
   readonly tail: PartModel;
 }
-
-export type CraftMethod = 'pgd' | 'feature' | 'ila';
-/** Where the intermediate-output attacks perturb: the smashed data, or the middle's output. */
-export type IntermediateLayer = 'smashed' | 'middle';
 
 export interface CraftOptions {
   /** L∞ budget in pixel units ([0,1] images). */
@@ -20,7 +17,11 @@ export interface CraftOptions {
   readonly stepSize?: number;
   /** Start from a uniform point in the ε-ball (restarts after the first always do). */
   readonly randomStart?: boolean;
-  readonly seed?: number;
+  /**
+   * This craft's own random stream (evaluateSuite gives every method and batch one:
+   * perturbationStream); restart k starts from its fork `start-k`. Default: a stream seeded with 0.
+   */
+  readonly rng?: Rng;
   /**
    * MI-FGSM momentum μ (Dong et al. 2018): accumulate L1-normalised gradients and step along the
    * sign of the accumulation; improves transfer from a surrogate. 0 = plain PGD.
@@ -73,11 +74,9 @@ export function project(xAdv: tf.Tensor, x: tf.Tensor, eps: number, clip: readon
 
 function start(x: tf.Tensor, o: CraftOptions, restart: number): tf.Tensor {
   if ((!o.randomStart && restart === 0) || o.epsilon === 0) return tf.clone(x);
-  const r = Rng.fromSeed(o.seed ?? 0).fork(`pgd-start-${restart}`);
-  const noise = tf.tensor(Float32Array.from({ length: x.size }, () => (2 * r.float() - 1) * o.epsilon), x.shape);
-  const out = project(tf.add(x, noise), x, o.epsilon, clipOf(o));
-  noise.dispose();
-  return out;
+  const r = (o.rng ?? Rng.fromSeed(0)).fork(`start-${restart}`);
+  const offsets = Float32Array.from({ length: x.size }, () => (2 * r.float() - 1) * o.epsilon);
+  return tf.tidy(() => project(tf.add(x, tf.tensor(offsets, x.shape)), x, o.epsilon, clipOf(o)));
 }
 
 /**
@@ -157,7 +156,7 @@ export function pgd(model: ThreePart, x: tf.Tensor, labels: tf.Tensor1D, classes
  */
 export function intermediateAttack(
   model: ThreePart, x: tf.Tensor, labels: tf.Tensor1D, classes: number,
-  o: CraftOptions & { variant: 'feature' | 'ila'; targeted?: boolean; latentScale?: number; layer?: IntermediateLayer },
+  o: CraftOptions & { variant: Exclude<CraftMethod, 'pgd'>; targeted?: boolean; latentScale?: number; layer?: IntermediateLayer },
 ): tf.Tensor {
   checkCraft(o, x);
   if (o.epsilon === 0) return tf.clone(x);
@@ -191,12 +190,10 @@ export function intermediateAttack(
   return out;
 }
 
-/** Random-sign noise of size ε (a sanity baseline every attack must beat). */
-export function noise(x: tf.Tensor, epsilon: number, seed: number, clip: readonly [number, number] = [0, 1]): tf.Tensor {
+/** Random-sign noise of size ε drawn from `rng`'s fork `noise` (a sanity baseline every attack must beat). */
+export function noise(x: tf.Tensor, epsilon: number, rng: Rng, clip: readonly [number, number] = [0, 1]): tf.Tensor {
   checkCraft({ epsilon, steps: 1, clip }, x);
-  const r = Rng.fromSeed(seed).fork('noise');
-  const n = tf.tensor(Float32Array.from({ length: x.size }, () => (r.float() < 0.5 ? -epsilon : epsilon)), x.shape);
-  const out = project(tf.add(x, n), x, epsilon, clip);
-  n.dispose();
-  return out;
+  const r = rng.fork('noise');
+  const signs = Float32Array.from({ length: x.size }, () => (r.float() < 0.5 ? -epsilon : epsilon));
+  return tf.tidy(() => project(tf.add(x, tf.tensor(signs, x.shape)), x, epsilon, clip));
 }

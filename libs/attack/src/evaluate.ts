@@ -1,70 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { labelWeighted, Rng } from '@splitfleet/splitcore';
-import { intermediateAttack, logits, noise, pgd, type CraftMethod, type IntermediateLayer, type ThreePart } from './craft.ts';
+import { labelWeighted, Rng, sizeOf } from '@splitfleet/splitcore';
+import type { BaselineName, CraftMethod, IntermediateLayer, TargetSpec } from './config.ts';
+import { intermediateAttack, logits, noise, pgd, type ThreePart } from './craft.ts';
 import { matchedAccuracy } from './hungarian.ts';
-
-export type AttackMethodName = `spadv-${CraftMethod}` | 'whitebox-pgd' | 'random-shadow-pgd' | 'transfer-pgd' | 'noise';
-export type BaselineName = 'whitebox' | 'random-shadow' | 'transfer' | 'noise';
-
-/**
- * Untargeted, or targeted at: the next class (y+1 mod C), a seeded random class ≠ y, or one fixed
- * class (samples already of that class are left out of the targeted success rate).
- */
-export type TargetSpec = 'untargeted' | 'next' | 'random' | { readonly class: number };
-
-/** Counts per true class, so metrics can be re-weighted to any client's label distribution. */
-export interface PerClassCounts {
-  readonly total: number[];
-  /** Classified correctly by the real model before the attack (the attacked samples). */
-  readonly correct: number[];
-  /** Attacked samples whose real prediction changed. */
-  readonly fooled: number[];
-  /** Targeted only: attacked samples (target ≠ true class) the real model now puts in the target class. */
-  readonly hit: number[];
-  readonly targetable: number[];
-}
-
-export interface AttackCell {
-  readonly method: AttackMethodName;
-  readonly epsilon: number;
-  readonly targeted: boolean;
-  /** Samples attacked: those the real model classifies correctly. */
-  readonly evaluated: number;
-  readonly cleanAccuracy: number;
-  /** Accuracy of the real model on all evaluation samples after the attack. */
-  readonly robustAccuracy: number;
-  /** Attack success rate: fraction of the attacked samples whose real prediction changed. */
-  readonly successRate: number;
-  /** Targeted attacks: fraction of attacked samples (target ≠ true class) now predicted as the target. */
-  readonly targetedSuccess: number | null;
-  readonly linfMean: number;
-  /** Largest |x_adv − x|∞ seen (checked ≤ ε). */
-  readonly linfMax: number;
-  readonly l2Mean: number;
-  readonly l2Max: number;
-  readonly seconds: number;
-  /** Gradient queries to the model the attack runs on, per attacked sample (0 for noise). */
-  readonly queriesPerSample: number;
-  readonly perClass: PerClassCounts;
-}
-
-export interface ShadowQuality {
-  /** Agreement of shadow and real predictions on the evaluation inputs, after the best relabelling. */
-  readonly agreement: number;
-  /** Mean per-sample cosine similarity between ĥ(x) and h(x). */
-  readonly smashedCosine: number;
-  /** Mean |per-channel mean difference| / per-channel std of h(x). */
-  readonly channelMeanGap: number;
-}
-
-export interface SuiteResult {
-  readonly cleanAccuracy: number;
-  readonly evaluated: number;
-  readonly cells: AttackCell[];
-  readonly shadow: ShadowQuality;
-  /** Examples for the report: a few clean and adversarial images at the largest ε. */
-  readonly examples: { readonly clean: number[][]; readonly adversarial: number[][]; readonly method: string; readonly epsilon: number };
-}
+import type { AttackCell, AttackMethodName, PerClassCounts, SuiteResult } from './suite-result.ts';
 
 export interface SuiteOptions {
   readonly real: ThreePart;
@@ -93,6 +32,14 @@ export interface SuiteOptions {
   readonly onProgress?: (done: number, total: number, label: string) => void;
 }
 
+/**
+ * The random stream of one method on one batch (the batch named by its first sample): random starts
+ * and noise patterns differ between methods and batches, and repeat for the same seed.
+ */
+export function perturbationStream(seed: number, method: AttackMethodName, firstSample: number): Rng {
+  return Rng.fromSeed(seed).fork('perturbations').fork(`${method}/${firstSample}`);
+}
+
 async function argmax(m: ThreePart, x: tf.Tensor): Promise<Int32Array> {
   const a = tf.tidy(() => tf.argMax(logits(m, x), -1));
   const v = (await a.data()) as Int32Array;
@@ -112,6 +59,166 @@ export function targetClasses(spec: TargetSpec, y: Int32Array, classes: number, 
   return new Int32Array(y.length).fill(spec.class);
 }
 
+/** One attack of the suite: crafts x_adv for rows [a, b) of the attacked samples at ε, from its own random stream. */
+interface Job {
+  readonly method: AttackMethodName;
+  /** Gradient queries per attacked sample. */
+  readonly queries: number;
+  readonly run: (x: tf.Tensor, rows: [number, number], eps: number, rng: Rng) => tf.Tensor;
+}
+
+/** The attacked samples (those the real model classifies correctly) and what every cell is counted against. */
+interface AttackedSet {
+  readonly per: number;
+  readonly xs: Float32Array;
+  readonly ys: Int32Array;
+  /** Targeted attacks: the target class per attacked sample. */
+  readonly targets: Int32Array | null;
+  /** All evaluation samples, and the attacked ones, per true class. */
+  readonly classTotal: number[];
+  readonly classCorrect: number[];
+  readonly n: number;
+}
+
+/** How close the shadow head is to the real one on the evaluation inputs. */
+function smashedSimilarity(o: SuiteOptions, all: tf.Tensor, n: number): tf.Tensor[] {
+  return tf.tidy(() => {
+    const h = tf.reshape(o.real.head.apply(all), [n, -1]);
+    const hs = tf.reshape(o.shadow.head.apply(all), [n, -1]);
+    const cos = tf.mean(tf.div(tf.sum(tf.mul(h, hs), 1), tf.add(tf.mul(tf.norm(h, 2, 1), tf.norm(hs, 2, 1)), 1e-12)));
+    const c = o.real.head.spec.outputShape[o.real.head.spec.outputShape.length - 1]!;
+    const hc = tf.reshape(h, [-1, c]);
+    const hsc = tf.reshape(hs, [-1, c]);
+    const gap = tf.mean(tf.div(tf.abs(tf.sub(tf.mean(hc, 0), tf.mean(hsc, 0))), tf.add(tf.moments(hc, 0).variance.sqrt(), 1e-6)));
+    return [cos, gap];
+  });
+}
+
+/** The attacks to run, each with the labels it ascends/descends on in its own model's label space. */
+function suiteJobs(o: SuiteOptions, set: AttackedSet, labels: { shadow: Int32Array; random: Int32Array; surrogate: Int32Array | null; real: Int32Array }): Job[] {
+  const K = o.classes;
+  const lab = (arr: Int32Array, [a, b]: [number, number]) => tf.tensor1d(arr.slice(a, b), 'int32');
+  const restarts = o.restarts ?? 1;
+  const common = (eps: number, rng: Rng) => ({ epsilon: eps, steps: o.steps, restarts, randomStart: o.randomStart, stepSize: o.stepSize, rng, targeted: set.targets !== null });
+  const pgdJob = (method: AttackMethodName, model: ThreePart, l: Int32Array, momentum = 0): Job => ({
+    method, queries: o.steps * restarts,
+    run: (x, r, eps, rng) => {
+      const t = lab(l, r);
+      const out = pgd(model, x, t, K, { ...common(eps, rng), momentum });
+      t.dispose();
+      return out;
+    },
+  });
+  const jobs: Job[] = o.crafts.map((craft): Job => craft === 'pgd' ? pgdJob('spadv-pgd', o.shadow, labels.shadow, o.momentum ?? 0) : {
+    method: `spadv-${craft}`, queries: o.steps * (restarts + 1),
+    run: (x, r, eps, rng) => {
+      const t = lab(labels.shadow, r);
+      const out = intermediateAttack(o.shadow, x, t, K, { ...common(eps, rng), momentum: o.momentum ?? 0, variant: craft, layer: o.layer });
+      t.dispose();
+      return out;
+    },
+  });
+  if (o.baselines.includes('whitebox')) jobs.push(pgdJob('whitebox-pgd', o.real, labels.real));
+  if (o.baselines.includes('random-shadow')) jobs.push(pgdJob('random-shadow-pgd', o.randomShadow, labels.random));
+  if (o.baselines.includes('transfer') && o.surrogate && labels.surrogate) jobs.push(pgdJob('transfer-pgd', o.surrogate, labels.surrogate));
+  if (o.baselines.includes('noise')) jobs.push({ method: 'noise', queries: 0, run: (x, _r, eps, rng) => noise(x, eps, rng) });
+  return jobs;
+}
+
+/** Running counts of one cell: success per class and perturbation sizes, overall and per class. */
+class CellTally {
+  readonly fooled: number[];
+  readonly hit: number[];
+  readonly targetable: number[];
+  readonly classL2Sum: number[];
+  readonly classLinfMax: number[];
+  linfSum = 0;
+  linfMax = 0;
+  l2Sum = 0;
+  l2Max = 0;
+
+  constructor(classes: number) {
+    const zeros = () => new Array<number>(classes).fill(0);
+    this.fooled = zeros();
+    this.hit = zeros();
+    this.targetable = zeros();
+    this.classL2Sum = zeros();
+    this.classLinfMax = zeros();
+  }
+
+  /** One attacked sample of true class c, now predicted `pred` (target: its target class, if targeted). */
+  add(c: number, pred: number, target: number | null, linf: number, l2: number): void {
+    this.linfSum += linf;
+    this.linfMax = Math.max(this.linfMax, linf);
+    this.l2Sum += l2;
+    this.l2Max = Math.max(this.l2Max, l2);
+    this.classL2Sum[c]! += l2;
+    this.classLinfMax[c] = Math.max(this.classLinfMax[c]!, linf);
+    if (pred !== c) this.fooled[c]!++;
+    if (target !== null && target !== c) {
+      this.targetable[c]!++;
+      if (pred === target) this.hit[c]!++;
+    }
+  }
+
+  cell(job: Job, eps: number, set: AttackedSet, seconds: number): AttackCell {
+    const m = set.ys.length;
+    const n = set.n;
+    const nf = this.fooled.reduce((s, v) => s + v, 0);
+    const nt = this.targetable.reduce((s, v) => s + v, 0);
+    return {
+      method: job.method, epsilon: eps, targeted: set.targets !== null, evaluated: m,
+      cleanAccuracy: n ? m / n : 0, robustAccuracy: n ? (m - nf) / n : 0, successRate: m ? nf / m : 0,
+      targetedSuccess: set.targets ? (nt ? this.hit.reduce((s, v) => s + v, 0) / nt : 0) : null,
+      linfMean: m ? this.linfSum / m : 0, linfMax: this.linfMax, l2Mean: m ? this.l2Sum / m : 0, l2Max: this.l2Max,
+      seconds, queriesPerSample: job.queries,
+      perClass: { total: set.classTotal, correct: set.classCorrect, fooled: this.fooled, hit: this.hit, targetable: this.targetable, l2Sum: this.classL2Sum, linfMax: this.classLinfMax },
+    };
+  }
+}
+
+/**
+ * Runs one attack at one ε over the attacked samples in batches (each batch its own random stream),
+ * checks every x_adv (finite, in [0,1], within ε) and counts the real model's answers. With
+ * `examples`, also returns the first batch's clean and adversarial images for the report.
+ */
+async function measureCell(o: SuiteOptions, set: AttackedSet, job: Job, eps: number, examples: boolean): Promise<{ cell: AttackCell; examples: SuiteResult['examples'] | null }> {
+  const t0 = performance.now();
+  const { per, xs } = set;
+  const tally = new CellTally(o.classes);
+  const bs = o.batch ?? 100;
+  let shown: SuiteResult['examples'] | null = null;
+  for (let a = 0; a < set.ys.length; a += bs) {
+    const b = Math.min(set.ys.length, a + bs);
+    const x = tf.tensor(xs.subarray(a * per, b * per), [b - a, ...o.inputShape]);
+    const adv = job.run(x, [a, b], eps, perturbationStream(o.seed, job.method, a));
+    const norms = tf.tidy(() => {
+      const d = tf.reshape(tf.sub(adv, x), [b - a, -1]);
+      return [tf.max(tf.abs(d), 1), tf.norm(d, 2, 1), tf.min(adv), tf.max(adv), tf.sum(tf.cast(tf.logicalNot(tf.isFinite(adv)), 'int32'))];
+    });
+    const [pred, linf, l2, lo, hi, bad] = await Promise.all([argmax(o.real, adv), ...norms.map((t) => t.data())]);
+    tf.dispose(norms);
+    if (bad![0]! > 0) throw new Error(`${job.method}: ${bad![0]} NaN/Inf values in the adversarial examples`);
+    if (lo![0]! < 0 || hi![0]! > 1) throw new Error(`${job.method}: adversarial pixels left [0,1] (${lo![0]}, ${hi![0]})`);
+    for (let i = 0; i < b - a; i++) {
+      const li = linf![i]!;
+      if (li > eps + 1e-6) throw new Error(`${job.method}: perturbation ${li} exceeds ε=${eps}`);
+      tally.add(set.ys[a + i]!, pred[i]!, set.targets ? set.targets[a + i]! : null, li, l2![i]!);
+    }
+    if (a === 0 && examples) {
+      const k = Math.min(8, b - a);
+      const av = (await adv.data()) as Float32Array;
+      shown = {
+        method: job.method, epsilon: eps,
+        clean: Array.from({ length: k }, (_, i) => Array.from(xs.subarray(i * per, (i + 1) * per))),
+        adversarial: Array.from({ length: k }, (_, i) => Array.from(av.subarray(i * per, (i + 1) * per))),
+      };
+    }
+    tf.dispose([x, adv]);
+  }
+  return { cell: tally.cell(job, eps, set, (performance.now() - t0) / 1000), examples: shown };
+}
+
 /**
  * Evaluates SPADV and baselines against a real client model on natural samples: only samples the
  * real model classifies correctly are attacked; success = the real prediction changes (untargeted)
@@ -121,7 +228,7 @@ export function targetClasses(spec: TargetSpec, y: Int32Array, classes: number, 
  * attacker can name clusters, not classes — docs/spadv.md).
  */
 export async function evaluateSuite(o: SuiteOptions): Promise<SuiteResult> {
-  const per = o.inputShape.reduce((a, b) => a * b, 1);
+  const per = sizeOf(o.inputShape);
   const n = o.y.length;
   const K = o.classes;
   const all = tf.tensor(o.x, [n, ...o.inputShape]);
@@ -132,23 +239,18 @@ export async function evaluateSuite(o: SuiteOptions): Promise<SuiteResult> {
   const { accuracy: agreement, mapping } = matchedAccuracy(shadowPred, realPred, K);
   const realToShadow = new Array<number>(K).fill(0);
   mapping.forEach((realClass, shadowClass) => (realToShadow[realClass] = shadowClass));
-  const quality = tf.tidy(() => {
-    const h = tf.reshape(o.real.head.apply(all), [n, -1]);
-    const hs = tf.reshape(o.shadow.head.apply(all), [n, -1]);
-    const cos = tf.mean(tf.div(tf.sum(tf.mul(h, hs), 1), tf.add(tf.mul(tf.norm(h, 2, 1), tf.norm(hs, 2, 1)), 1e-12)));
-    const c = o.real.head.spec.outputShape[o.real.head.spec.outputShape.length - 1]!;
-    const hc = tf.reshape(h, [-1, c]);
-    const hsc = tf.reshape(hs, [-1, c]);
-    const gap = tf.mean(tf.div(tf.abs(tf.sub(tf.mean(hc, 0), tf.mean(hsc, 0))), tf.add(tf.moments(hc, 0).variance.sqrt(), 1e-6)));
-    return [cos, gap];
-  });
+  const quality = smashedSimilarity(o, all, n);
   const [cosV, gapV] = await Promise.all(quality.map((t) => t.data()));
   tf.dispose([...quality, all]);
   const xs = new Float32Array(keep.length * per);
   keep.forEach((k, i) => xs.set(o.x.subarray(k * per, (k + 1) * per), i * per));
   const ys = Int32Array.from(keep, (k) => o.y[k]!);
   const targets = targetClasses(o.target ?? 'untargeted', ys, K, o.seed);
-  const targeted = targets !== null;
+  const classTotal = new Array<number>(K).fill(0);
+  for (let i = 0; i < n; i++) classTotal[o.y[i]!]!++;
+  const classCorrect = new Array<number>(K).fill(0);
+  for (const c of ys) classCorrect[c]!++;
+  const set: AttackedSet = { per, xs, ys, targets, classTotal, classCorrect, n };
   const predOn = async (m: ThreePart) => {
     if (!keep.length) return new Int32Array(0);
     const t = tf.tensor(xs, [keep.length, ...o.inputShape]);
@@ -156,111 +258,20 @@ export async function evaluateSuite(o: SuiteOptions): Promise<SuiteResult> {
     t.dispose();
     return v;
   };
-  // labels each attack ascends/descends on, in its own model's label space
-  const shadowLabels = targets ? Int32Array.from(targets, (t) => realToShadow[t]!) : Int32Array.from(keep, (k) => shadowPred[k]!);
-  const randLabels = targets ?? (await predOn(o.randomShadow));
-  const surrogateLabels = o.surrogate ? (targets ?? (await predOn(o.surrogate))) : null;
-  const realLabels = targets ?? ys;
-
-  type Job = { method: AttackMethodName; queries: number; run: (x: tf.Tensor, idx: [number, number], eps: number) => tf.Tensor };
-  const jobs: Job[] = [];
-  const lab = (arr: Int32Array, [a, b]: [number, number]) => tf.tensor1d(arr.slice(a, b), 'int32');
-  const restarts = o.restarts ?? 1;
-  const common = (eps: number) => ({ epsilon: eps, steps: o.steps, restarts, randomStart: o.randomStart, stepSize: o.stepSize, seed: o.seed, targeted });
-  const pgdJob = (method: AttackMethodName, model: ThreePart, labels: Int32Array, momentum = 0): Job => ({
-    method, queries: o.steps * restarts,
-    run: (x, r, eps) => {
-      const l = lab(labels, r);
-      const out = pgd(model, x, l, K, { ...common(eps), momentum });
-      l.dispose();
-      return out;
-    },
+  const jobs = suiteJobs(o, set, {
+    shadow: targets ? Int32Array.from(targets, (t) => realToShadow[t]!) : Int32Array.from(keep, (k) => shadowPred[k]!),
+    random: targets ?? (await predOn(o.randomShadow)),
+    surrogate: o.surrogate ? (targets ?? (await predOn(o.surrogate))) : null,
+    real: targets ?? ys,
   });
-  for (const craft of o.crafts) {
-    if (craft === 'pgd') jobs.push(pgdJob('spadv-pgd', o.shadow, shadowLabels, o.momentum ?? 0));
-    else
-      jobs.push({
-        method: `spadv-${craft}`, queries: o.steps * (restarts + 1),
-        run: (x, r, eps) => {
-          const l = lab(shadowLabels, r);
-          const out = intermediateAttack(o.shadow, x, l, K, { ...common(eps), momentum: o.momentum ?? 0, variant: craft, layer: o.layer });
-          l.dispose();
-          return out;
-        },
-      });
-  }
-  if (o.baselines.includes('whitebox')) jobs.push(pgdJob('whitebox-pgd', o.real, realLabels));
-  if (o.baselines.includes('random-shadow')) jobs.push(pgdJob('random-shadow-pgd', o.randomShadow, randLabels));
-  if (o.baselines.includes('transfer') && o.surrogate && surrogateLabels) jobs.push(pgdJob('transfer-pgd', o.surrogate, surrogateLabels));
-  if (o.baselines.includes('noise')) jobs.push({ method: 'noise', queries: 0, run: (x, _r, eps) => noise(x, eps, o.seed) });
-
   const cells: AttackCell[] = [];
-  const bs = o.batch ?? 100;
-  const total = jobs.length * o.epsilons.length;
-  const classTotal = new Array<number>(K).fill(0);
-  for (let i = 0; i < n; i++) classTotal[o.y[i]!]!++;
-  const classCorrect = new Array<number>(K).fill(0);
-  for (const c of ys) classCorrect[c]!++;
   let examples: SuiteResult['examples'] = { clean: [], adversarial: [], method: '', epsilon: 0 };
   for (const eps of o.epsilons) {
     for (const job of jobs) {
-      const t0 = performance.now();
-      const fooled = new Array<number>(K).fill(0);
-      const hit = new Array<number>(K).fill(0);
-      const targetable = new Array<number>(K).fill(0);
-      let linfSum = 0;
-      let linfMax = 0;
-      let l2Sum = 0;
-      let l2Max = 0;
-      for (let a = 0; a < keep.length; a += bs) {
-        const b = Math.min(keep.length, a + bs);
-        const x = tf.tensor(xs.subarray(a * per, b * per), [b - a, ...o.inputShape]);
-        const adv = job.run(x, [a, b], eps);
-        const norms = tf.tidy(() => {
-          const d = tf.reshape(tf.sub(adv, x), [b - a, -1]);
-          return [tf.max(tf.abs(d), 1), tf.norm(d, 2, 1), tf.min(adv), tf.max(adv), tf.sum(tf.cast(tf.logicalNot(tf.isFinite(adv)), 'int32'))];
-        });
-        const [pred, linf, l2, lo, hi, bad] = await Promise.all([argmax(o.real, adv), ...norms.map((t) => t.data())]);
-        tf.dispose(norms);
-        if (bad![0]! > 0) throw new Error(`${job.method}: ${bad![0]} NaN/Inf values in the adversarial examples`);
-        if (lo![0]! < 0 || hi![0]! > 1) throw new Error(`${job.method}: adversarial pixels left [0,1] (${lo![0]}, ${hi![0]})`);
-        for (let i = 0; i < b - a; i++) {
-          const li = linf![i]!;
-          if (li > eps + 1e-6) throw new Error(`${job.method}: perturbation ${li} exceeds ε=${eps}`);
-          linfSum += li;
-          linfMax = Math.max(linfMax, li);
-          l2Sum += l2![i]!;
-          l2Max = Math.max(l2Max, l2![i]!);
-          const c = ys[a + i]!;
-          if (pred[i] !== c) fooled[c]!++;
-          if (targets && targets[a + i] !== c) {
-            targetable[c]!++;
-            if (pred[i] === targets[a + i]) hit[c]!++;
-          }
-        }
-        if (a === 0 && job.method.startsWith('spadv') && eps === o.epsilons[o.epsilons.length - 1]) {
-          const k = Math.min(8, b - a);
-          const av = (await adv.data()) as Float32Array;
-          examples = {
-            method: job.method, epsilon: eps,
-            clean: Array.from({ length: k }, (_, i) => Array.from(xs.subarray(i * per, (i + 1) * per))),
-            adversarial: Array.from({ length: k }, (_, i) => Array.from(av.subarray(i * per, (i + 1) * per))),
-          };
-        }
-        tf.dispose([x, adv]);
-      }
-      const m = keep.length;
-      const nf = fooled.reduce((s, v) => s + v, 0);
-      const nt = targetable.reduce((s, v) => s + v, 0);
-      cells.push({
-        method: job.method, epsilon: eps, targeted, evaluated: m,
-        cleanAccuracy: n ? m / n : 0, robustAccuracy: n ? (m - nf) / n : 0, successRate: m ? nf / m : 0,
-        targetedSuccess: targets ? (nt ? hit.reduce((s, v) => s + v, 0) / nt : 0) : null,
-        linfMean: m ? linfSum / m : 0, linfMax, l2Mean: m ? l2Sum / m : 0, l2Max,
-        seconds: (performance.now() - t0) / 1000, queriesPerSample: job.queries,
-        perClass: { total: classTotal, correct: classCorrect, fooled, hit, targetable },
-      });
-      o.onProgress?.(cells.length, total, `${job.method} ε=${eps}`);
+      const measured = await measureCell(o, set, job, eps, job.method.startsWith('spadv') && eps === o.epsilons[o.epsilons.length - 1]);
+      cells.push(measured.cell);
+      examples = measured.examples ?? examples;
+      o.onProgress?.(cells.length, jobs.length * o.epsilons.length, `${job.method} ε=${eps}`);
     }
   }
   return {
@@ -276,18 +287,25 @@ export interface WeightedMetrics {
   readonly robustAccuracy: number;
   readonly asr: number;
   readonly targetedSuccess: number | null;
+  /** Largest L∞ perturbation over the attacked samples that carry weight (classes the distribution holds). */
+  readonly linfMax: number;
+  /** Weighted mean L2 perturbation over the attacked samples. */
+  readonly l2Mean: number;
 }
 
 export function reweight(pc: PerClassCounts, share: readonly number[], targeted: boolean): WeightedMetrics {
   // one formula for every re-weighted figure (splitcore labelWeighted): ratios of two such figures
-  // (ASR, targeted success) are ratios of re-weighted counts
+  // (ASR, targeted success, mean L2 over the attacked samples) are ratios of re-weighted sums
   const w = (hits: readonly number[]) => labelWeighted(share, pc.total, hits) ?? 0;
   const clean = w(pc.correct);
   const fooled = w(pc.fooled);
   const hit = w(pc.hit);
   const tgt = w(pc.targetable);
+  const l2 = w(pc.l2Sum);
+  const weighted = pc.linfMax.filter((_, c) => (share[c] ?? 0) > 0 && (pc.total[c] ?? 0) > 0);
   return {
     cleanAccuracy: clean, robustAccuracy: clean - fooled, asr: clean ? fooled / clean : 0,
     targetedSuccess: targeted ? (tgt ? hit / tgt : 0) : null,
+    linfMax: Math.max(0, ...weighted), l2Mean: clean ? l2 / clean : 0,
   };
 }

@@ -3,11 +3,9 @@ import {
   applyGradients, crossEntropy, disposeOptimizer, initWeights, makeOptimizer, PartModel, Rng,
   type NamedLayer, type PartSpec, type ParamShape,
 } from '@splitfleet/splitcore';
+import type { ShadowArchitecture, ShadowObjective } from './config.ts';
 import { kmeans } from './kmeans.ts';
 import { infomaxLoss, smashedStats, statsMatchLoss, type SmashedStats } from './losses.ts';
-
-export type ShadowObjective = 'infomax' | 'match' | 'cluster' | 'observe';
-export type ShadowArchitecture = 'same' | 'small';
 
 export interface ShadowOptions {
   readonly objective: ShadowObjective;

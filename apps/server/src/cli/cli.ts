@@ -127,8 +127,8 @@ Examples:
     const cfg = parseConfig(applyOverrides({ ...base, attack: { ...base.attack, method: 'spadv' } }, o.set));
     for (const s of o.set) if (!s.startsWith('attack.')) throw new ConfigError(`--set ${s}: only attack.* options can change after training`);
     const rep = reporterFor(o, dir);
-    const previous = readResults(dir);
     const report = await attackFinishedRun(dir, cfg, { log: (l, level) => rep.log(l, level), onProgress: (l, d, t) => rep.attackProgress(l, d, t) });
+    const previous = readResults(dir);
     writeJsonAtomic(join(dir, 'attack.json'), report);
     writeJsonAtomic(join(dir, 'results.json'), { ...previous, attack: report } satisfies RunResults);
     const html = await writeReport(dir);

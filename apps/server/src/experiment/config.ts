@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
+import { AttackConfigSchema } from '@splitfleet/attack';
 import { getModelSpec, parsePartitionFile, parseProfileTrace, drawProfiles, validateCut, OptimizerSchema, TrainingModeSchema, type ClientProfile, type PartitionConfig } from '@splitfleet/splitcore';
 
 /**
@@ -126,65 +127,8 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
-    attack: z
-      .object({
-        /** none: no attack; spadv: record during training, attack after it. */
-        method: z.enum(['none', 'spadv']).default('none'),
-        aux: z
-          .object({
-            /** |D_aux|: unlabelled samples the attacker holds. */
-            size: int(2).default(256),
-            /** Class skew of D_aux: Dirichlet(alpha) proportions; null with fromClient set. */
-            alpha: z.number().positive().nullable().default(0.5),
-            /** Draw D_aux with the label distribution of this client instead. */
-            fromClient: int(0).nullable().default(null),
-            /** Training samples held out from every client (the attacker's pool). */
-            holdout: int(2).default(1000),
-            seed: z.number().int().nullable().default(null),
-          })
-          .strict()
-          .prefault({}),
-        objective: z.enum(['infomax', 'match', 'cluster', 'observe']).default('observe'),
-        /** Compare several objectives in one run (overrides objective). */
-        objectives: z.array(z.enum(['infomax', 'match', 'cluster', 'observe'])).nullable().default(null),
-        observe: z.object({ batches: int(1).default(32) }).strict().prefault({}),
-        shadow: z
-          .object({
-            architecture: z.enum(['same', 'small']).default('same'),
-            steps: int(1).default(400),
-            lr: z.number().positive().default(0.003),
-            batchSize: int(2).default(64),
-          })
-          .strict()
-          .prefault({}),
-        /** The transfer baseline's surrogate (whole model, trained from scratch on the labelled D_aux). */
-        surrogate: z
-          .object({ steps: int(1).default(200), lr: z.number().positive().default(0.003), batchSize: int(2).default(32) })
-          .strict()
-          .prefault({}),
-        craft: z.array(z.enum(['pgd', 'feature', 'ila'])).min(1).default(['pgd', 'feature']),
-        epsilon: z.number().min(0).max(1).default(0.1),
-        /** ε grid for the report (defaults to [epsilon]). */
-        epsilons: z.array(z.number().min(0).max(1)).nullable().default(null),
-        steps: int(1).default(20),
-        /** Representation the feature/ila crafts perturb: the smashed data or the middle's output. */
-        layer: z.enum(['smashed', 'middle']).default('smashed'),
-        /** Step size in pixel units; null: 2.5·ε/steps (Madry et al.). */
-        stepSize: z.number().positive().nullable().default(null),
-        /** Start from a random point in the ε-ball. */
-        randomStart: z.boolean().default(false),
-        /** Independent runs per sample (restarts after the first start at random); the strongest is kept. */
-        restarts: int(1).default(1),
-        /** untargeted, or targeted at the next class (y+1 mod C), a random class ≠ y, or {class: k}. */
-        target: z.union([z.enum(['untargeted', 'next', 'random']), z.object({ class: int(0) }).strict()]).default('untargeted'),
-        /** MI-FGSM momentum for SPADV's crafts (0: plain PGD). */
-        momentum: z.number().min(0).max(10).default(0),
-        evalSamples: int(1).default(500),
-        /** transfer: a same-architecture surrogate trained on D_aux *with labels* (stronger than SPADV's attacker). */
-        baselines: z.array(z.enum(['whitebox', 'random-shadow', 'transfer', 'noise'])).default(['whitebox', 'random-shadow', 'transfer', 'noise']),
-      })
-      .strict()
-      .prefault({}),
+    /** SPADV and its baselines: the schema lives with the attack (libs/attack). */
+    attack: AttackConfigSchema.prefault({}),
   })
   .strict();
 

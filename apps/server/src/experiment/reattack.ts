@@ -1,11 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initBackend, readDatasetCached } from '@splitfleet/client-sim';
-import { getModelSpec, partitionExcluding, split } from '@splitfleet/splitcore';
-import { runSpadv, type AttackReport } from './attack-run.ts';
+import { AttackSetupError, attackerPool, runSpadv, type AttackReport } from '@splitfleet/attack';
 import { observationsFrom, tensorsToWeights } from '@splitfleet/splitcore';
 import { readCheckpoint } from './checkpoint.ts';
-import { ConfigError, parseConfig, resolvePartition, type Config } from './config.ts';
+import { ConfigError, parseConfig, type Config } from './config.ts';
+import { setupExperiment } from './setup.ts';
 
 export interface ReattackOptions {
   readonly log?: (line: string, level?: 'info' | 'warn') => void;
@@ -26,21 +26,30 @@ export async function attackFinishedRun(runDir: string, cfg: Config, o: Reattack
   for (const key of Object.keys(trained) as (keyof Config)[])
     if (key !== 'attack' && JSON.stringify(trained[key]) !== JSON.stringify(cfg[key]))
       throw new ConfigError(`config.${key} differs from the run in ${runDir}: only attack.* options can change after training`);
+  const { meta, tensors } = readCheckpoint<{ heldOut?: number[]; targets: { label: string; clientIds: number[] }[]; observed: { clientId: number; round: number; step: number; batch: number }[] }>(ck);
+  const heldOut = userError(runDir, () => attackerPool(meta.heldOut));
+  if (meta.observed.length === 0)
+    log('note: this run recorded no observations; only attack.objective=infomax is meaningful', 'warn');
   await initBackend('wasm');
-  const data = readDatasetCached(cfg.data.name, cfg.data.dir);
-  const spec = getModelSpec(cfg.model.name);
-  const s = split(spec, cfg.model.cut ?? spec.defaultCut, cfg.seed);
-  const { meta, tensors } = readCheckpoint<{ heldOut: number[]; targets: { label: string; clientIds: number[] }[]; observed: { clientId: number; round: number; step: number; batch: number }[] }>(ck);
-  if (meta.heldOut.length === 0 || meta.observed.length === 0)
-    log('note: this run did not record observations or hold out attacker data (attack.method was none); only attack.objective=infomax is meaningful, with D_aux drawn from the whole training split', 'warn');
+  // the run's split and partitions, computed as training computed them (with the pool it recorded)
+  const { split: s, partitions, data } = setupExperiment(cfg, readDatasetCached(cfg.data.name, cfg.data.dir), { heldOut });
   const names = [...s.head.params, ...s.tail.params].map((p) => p.name);
-  const parts = partitionExcluding(resolvePartition(cfg), data.train.labels, cfg.fleet.clients, cfg.seed, data.train.classes, meta.heldOut);
   return runSpadv({
-    cfg, split: s, train: data.train, test: data.test,
-    heldOut: meta.heldOut.length ? meta.heldOut : Array.from({ length: data.train.count }, (_, i) => i),
+    attack: cfg.attack, seed: cfg.seed, trainingBatchSize: cfg.training.batchSize, split: s, train: data.train, test: data.test,
+    heldOut,
     middle: tensorsToWeights('middle', tensors, s.middle.params.map((p) => p.name)),
     observed: observationsFrom(meta.observed, tensors),
     targets: meta.targets.map((t, i) => ({ ...t, headTail: tensorsToWeights(`target${i}`, tensors, names) })),
-    partitions: parts, log: (l) => log(l), onProgress: o.onProgress,
+    partitions, log: (l) => log(l), onProgress: o.onProgress,
   });
+}
+
+/** The attack's user errors become ConfigErrors: the CLI prints them as one line and exits 2. */
+function userError<T>(runDir: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof AttackSetupError) throw new ConfigError(`${runDir}: ${e.message}`);
+    throw e;
+  }
 }

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { RoundResultSchema } from '@splitfleet/splitcore';
-import type { AttackReport } from './attack-run.ts';
+import { AttackReportSchema, type AttackReport } from '@splitfleet/attack';
 import { ConfigError, ConfigSchema } from './config.ts';
 
 export type { ClientRoundResult, RoundResult } from '@splitfleet/splitcore';
@@ -59,7 +59,7 @@ export const RunResultsSchema = z.object({
   /** Observations the attack's taps never saw because their queue was full (server.taps.whenFull: drop). */
   tapsDropped: z.number().int().nonnegative().optional(),
   /** SPADV: perClient[], aggregate, baselines, the attack config, and every objective's full cells. */
-  attack: z.custom<AttackReport>((v) => typeof v === 'object' && v !== null).optional(),
+  attack: AttackReportSchema.optional(),
   /** Sweeps: the run directory that trained this point's model (attack-only points share it). */
   trainedIn: z.string().optional(),
   /** Queued sweeps: the worker that ran this point. */
@@ -86,4 +86,14 @@ export function readResults(dir: string): RunResults {
     throw new ConfigError(`${path}: not valid JSON: ${(e as Error).message}`);
   }
   return parseResults(raw, path);
+}
+
+/** Reads and checks `<dir>/attack.json` (written by `attack --run` and by runs that attack); none: undefined. */
+export function readAttack(dir: string): AttackReport | undefined {
+  const path = join(dir, 'attack.json');
+  if (!existsSync(path)) return undefined;
+  const r = AttackReportSchema.safeParse(JSON.parse(readFileSync(path, 'utf8')));
+  if (r.success) return r.data;
+  const i = r.error.issues[0]!;
+  throw new ConfigError(`${path}: not a splitfleet attack report: ${i.path.join('.') || '(root)'}: ${i.message}`);
 }

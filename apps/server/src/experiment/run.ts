@@ -3,7 +3,7 @@ import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, readDataset } from '@splitfleet/client-sim';
-import { ObservationRecorder } from '@splitfleet/attack';
+import { ObservationRecorder, runSpadv, type AttackReport, type AttackTarget } from '@splitfleet/attack';
 import { observationsFrom, observationTensors, weightsToTensors, type ObservedMeta, type RoundResult } from '@splitfleet/splitcore';
 import { writeFileAtomic, writeJsonAtomic } from './atomic.ts';
 import { mintTokens, newSecret } from '../server/auth.ts';
@@ -12,7 +12,6 @@ import { readResults, RESULTS_SCHEMA_VERSION, type RunResults } from './results.
 import { SplitServer, type ServerStateMeta } from '../server/split-server.ts';
 import { Dashboard, type DashboardPoint } from '../output/dashboard.ts';
 import { runHttpHandler } from '../server/run-http.ts';
-import { runSpadv, type AttackReport, type AttackTarget } from './attack-run.ts';
 import { readCheckpoint, writeCheckpoint } from './checkpoint.ts';
 import { launchFleet, type FleetPlacement, type LaunchedFleet } from './fleet-launch.ts';
 import { setupExperiment, type ExperimentSetup } from './setup.ts';
@@ -176,7 +175,7 @@ async function finishTraining(c: RunContext): Promise<void> {
   if (!c.recorder || c.opts.attack === false) return;
   const { data, split, heldOut, partitions } = c.setup;
   c.attack = await runSpadv({
-    cfg: c.cfg, split, train: data.train, test: data.test, heldOut, middle, observed: c.recorder.observed, targets, partitions, log: c.log,
+    attack: c.cfg.attack, seed: c.cfg.seed, trainingBatchSize: c.cfg.training.batchSize, split, train: data.train, test: data.test, heldOut, middle, observed: c.recorder.observed, targets, partitions, log: c.log,
     onProgress: (label, d, t) => {
       c.dash?.onAttack(label, d, t);
       c.opts.onAttackProgress?.(label, d, t);

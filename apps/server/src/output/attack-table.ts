@@ -1,4 +1,4 @@
-import type { AttackReport, MetricSummary } from '../experiment/attack-run.ts';
+import type { AttackReport, MetricSummary } from '@splitfleet/attack';
 
 const pct = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? '–' : `${(100 * v).toFixed(1)}%`);
 

@@ -1,11 +1,10 @@
-import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { PNG } from 'pngjs';
 import { writeFileAtomic } from '../experiment/atomic.ts';
-import { readResults, type RunResults } from '../experiment/results.ts';
-import type { AttackReport } from '../experiment/attack-run.ts';
+import { readAttack, readResults, type RunResults } from '../experiment/results.ts';
+import type { AttackReport } from '@splitfleet/attack';
 
 /** Renders a Vega-Lite spec to an SVG string, headless (no browser, no canvas). */
 export async function vegaLiteToSvg(spec: TopLevelSpec): Promise<string> {
@@ -162,7 +161,7 @@ function attackTables(attack: AttackReport | undefined, arows: ReturnType<typeof
 /** Writes rounds.csv, clients.csv, attack.csv and a self-contained report.html into the run directory. */
 export async function writeReport(runDir: string): Promise<string> {
   const results = readResults(runDir);
-  const attack = results.attack ?? (existsSync(join(runDir, 'attack.json')) ? (JSON.parse(readFileSync(join(runDir, 'attack.json'), 'utf8')) as AttackReport) : undefined);
+  const attack = results.attack ?? readAttack(runDir);
   const rows = rowsOf(results);
   const arows = attackRows(attack);
   writeFileAtomic(join(runDir, 'rounds.csv'), toCsv(rows.rounds));

@@ -5,7 +5,7 @@ import { applyOverrides, ConfigError, parseConfig, type Config } from '../experi
 import { writeFileAtomic, writeJsonAtomic } from '../experiment/atomic.ts';
 import { toCsv, vegaLiteToSvg } from '../output/report.ts';
 import { readResults, type RunResults } from '../experiment/results.ts';
-import type { AttackReport } from '../experiment/attack-run.ts';
+import type { AttackReport } from '@splitfleet/attack';
 import type { TopLevelSpec } from 'vega-lite';
 
 /** A sweep file: a base config and a grid of `path: [values]` to take the product of. */

@@ -1,0 +1,96 @@
+import { z } from 'zod';
+
+/**
+ * The attack section of a run's configuration (`attack:` in the YAML), with its documented defaults.
+ * Every attack enum is defined here once; the TypeScript types the rest of the library uses are
+ * derived from these schemas, so a new option value cannot exist in one place and not the other.
+ * docs/config.md lists every option.
+ */
+const int = (min: number) => z.number().int().min(min);
+
+/** none: no attack; spadv: record during training, attack after it. */
+export const AttackKindSchema = z.enum(['none', 'spadv']);
+/** Stage 1: what the shadow head/tail are trained to do (docs/spadv.md). */
+export const ShadowObjectiveSchema = z.enum(['infomax', 'match', 'cluster', 'observe']);
+/** The shadow head: the real head's layers, or one strided conv with the same output shape. */
+export const ShadowArchitectureSchema = z.enum(['same', 'small']);
+/** Stage 2: how adversarial examples are crafted through the shadow. */
+export const CraftMethodSchema = z.enum(['pgd', 'feature', 'ila']);
+/** Where the intermediate-output attacks perturb: the smashed data, or the middle's output. */
+export const IntermediateLayerSchema = z.enum(['smashed', 'middle']);
+/** Baselines run next to SPADV with the same budget on the same samples. */
+export const BaselineNameSchema = z.enum(['whitebox', 'random-shadow', 'transfer', 'noise']);
+/**
+ * Untargeted, or targeted at: the next class (y+1 mod C), a seeded random class ≠ y, or one fixed
+ * class (samples already of that class are left out of the targeted success rate).
+ */
+export const TargetSpecSchema = z.union([z.enum(['untargeted', 'next', 'random']), z.object({ class: int(0) }).strict()]);
+
+export type AttackKind = z.infer<typeof AttackKindSchema>;
+export type ShadowObjective = z.infer<typeof ShadowObjectiveSchema>;
+export type ShadowArchitecture = z.infer<typeof ShadowArchitectureSchema>;
+export type CraftMethod = z.infer<typeof CraftMethodSchema>;
+export type IntermediateLayer = z.infer<typeof IntermediateLayerSchema>;
+export type BaselineName = z.infer<typeof BaselineNameSchema>;
+export type TargetSpec = z.infer<typeof TargetSpecSchema>;
+
+export const AttackConfigSchema = z
+  .object({
+    method: AttackKindSchema.default('none'),
+    aux: z
+      .object({
+        /** |D_aux|: unlabelled samples the attacker holds. */
+        size: int(2).default(256),
+        /** Class skew of D_aux: Dirichlet(alpha) proportions; null with fromClient set. */
+        alpha: z.number().positive().nullable().default(0.5),
+        /** Draw D_aux with the label distribution of this client instead. */
+        fromClient: int(0).nullable().default(null),
+        /** Training samples held out from every client (the attacker's pool). */
+        holdout: int(2).default(1000),
+        seed: z.number().int().nullable().default(null),
+      })
+      .strict()
+      .prefault({}),
+    objective: ShadowObjectiveSchema.default('observe'),
+    /** Compare several objectives in one run (overrides objective). */
+    objectives: z.array(ShadowObjectiveSchema).nullable().default(null),
+    observe: z.object({ batches: int(1).default(32) }).strict().prefault({}),
+    shadow: z
+      .object({
+        architecture: ShadowArchitectureSchema.default('same'),
+        steps: int(1).default(400),
+        lr: z.number().positive().default(0.003),
+        batchSize: int(2).default(64),
+      })
+      .strict()
+      .prefault({}),
+    /** The transfer baseline's surrogate (whole model, trained from scratch on the labelled D_aux). */
+    surrogate: z
+      .object({ steps: int(1).default(200), lr: z.number().positive().default(0.003), batchSize: int(2).default(32) })
+      .strict()
+      .prefault({}),
+    craft: z.array(CraftMethodSchema).min(1).default(['pgd', 'feature']),
+    epsilon: z.number().min(0).max(1).default(0.1),
+    /** ε grid for the report (defaults to [epsilon]). */
+    epsilons: z.array(z.number().min(0).max(1)).nullable().default(null),
+    steps: int(1).default(20),
+    /** Representation the feature/ila crafts perturb: the smashed data or the middle's output. */
+    layer: IntermediateLayerSchema.default('smashed'),
+    /** Step size in pixel units; null: 2.5·ε/steps (Madry et al.). */
+    stepSize: z.number().positive().nullable().default(null),
+    /** Start from a random point in the ε-ball. */
+    randomStart: z.boolean().default(false),
+    /** Independent runs per sample (restarts after the first start at random); the strongest is kept. */
+    restarts: int(1).default(1),
+    /** untargeted, or targeted at the next class (y+1 mod C), a random class ≠ y, or {class: k}. */
+    target: TargetSpecSchema.default('untargeted'),
+    /** MI-FGSM momentum for SPADV's crafts (0: plain PGD). */
+    momentum: z.number().min(0).max(10).default(0),
+    evalSamples: int(1).default(500),
+    /** transfer: a same-architecture surrogate trained on D_aux *with labels* (stronger than SPADV's attacker). */
+    baselines: z.array(BaselineNameSchema).default(['whitebox', 'random-shadow', 'transfer', 'noise']),
+  })
+  .strict();
+
+/** The attack section after validation (every default filled in). */
+export type AttackConfig = z.infer<typeof AttackConfigSchema>;

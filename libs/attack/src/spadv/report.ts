@@ -1,0 +1,86 @@
+import { z } from 'zod';
+import { AttackConfigSchema, ShadowObjectiveSchema } from '../config.ts';
+import { AttackCellSchema, AttackMethodNameSchema, SuiteResultSchema } from '../suite-result.ts';
+
+/**
+ * The SPADV report exactly as results.json (`attack`) and attack.json hold it: strict schemas, so a
+ * reader can validate a run directory's files, and the TypeScript types derived from them.
+ * docs/spadv.md explains every field.
+ */
+
+/** One objective's shadow and its evaluation against every real model. */
+export const ObjectiveReportSchema = z
+  .object({
+    objective: ShadowObjectiveSchema,
+    shadowSeconds: z.number(),
+    shadowFinalLoss: z.number(),
+    /** For 'observe': accuracy of the labels inferred from gradients, after the best relabelling. */
+    labelInferenceAccuracy: z.number().nullable(),
+    targets: z.array(z.object({ label: z.string(), clientIds: z.array(z.number()), suite: SuiteResultSchema }).strict()),
+    /** SPADV success / white-box success per craft method and ε, averaged over targets. */
+    relativeToWhitebox: z.array(z.object({ method: AttackMethodNameSchema, epsilon: z.number(), ratio: z.number().nullable() }).strict()),
+  })
+  .strict();
+export type ObjectiveReport = z.infer<typeof ObjectiveReportSchema>;
+
+/** One attack's metrics at one ε, over the (unweighted) evaluation set, averaged over target models. */
+export const MetricSummarySchema = AttackCellSchema.omit({ method: true, successRate: true, perClass: true, evaluated: true, targeted: true })
+  .extend({
+    method: AttackMethodNameSchema,
+    /** = AttackCell.successRate, under the name results.json uses. */
+    asr: z.number(),
+  })
+  .strict();
+export type MetricSummary = z.infer<typeof MetricSummarySchema>;
+
+/** The primary attack against one client's real model, re-weighted to that client's label distribution. */
+export const ClientAttackRowSchema = z
+  .object({
+    id: z.number(),
+    target: z.string(),
+    samples: z.number(),
+    /** Hellinger distance between this client's label distribution and D_aux's. */
+    hellingerToAux: z.number(),
+    cleanAccuracy: z.number(),
+    robustAccuracy: z.number(),
+    asr: z.number(),
+    targetedSuccess: z.number().nullable(),
+    linfMax: z.number(),
+    l2Mean: z.number(),
+  })
+  .strict();
+export type ClientAttackRow = z.infer<typeof ClientAttackRowSchema>;
+
+/** Means of the per-client rows (null when there are no client rows). */
+const MeanOverClientsSchema = z
+  .object({ cleanAccuracy: z.number().nullable(), robustAccuracy: z.number().nullable(), asr: z.number().nullable() })
+  .strict();
+
+export const AttackReportSchema = z
+  .object({
+    method: z.literal('spadv'),
+    /** The attack section of the config used. */
+    config: AttackConfigSchema,
+    /** What perClient/aggregate describe: the first objective and craft at the configured ε. */
+    primary: z.object({ objective: ShadowObjectiveSchema, method: AttackMethodNameSchema, epsilon: z.number(), targeted: z.boolean() }).strict(),
+    perClient: z.array(ClientAttackRowSchema),
+    aggregate: MetricSummarySchema.extend({ meanOverClients: MeanOverClientsSchema }).strict(),
+    /** Same budget, same samples. whiteBox is the upper bound; transfer's attacker holds labels (stronger than SPADV's). */
+    baselines: z
+      .object({
+        randomNoise: MetricSummarySchema.nullable(),
+        randomShadow: MetricSummarySchema.nullable(),
+        transfer: MetricSummarySchema.nullable(),
+        whiteBox: MetricSummarySchema.nullable(),
+      })
+      .strict(),
+    /** Primary SPADV success / white-box success. */
+    relativeToWhitebox: z.number().nullable(),
+    aux: z.object({ size: z.number(), classShare: z.array(z.number()), source: z.string() }).strict(),
+    surrogate: z.object({ seconds: z.number(), finalLoss: z.number() }).strict().nullable(),
+    observedSamples: z.number(),
+    epsilons: z.array(z.number()),
+    objectives: z.array(ObjectiveReportSchema),
+  })
+  .strict();
+export type AttackReport = z.infer<typeof AttackReportSchema>;

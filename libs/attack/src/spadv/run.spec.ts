@@ -1,0 +1,79 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-wasm';
+import { cnnSmall, PartModel, registerSplitfleetKernels, Rng, sizeOf, split, type ImageSet } from '@splitfleet/splitcore';
+import { AttackConfigSchema } from '../config.ts';
+import type { ObservedBatch } from '../observations.ts';
+import { AttackReportSchema, type AttackReport } from './report.ts';
+import { runSpadv, type SpadvInputs } from './run.ts';
+
+/** A tiny synthetic run: random images, an untrained cnn-small, two clients, two observed batches. */
+function tinyRun(): SpadvInputs {
+  const r = Rng.fromSeed(5);
+  const images = (n: number): ImageSet => ({
+    images: Float32Array.from({ length: n * 784 }, () => r.float()), labels: Int32Array.from({ length: n }, (_, i) => i % 10),
+    count: n, shape: [28, 28, 1], classes: 10,
+  });
+  const train = images(120);
+  const s = split(cnnSmall, cnnSmall.defaultCut, 1);
+  const head = new PartModel(s.head, s.init.head);
+  const gmSize = sizeOf(s.middle.outputShape);
+  const observed: ObservedBatch[] = [0, 1].map((step) => {
+    const x = tf.tensor(train.images.slice(step * 16 * 784, (step + 1) * 16 * 784), [16, 28, 28, 1]);
+    const z = tf.tidy(() => head.apply(x));
+    const batch = { clientId: 0, round: 0, step, batch: 16, z: z.dataSync() as Float32Array, gm: Float32Array.from({ length: 16 * gmSize }, () => r.normal()) };
+    tf.dispose([x, z]);
+    return batch;
+  });
+  head.dispose();
+  return {
+    attack: AttackConfigSchema.parse({
+      method: 'spadv', aux: { size: 16, holdout: 60 }, objectives: ['observe', 'infomax'], shadow: { steps: 2, batchSize: 8 },
+      surrogate: { steps: 2, batchSize: 8 }, craft: ['pgd', 'feature'], epsilons: [0.05, 0.1], steps: 2, evalSamples: 12,
+    }),
+    seed: 3, trainingBatchSize: 16, split: s, train, test: images(12),
+    heldOut: Array.from({ length: 60 }, (_, i) => i), middle: [...s.init.middle], observed,
+    targets: [{ label: 'global model', clientIds: [0, 1], headTail: [...s.init.head, ...s.init.tail] }],
+    partitions: [Array.from({ length: 30 }, (_, i) => 60 + i), Array.from({ length: 30 }, (_, i) => 90 + i)],
+  };
+}
+
+describe('runSpadv', () => {
+  let report: AttackReport;
+  beforeAll(async () => {
+    // wasm as in the apps (single-threaded, splitfleet's kernels): cnn-small's backward is slow on cpu
+    tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+    await tf.setBackend('wasm');
+    registerSplitfleetKernels();
+    report = await runSpadv(tinyRun());
+  });
+
+  it('frees every tensor it creates (models, shadows, surrogate, crafts)', async () => {
+    const inputs = tinyRun();
+    const before = tf.memory().numTensors;
+    await runSpadv(inputs);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('produces a report that AttackReportSchema accepts, in memory and as written to results.json', () => {
+    expect(report.objectives.map((o) => o.objective)).toEqual(['observe', 'infomax']);
+    expect(report.perClient.map((c) => c.id)).toEqual([0, 1]);
+    expect(AttackReportSchema.parse(report)).toEqual(report);
+    expect(AttackReportSchema.parse(JSON.parse(JSON.stringify(report)))).toEqual(JSON.parse(JSON.stringify(report)));
+  });
+
+  it('per-class perturbation sizes add up to each cell’s (what per-client rows re-weight)', () => {
+    const cells = report.objectives.flatMap((o) => o.targets.flatMap((t) => t.suite.cells));
+    expect(cells.length).toBeGreaterThan(0);
+    for (const c of cells) {
+      expect(c.perClass.l2Sum.reduce((a, b) => a + b, 0) / c.evaluated).toBeCloseTo(c.l2Mean, 9);
+      expect(Math.max(...c.perClass.linfMax)).toBe(c.linfMax);
+    }
+    for (const row of report.perClient) expect(row.linfMax).toBeLessThanOrEqual(report.aggregate.linfMax);
+  });
+
+  it('AttackReportSchema rejects a field the report does not define', () => {
+    const extra = { ...report, aggregate: { ...report.aggregate, bogus: 1 } };
+    expect(AttackReportSchema.safeParse(extra).success).toBe(false);
+  });
+});

@@ -1,0 +1,206 @@
+import {
+  gather, initWeights, PartModel, Rng,
+  type ImageSet, type SplitModel, type WeightArray,
+} from '@splitfleet/splitcore';
+import { drawAux, type AuxDraw } from '../aux-data.ts';
+import type { AttackConfig, ShadowObjective } from '../config.ts';
+import type { ThreePart } from '../craft.ts';
+import { evaluateSuite } from '../evaluate.ts';
+import { matchedAccuracy } from '../hungarian.ts';
+import { stackObservations, type ObservedBatch } from '../observations.ts';
+import { shadowHeadSpec, trainShadow, trainSurrogate } from '../shadow.ts';
+import { labelShares, observedLabels } from './observed-labels.ts';
+import type { AttackReport, ObjectiveReport } from './report.ts';
+import { clientAttackRows, meanOverClients, primaryEpsilon, summarize, whiteboxRatios } from './summarize.ts';
+
+/** A real client model to attack: its head and tail (evaluation only) and who holds it. */
+export interface AttackTarget {
+  readonly label: string;
+  readonly clientIds: number[];
+  readonly headTail: WeightArray[];
+}
+
+/** Everything SPADV needs from a finished (or just trained) run, passed explicitly. */
+export interface SpadvInputs {
+  /** The attack section of the run's config. */
+  readonly attack: AttackConfig;
+  /** The run's seed (D_aux defaults to seed + 1; the batch schedule is seeded by it). */
+  readonly seed: number;
+  /** training.batchSize of the run (rebuilds the observed batches' labels for the label-inference score). */
+  readonly trainingBatchSize: number;
+  readonly split: SplitModel;
+  readonly train: ImageSet;
+  readonly test: ImageSet;
+  /** Training samples no client holds: the attacker's pool for D_aux. */
+  readonly heldOut: readonly number[];
+  readonly middle: WeightArray[];
+  readonly observed: readonly ObservedBatch[];
+  readonly targets: readonly AttackTarget[];
+  /** Training indices per client id (evaluation only: label-inference accuracy, per-client re-weighting). */
+  readonly partitions: readonly (readonly number[])[];
+  readonly log?: (line: string) => void;
+  readonly onProgress?: (label: string, done: number, total: number) => void;
+}
+
+type Surrogate = { readonly model: ThreePart; readonly finalLoss: number; readonly seconds: number };
+
+/** What every objective's shadow and evaluation share: D_aux, the middle, the evaluation samples, the baselines' models. */
+interface AttackContext {
+  readonly a: SpadvInputs;
+  readonly seed: number;
+  readonly classes: number;
+  readonly aux: AuxDraw;
+  readonly auxX: Float32Array;
+  readonly middle: PartModel;
+  readonly observed: { readonly n: number; readonly z: Float32Array; readonly gm: Float32Array } | null;
+  readonly evalX: Float32Array;
+  readonly evalY: Int32Array;
+  readonly epsilons: number[];
+  readonly randomShadow: ThreePart;
+  readonly surrogate: Surrogate | null;
+  readonly log: (line: string) => void;
+}
+
+function part(spec: SplitModel['head'], w: readonly WeightArray[]): PartModel {
+  return new PartModel(spec, w);
+}
+
+/** D_aux: drawn from the held-out pool, Dirichlet-skewed or shaped like one client's labels. */
+function drawAttackerData(a: SpadvInputs, seed: number): { aux: AuxDraw; auxX: Float32Array; auxY: Int32Array } {
+  const ac = a.attack;
+  const classes = a.split.model.classes;
+  const dist = ac.aux.fromClient !== null
+    ? { proportions: labelShares(a.partitions[ac.aux.fromClient] ?? [], a.train.labels, classes) }
+    : { alpha: ac.aux.alpha ?? 0.5 };
+  const aux = drawAux(a.heldOut, a.train.labels, ac.aux.size, classes, seed, dist);
+  const { x, y } = gather(a.train, aux.indices);
+  return { aux, auxX: x, auxY: y };
+}
+
+/** The random-shadow baseline: an untrained head and tail around the server's middle. */
+function randomShadowOf(s: SplitModel, middle: PartModel, ac: AttackConfig, seed: number): ThreePart {
+  const rnd = Rng.fromSeed(seed).fork('random-shadow');
+  const head = shadowHeadSpec(s.head, ac.shadow.architecture);
+  return { head: part(head, initWeights(head.params, rnd.fork('h'))), middle, tail: part(s.tail, initWeights(s.tail.params, rnd.fork('t'))) };
+}
+
+/** The transfer baseline's surrogate: a whole model trained from scratch on the labelled D_aux. */
+async function trainTransferSurrogate(a: SpadvInputs, aux: { x: Float32Array; y: Int32Array; n: number }, seed: number, log: (l: string) => void): Promise<Surrogate> {
+  const s = a.split;
+  const ac = a.attack;
+  const t0 = performance.now();
+  log(`transfer baseline: training a surrogate on the labelled D_aux (${aux.n} samples, ${ac.surrogate.steps} steps)`);
+  const sur = await trainSurrogate({
+    specs: [s.head, s.middle, s.tail], classes: s.model.classes, aux: { x: aux.x, n: aux.n, labels: aux.y },
+    steps: ac.surrogate.steps, lr: ac.surrogate.lr, batchSize: ac.surrogate.batchSize, seed,
+  });
+  const [head, middle, tail] = sur.parts;
+  return { model: { head, middle, tail }, finalLoss: sur.finalLoss, seconds: (performance.now() - t0) / 1000 };
+}
+
+async function prepare(a: SpadvInputs): Promise<AttackContext> {
+  const ac = a.attack;
+  const log = a.log ?? (() => {});
+  const seed = ac.aux.seed ?? a.seed + 1;
+  const { aux, auxX, auxY } = drawAttackerData(a, seed);
+  const middle = part(a.split.middle, a.middle);
+  const nEval = Math.min(ac.evalSamples, a.test.count);
+  const { x: evalX, y: evalY } = gather(a.test, Array.from({ length: nEval }, (_, i) => i));
+  const randomShadow = randomShadowOf(a.split, middle, ac, seed);
+  const surrogate = ac.baselines.includes('transfer') ? await trainTransferSurrogate(a, { x: auxX, y: auxY, n: aux.indices.length }, seed, log) : null;
+  return {
+    a, seed, classes: a.split.model.classes, aux, auxX, middle, observed: a.observed.length ? stackObservations(a.observed) : null,
+    evalX, evalY, epsilons: ac.epsilons ?? [ac.epsilon], randomShadow, surrogate, log,
+  };
+}
+
+/** Stage 1 with one objective, then stage 2 against every real model (baselines only when asked: they do not depend on the shadow). */
+async function attackWithObjective(c: AttackContext, objective: ShadowObjective, withBaselines: boolean, trueObserved: Int32Array | null): Promise<ObjectiveReport> {
+  const { a, middle, log } = c;
+  const s = a.split;
+  const ac = a.attack;
+  const t0 = performance.now();
+  log(`SPADV stage 1: training the shadow (${objective}, |D_aux|=${c.aux.indices.length}, ${c.observed?.n ?? 0} observed samples)`);
+  const shadow = await trainShadow({
+    objective, architecture: ac.shadow.architecture, middle, headSpec: s.head, tailSpec: s.tail, classes: c.classes,
+    aux: { x: c.auxX, n: c.aux.indices.length }, observed: c.observed, steps: ac.shadow.steps, lr: ac.shadow.lr,
+    batchSize: ac.shadow.batchSize, seed: c.seed, log, onProgress: (d, t) => a.onProgress?.(`shadow ${objective}`, d, t),
+  });
+  const shadowSeconds = (performance.now() - t0) / 1000;
+  const lia = shadow.inferredLabels && trueObserved ? matchedAccuracy(shadow.inferredLabels, trueObserved, c.classes).accuracy : null;
+  if (lia !== null) log(`label inference from gradients: ${(100 * lia).toFixed(1)}% (after the best relabelling)`);
+  const targets: ObjectiveReport['targets'] = [];
+  try {
+    for (const t of a.targets) {
+      const nh = s.head.params.length;
+      const real: ThreePart = { head: part(s.head, t.headTail.slice(0, nh)), middle, tail: part(s.tail, t.headTail.slice(nh)) };
+      log(`SPADV stage 2: attacking ${t.label} (${c.evalY.length} test samples, ε ∈ {${c.epsilons.join(', ')}})`);
+      try {
+        const suite = await evaluateSuite({
+          real, shadow: { head: shadow.head, middle, tail: shadow.tail }, randomShadow: c.randomShadow, surrogate: c.surrogate?.model ?? null,
+          x: c.evalX, y: c.evalY, inputShape: s.model.inputShape, classes: c.classes, epsilons: c.epsilons, steps: ac.steps, crafts: ac.craft,
+          baselines: withBaselines ? ac.baselines : [], seed: c.seed, momentum: ac.momentum, restarts: ac.restarts, randomStart: ac.randomStart,
+          stepSize: ac.stepSize ?? undefined, target: ac.target, layer: ac.layer,
+          onProgress: (d, tot, l) => a.onProgress?.(`${objective} ${t.label} ${l}`, d, tot),
+        });
+        targets.push({ label: t.label, clientIds: t.clientIds, suite });
+      } finally {
+        real.head.dispose();
+        real.tail.dispose();
+      }
+    }
+  } finally {
+    shadow.dispose();
+  }
+  return { objective, shadowSeconds, shadowFinalLoss: shadow.finalLoss, labelInferenceAccuracy: lia, targets, relativeToWhitebox: [] };
+}
+
+/** perClient, aggregate and baselines describe the first objective and craft at the primary ε. */
+function assembleReport(c: AttackContext, reports: readonly ObjectiveReport[]): AttackReport {
+  const { a, aux } = c;
+  const ac = a.attack;
+  // white-box success (run with the first objective) is the yardstick for every objective
+  const base = reports[0]!.targets;
+  const objectives = reports.map((r) => ({ ...r, relativeToWhitebox: whiteboxRatios(r.targets, base, ac.craft, c.epsilons) }));
+  const pe = primaryEpsilon(c.epsilons, ac.epsilon);
+  const pm = `spadv-${ac.craft[0]!}` as const;
+  const targeted = ac.target !== 'untargeted';
+  const agg = summarize(base, pm, pe)!;
+  const perClient = clientAttackRows(base, pm, pe, targeted, { labels: a.train.labels, partitions: a.partitions, classes: c.classes, auxClassShare: aux.classShare });
+  const wb = summarize(base, 'whitebox-pgd', pe);
+  return {
+    method: 'spadv', config: ac,
+    primary: { objective: reports[0]!.objective, method: pm, epsilon: pe, targeted },
+    perClient,
+    aggregate: { ...agg, meanOverClients: meanOverClients(perClient) },
+    baselines: {
+      randomNoise: summarize(base, 'noise', pe), randomShadow: summarize(base, 'random-shadow-pgd', pe),
+      transfer: summarize(base, 'transfer-pgd', pe), whiteBox: wb,
+    },
+    relativeToWhitebox: wb && wb.asr > 0 ? agg.asr / wb.asr : null,
+    aux: { size: aux.indices.length, classShare: aux.classShare, source: ac.aux.fromClient !== null ? `client ${ac.aux.fromClient}` : `dirichlet(alpha=${ac.aux.alpha})` },
+    surrogate: c.surrogate ? { seconds: c.surrogate.seconds, finalLoss: c.surrogate.finalLoss } : null,
+    observedSamples: c.observed?.n ?? 0, epsilons: c.epsilons, objectives,
+  };
+}
+
+/**
+ * Runs SPADV after training: draws D_aux from the held-out pool, trains a shadow per objective from
+ * what the server recorded, and evaluates it with baselines against every real client model.
+ * Baselines do not depend on the shadow, so they run once, with the first objective.
+ */
+export async function runSpadv(a: SpadvInputs): Promise<AttackReport> {
+  const c = await prepare(a);
+  try {
+    const trueObserved = observedLabels(a.observed, { seed: a.seed, batchSize: a.trainingBatchSize, labels: a.train.labels, partitions: a.partitions });
+    const objectives = a.attack.objectives ?? [a.attack.objective];
+    const reports: ObjectiveReport[] = [];
+    for (const [i, objective] of objectives.entries()) reports.push(await attackWithObjective(c, objective, i === 0, trueObserved));
+    return assembleReport(c, reports);
+  } finally {
+    c.randomShadow.head.dispose();
+    c.randomShadow.tail.dispose();
+    if (c.surrogate) for (const p of [c.surrogate.model.head, c.surrogate.model.middle, c.surrogate.model.tail]) p.dispose();
+    c.middle.dispose();
+  }
+}

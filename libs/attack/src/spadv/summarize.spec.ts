@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import type { AttackCell, SuiteResult } from '../suite-result.ts';
+import type { ObjectiveReport } from './report.ts';
+import { clientAttackRows } from './summarize.ts';
+
+/**
+ * One cell over two classes of 10 test samples each, all attacked: class 0's perturbations are small
+ * (L∞ ≤ 0.02, L2 0.5 each), class 1's large (L∞ ≤ 0.1, L2 2.0 each).
+ */
+const cell: AttackCell = {
+  method: 'spadv-pgd', epsilon: 0.1, targeted: false, evaluated: 20, cleanAccuracy: 1, robustAccuracy: 0.75, successRate: 0.25,
+  targetedSuccess: null, linfMean: 0.06, linfMax: 0.1, l2Mean: 1.25, l2Max: 2, seconds: 0, queriesPerSample: 1,
+  perClass: { total: [10, 10], correct: [10, 10], fooled: [1, 4], hit: [0, 0], targetable: [0, 0], l2Sum: [5, 20], linfMax: [0.02, 0.1] },
+};
+const suite: SuiteResult = { cleanAccuracy: 1, evaluated: 20, cells: [cell], shadow: { agreement: 1, smashedCosine: 1, channelMeanGap: 0 }, examples: { clean: [], adversarial: [], method: '', epsilon: 0 } };
+const targets: ObjectiveReport['targets'] = [{ label: 'global model', clientIds: [0, 1, 2], suite }];
+// client 0 holds only class 0, client 1 only class 1, client 2 three of class 0 for one of class 1
+const labels = [0, 0, 0, 0, 1, 1, 1, 1];
+const partitions = [[0, 1], [4, 5], [0, 1, 2, 4]];
+
+describe('per-client attack rows', () => {
+  const rows = clientAttackRows(targets, 'spadv-pgd', 0.1, false, { labels, partitions, classes: 2, auxClassShare: [0.5, 0.5] });
+
+  it('measure the perturbation over the client’s own re-weighted evaluation, not the whole cell’s', () => {
+    expect(rows.map((r) => r.linfMax)).toEqual([0.02, 0.1, 0.1]);
+    expect(rows[0]!.l2Mean).toBeCloseTo(0.5, 12);
+    expect(rows[1]!.l2Mean).toBeCloseTo(2, 12);
+    // weights 3/4 and 1/4 on the class means 0.5 and 2.0
+    expect(rows[2]!.l2Mean).toBeCloseTo(0.75 * 0.5 + 0.25 * 2, 12);
+  });
+
+  it('re-weight success the same way (the ASR each client meets)', () => {
+    expect(rows[0]!.asr).toBeCloseTo(0.1, 12);
+    expect(rows[1]!.asr).toBeCloseTo(0.4, 12);
+    expect(rows[2]!.asr).toBeCloseTo(0.75 * 0.1 + 0.25 * 0.4, 12);
+  });
+});

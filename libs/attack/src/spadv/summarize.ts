@@ -1,0 +1,71 @@
+import { frequencies, hellinger, labelCounts } from '@splitfleet/splitcore';
+import type { CraftMethod } from '../config.ts';
+import { reweight } from '../evaluate.ts';
+import type { AttackCell, AttackMethodName } from '../suite-result.ts';
+import type { ClientAttackRow, MetricSummary, ObjectiveReport } from './report.ts';
+
+/** Pure summaries of the evaluation cells: what perClient, aggregate, baselines and ratios report. */
+
+/** The ε that perClient/aggregate report: the configured one, or the closest in the grid. */
+export function primaryEpsilon(epsilons: readonly number[], eps: number): number {
+  return epsilons.reduce((b, e) => (Math.abs(e - eps) < Math.abs(b - eps) ? e : b), epsilons[0]!);
+}
+
+/** A method's cells at ε over all targets, weighted by how many clients hold each target. */
+export function summarize(targets: ObjectiveReport['targets'], method: AttackMethodName, eps: number): MetricSummary | null {
+  const found = targets.flatMap((t) => t.suite.cells.filter((c) => c.method === method && c.epsilon === eps).map((c) => ({ c, w: Math.max(1, t.clientIds.length) })));
+  if (!found.length) return null;
+  const W = found.reduce((s, f) => s + f.w, 0);
+  const mean = (f: (c: AttackCell) => number) => found.reduce((s, x) => s + x.w * f(x.c), 0) / W;
+  return {
+    method, epsilon: eps, cleanAccuracy: mean((c) => c.cleanAccuracy), robustAccuracy: mean((c) => c.robustAccuracy), asr: mean((c) => c.successRate),
+    targetedSuccess: found[0]!.c.targetedSuccess === null ? null : mean((c) => c.targetedSuccess ?? 0),
+    linfMean: mean((c) => c.linfMean), linfMax: Math.max(...found.map((f) => f.c.linfMax)), l2Mean: mean((c) => c.l2Mean),
+    l2Max: Math.max(...found.map((f) => f.c.l2Max)), seconds: found.reduce((s, f) => s + f.c.seconds, 0), queriesPerSample: found[0]!.c.queriesPerSample,
+  };
+}
+
+/** SPADV success ÷ white-box success per craft and ε; white-box (run once, with the first objective) is the yardstick. */
+export function whiteboxRatios(
+  targets: ObjectiveReport['targets'], whiteboxTargets: ObjectiveReport['targets'], crafts: readonly CraftMethod[], epsilons: readonly number[],
+): ObjectiveReport['relativeToWhitebox'] {
+  return crafts.flatMap((craft) => epsilons.map((eps) => {
+    const sp = summarize(targets, `spadv-${craft}`, eps);
+    const wb = summarize(whiteboxTargets, 'whitebox-pgd', eps);
+    return { method: `spadv-${craft}` as const, epsilon: eps, ratio: sp && wb && wb.asr > 0 ? sp.asr / wb.asr : null };
+  }));
+}
+
+/** Who the per-client rows describe: each client's training labels and D_aux's class shares. */
+export interface ClientPopulation {
+  readonly labels: ArrayLike<number>;
+  /** Training indices per client id. */
+  readonly partitions: readonly (readonly number[])[];
+  readonly classes: number;
+  readonly auxClassShare: readonly number[];
+}
+
+/**
+ * One row per client: the cell of `method` at ε against the model that client holds, re-weighted
+ * to the client's own label distribution (what that client's users meet).
+ */
+export function clientAttackRows(targets: ObjectiveReport['targets'], method: AttackMethodName, eps: number, targeted: boolean, pop: ClientPopulation): ClientAttackRow[] {
+  return targets.flatMap((t) => {
+    const cell = t.suite.cells.find((c) => c.method === method && c.epsilon === eps)!;
+    return t.clientIds.map((id) => {
+      const share = frequencies(labelCounts(pop.labels, pop.partitions[id] ?? [], pop.classes));
+      const w = reweight(cell.perClass, share, targeted);
+      return {
+        id, target: t.label, samples: pop.partitions[id]?.length ?? 0, hellingerToAux: hellinger(share, pop.auxClassShare),
+        cleanAccuracy: w.cleanAccuracy, robustAccuracy: w.robustAccuracy, asr: w.asr, targetedSuccess: w.targetedSuccess,
+        linfMax: w.linfMax, l2Mean: w.l2Mean,
+      };
+    });
+  });
+}
+
+/** Unweighted means of the per-client rows; null without rows. */
+export function meanOverClients(rows: readonly ClientAttackRow[]): { cleanAccuracy: number | null; robustAccuracy: number | null; asr: number | null } {
+  const meanOf = (f: (r: ClientAttackRow) => number) => (rows.length ? rows.reduce((sum, r) => sum + f(r), 0) / rows.length : null);
+  return { cleanAccuracy: meanOf((r) => r.cleanAccuracy), robustAccuracy: meanOf((r) => r.robustAccuracy), asr: meanOf((r) => r.asr) };
+}
