@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { initBackend, readDatasetCached } from '@splitfleet/client-sim';
+import { initBackend, readDatasetCached } from '@splitfleet/client-sim/node';
 import { getModelSpec, partitionExcluding, split } from '@splitfleet/splitcore';
 import { runSpadv, type AttackReport } from './attack-run.ts';
 import { observationsFrom, readCheckpoint, tensorsToWeights } from './checkpoint.ts';
