@@ -186,7 +186,7 @@ describe('crafting adversarial examples', () => {
 
   it('targeted PGD lowers the loss of the target class', async () => {
     const target = tf.tensor1d([7, 7, 7, 7], 'int32');
-    const ce = (v: tf.Tensor) => perSampleCrossEntropy(model.tail.apply(model.middle.apply(model.head.apply(v))), target, 10).mean().data();
+    const ce = (v: tf.Tensor) => tf.mean(perSampleCrossEntropy(model.tail.apply(model.middle.apply(model.head.apply(v))), target, 10)).data();
     const adv = pgd(model, x, target, 10, { epsilon: 0.1, steps: 5, targeted: true });
     expect((await ce(adv))[0]).toBeLessThan((await ce(x))[0]!);
     tf.dispose([adv, target]);

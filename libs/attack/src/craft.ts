@@ -165,7 +165,7 @@ export function intermediateAttack(
   const features = o.layer === 'middle' ? (v: tf.Tensor) => model.middle.apply(model.head.apply(v)) : (v: tf.Tensor) => model.head.apply(v);
   const rest = o.layer === 'middle' ? (z: tf.Tensor) => model.tail.apply(z) : (z: tf.Tensor) => model.tail.apply(model.middle.apply(z));
   const z0 = tf.tidy(() => features(x));
-  const scale = tf.tidy(() => tf.mul(tf.add(tf.moments(z0).variance, 1e-12).sqrt(), (o.latentScale ?? 2) * o.epsilon * 4));
+  const scale = tf.tidy(() => tf.mul(tf.sqrt(tf.add(tf.moments(z0).variance, 1e-12)), (o.latentScale ?? 2) * o.epsilon * 4));
   const zb = (scale.dataSync()[0] as number) || o.epsilon;
   scale.dispose();
   let z = tf.clone(z0);

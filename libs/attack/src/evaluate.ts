@@ -89,7 +89,7 @@ function smashedSimilarity(o: SuiteOptions, all: tf.Tensor, n: number): tf.Tenso
     const c = o.real.head.spec.outputShape[o.real.head.spec.outputShape.length - 1]!;
     const hc = tf.reshape(h, [-1, c]);
     const hsc = tf.reshape(hs, [-1, c]);
-    const gap = tf.mean(tf.div(tf.abs(tf.sub(tf.mean(hc, 0), tf.mean(hsc, 0))), tf.add(tf.moments(hc, 0).variance.sqrt(), 1e-6)));
+    const gap = tf.mean(tf.div(tf.abs(tf.sub(tf.mean(hc, 0), tf.mean(hsc, 0))), tf.add(tf.sqrt(tf.moments(hc, 0).variance), 1e-6)));
     return [cos, gap];
   });
 }

@@ -1,5 +1,9 @@
 // tfjs backend set-up inside a browser (page or Web Worker).
 import * as tf from '@tensorflow/tfjs-core';
+// Gradients and chained tensor ops are the host's to register (splitcore registers nothing on
+// import); esbuild bundles tfjs-core's own registration modules, the ones the union package imports.
+import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
+import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops.js';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-webgpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';

@@ -1,4 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
+// Gradients are the host's to register (splitcore registers nothing on import). tfjs-core publishes
+// them only as extensionless ESM (dist/register_all_gradients.js), which Node cannot load; the union
+// package's Node bundle registers the same gradients (and chained tensor ops) on the shared tfjs-core.
+import '@tensorflow/tfjs';
 import { registerSplitfleetKernels } from '@splitfleet/splitcore';
 
 export type BackendRequest = 'auto' | 'wasm' | 'cpu' | 'webgpu';

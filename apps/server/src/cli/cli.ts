@@ -13,6 +13,7 @@ import { expandSweep, gatherSweep, isDone, type SweepSpec } from '../sweep/sweep
 import { runSweepPoint } from '../sweep/sweep-point.ts';
 import { startQueueWorker, submitSweep, sweepStatus, waitForSweep } from '../sweep/queue.ts';
 import { hostname } from 'node:os';
+import { reportError } from './errors.ts';
 import { reporterFor, runWithReport, type CommonOpts } from '../output/run-report.ts';
 
 function readConfigFile(file: string | undefined): unknown {
@@ -36,7 +37,9 @@ const stamp = () => new Date().toISOString().replace(/[:.]/g, '-');
 const program = new Command()
   .name('splitfleet')
   .description('Simulate fleets of U-shaped split-learning clients and stress-test server-side attacks (SPADV)')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // usage errors reach the catch below (exit 2, as every user error) instead of exiting with 1
+  .exitOverride();
 
 const withCommon = (c: Command) =>
   c.option('-q, --quiet', 'print only the final lines and errors').option('-v, --verbose', 'also print every client event');
@@ -219,10 +222,7 @@ try {
   await program.parseAsync(process.argv);
   process.exit(process.exitCode ?? 0);
 } catch (e) {
-  if (e instanceof ConfigError) {
-    console.error(`splitfleet: ${e.message}`);
-    process.exit(2);
-  }
-  console.error(`splitfleet: ${(e as Error).stack ?? e}`);
-  process.exit(1);
+  const { lines, exitCode } = reportError(e, process.argv.includes('--verbose') || process.argv.includes('-v'));
+  for (const l of lines) console.error(l);
+  process.exit(exitCode);
 }

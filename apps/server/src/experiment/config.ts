@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
 import { AttackConfigSchema } from '@splitfleet/attack';
+import { describeIssues, show } from './config-errors.ts';
 import { getModelSpec, parsePartitionFile, parseProfileTrace, drawProfiles, validateCut, OptimizerSchema, TrainingModeSchema, type ClientProfile, type PartitionConfig } from '@splitfleet/splitcore';
 
 /**
@@ -142,38 +143,21 @@ export class ConfigError extends Error {
   }
 }
 
-function valueAt(obj: unknown, path: readonly PropertyKey[]): unknown {
-  let v = obj;
-  for (const k of path) {
-    if (typeof v !== 'object' || v === null) return undefined;
-    v = (v as Record<PropertyKey, unknown>)[k];
-  }
-  return v;
-}
-
-/** Validates raw config data; errors name each bad path, its value and what is allowed. */
+/** Validates raw config data; each problem is one line naming its path, the value and what is allowed. */
 export function parseConfig(raw: unknown): Config {
   const r = ConfigSchema.safeParse(raw ?? {});
-  if (!r.success) {
-    const lines = r.error.issues.map((i) => {
-      const path = i.path.join('.') || '(root)';
-      const got = valueAt(raw, i.path);
-      const extra = i.code === 'unrecognized_keys' ? ` (${(i as { keys: string[] }).keys.join(', ')})` : '';
-      return `  ${path}: ${i.message}${extra}${got === undefined ? '' : `; got ${JSON.stringify(got)}`}`;
-    });
-    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
-  }
+  if (!r.success) throw new ConfigError(describeIssues(ConfigSchema, raw ?? {}, r.error.issues).join('\n'));
   const cfg = r.data;
   const spec = getModelSpec(cfg.model.name);
   try {
     validateCut(spec, cfg.model.cut ?? spec.defaultCut);
   } catch (e) {
-    throw new ConfigError(`invalid configuration:\n  model.cut: ${(e as Error).message}`);
+    throw new ConfigError(`model.cut: ${show(cfg.model.cut ?? spec.defaultCut)} is not allowed; ${(e as Error).message}`);
   }
   if (cfg.data.name === 'cifar10' && cfg.model.name !== 'vgg-mini')
-    throw new ConfigError('invalid configuration:\n  model.name: cifar10 (32×32×3) needs model vgg-mini');
+    throw new ConfigError(`model.name: ${show(cfg.model.name)} is not allowed with data.name cifar10; must be vgg-mini (32×32×3 input)`);
   if (cfg.data.name === 'cifar10' && cfg.data.dir === null)
-    throw new ConfigError('invalid configuration:\n  data.dir: cifar10 is not shipped; give the directory holding data_batch_*.bin and test_batch.bin');
+    throw new ConfigError('data.dir: missing; cifar10 is not shipped: give the directory holding data_batch_*.bin and test_batch.bin');
   return cfg;
 }
 

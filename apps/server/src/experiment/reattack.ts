@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { initBackend, readDatasetCached } from '@splitfleet/client-sim';
+import { initBackend, readDatasetCached } from '@splitfleet/client-sim/node';
 import { AttackSetupError, attackerPool, runSpadv, type AttackReport } from '@splitfleet/attack';
 import { observationsFrom, tensorsToWeights } from '@splitfleet/splitcore';
 import { readCheckpoint } from './checkpoint.ts';

@@ -2,7 +2,7 @@ import { mkdirSync, existsSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, readDataset } from '@splitfleet/client-sim';
+import { initBackend, readDataset } from '@splitfleet/client-sim/node';
 import { ObservationRecorder, runSpadv, type AttackReport, type AttackTarget } from '@splitfleet/attack';
 import { observationsFrom, observationTensors, weightsToTensors, type ObservedMeta, type RoundResult } from '@splitfleet/splitcore';
 import { writeFileAtomic, writeJsonAtomic } from './atomic.ts';

@@ -1,5 +1,5 @@
 import { heldOutIndices } from '@splitfleet/attack';
-import type { Dataset } from '@splitfleet/client-sim';
+import type { Dataset } from '@splitfleet/client-sim/node';
 import { featureNoiseLevels, getModelSpec, partitionExcluding, split, type ClientProfile, type SplitModel } from '@splitfleet/splitcore';
 import { resolvePartition, resolveProfiles, type Config } from './config.ts';
 

@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
-import '@tensorflow/tfjs';
 import { registerSplitfleetKernels } from './register.ts';
 import { ReluMaxPoolGrad } from './maxpool-grad-wasm.ts';
 import { ConvReluPoolFilterGrad } from './conv-relu-pool-grad-wasm.ts';
@@ -135,7 +134,7 @@ describe('wasm kernels registered by splitfleet', () => {
     const xs = seq(n, (i) => (c.ties ? Math.max(0, Math.round(Math.sin(i * 1.7) * 2)) : Math.sin(i * 1.3)));
     await agrees(() => tf.tidy(() => {
       const x = tf.tensor4d(xs, [2, c.h, c.w, 3]);
-      return tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(v as tf.Tensor4D, c.k, c.k, 'valid'), tf.range(1, 1 + Math.floor(c.h / c.k) * Math.floor(c.w / c.k) * 3 * 2).reshape([2, Math.floor(c.h / c.k), Math.floor(c.w / c.k), 3]))))(x);
+      return tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(v as tf.Tensor4D, c.k, c.k, 'valid'), tf.reshape(tf.range(1, 1 + Math.floor(c.h / c.k) * Math.floor(c.w / c.k) * 3 * 2), [2, Math.floor(c.h / c.k), Math.floor(c.w / c.k), 3]))))(x);
     }));
   });
 

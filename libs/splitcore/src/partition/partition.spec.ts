@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { featureNoiseLevels, parsePartitionFile, partition } from './partition.ts';
+import { featureNoiseLevels, parsePartitionFile, partition, PartitionError } from './partition.ts';
 
 const labelsOf = (n: number, classes = 10) => Int32Array.from({ length: n }, (_, i) => (i * 7) % classes);
 
@@ -33,6 +33,40 @@ describe('partitioners', () => {
     expect(() => partition({ kind: 'dirichlet', alpha: 0, minSize: 1 }, labelsOf(100), 4, 1)).toThrow(/partition.alpha must be a finite number > 0, got 0/);
     expect(() => partition({ kind: 'iid' }, labelsOf(10), 11, 1)).toThrow(/fleet.clients \(11\) must be ≤ the number of samples \(10\)/);
     expect(() => partition({ kind: 'dirichlet', alpha: 1, minSize: 30 }, labelsOf(100), 4, 1)).toThrow(/partition.minSize × fleet.clients/);
+  });
+
+  it('bad parameters raise a PartitionError carrying the option to change', () => {
+    const optionOf = (f: () => unknown): string | null => {
+      try {
+        f();
+        return null;
+      } catch (e) {
+        return e instanceof PartitionError ? e.option : `not a PartitionError: ${String(e)}`;
+      }
+    };
+    expect(optionOf(() => partition({ kind: 'dirichlet', alpha: -1, minSize: 1 }, labelsOf(100), 4, 1))).toBe('partition.alpha');
+    expect(optionOf(() => partition({ kind: 'iid' }, labelsOf(10), 11, 1))).toBe('fleet.clients');
+    expect(optionOf(() => partition({ kind: 'shard', shardsPerClient: 0, shardSize: 1 }, labelsOf(100), 4, 1))).toBe('partition.shardsPerClient');
+    expect(optionOf(() => parsePartitionFile('[[1], [2', 'parts.json'))).toBe('partition.file');
+  });
+
+  it('dirichlet that cannot meet minSize says which minSize this seed and alpha can meet, and that one works', () => {
+    const labels = labelsOf(6000);
+    const cfg = { kind: 'dirichlet', alpha: 0.1, minSize: 30 } as const;
+    let error: unknown = null;
+    try {
+      partition(cfg, labels, 50, 42);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(PartitionError);
+    expect((error as PartitionError).option).toBe('partition.minSize');
+    const m = /^partition\.minSize: 30 is not reachable for 50 clients at partition\.alpha=0\.1; must be ≤ (\d+) here \(the best of 10 seeded draws\), or raise partition\.alpha or lower fleet\.clients$/.exec((error as Error).message);
+    expect(m, (error as Error).message).not.toBeNull();
+    const reachable = Number(m![1]);
+    expect(reachable).toBeGreaterThan(0);
+    expect(partition({ ...cfg, minSize: reachable }, labels, 50, 42).every((p) => p.length >= reachable)).toBe(true);
+    expect(() => partition({ ...cfg, minSize: reachable + 1 }, labels, 50, 42)).toThrow(PartitionError);
   });
 });
 

@@ -13,9 +13,23 @@ export type PartitionConfig =
   | { readonly kind: 'feature-noise'; readonly maxNoise: number }
   | { readonly kind: 'from-file'; readonly parts: readonly (readonly number[])[] };
 
+/**
+ * Parameters that cannot partition these labels. `option` is the config path to change (e.g.
+ * `partition.minSize`); the message names its value and what would work, so a host can show it as a
+ * user error without a stack.
+ */
+export class PartitionError extends Error {
+  readonly option: string;
+  constructor(option: string, message: string) {
+    super(message);
+    this.name = 'PartitionError';
+    this.option = option;
+  }
+}
+
 export function partition(cfg: PartitionConfig, labels: ArrayLike<number>, clients: number, seed: number, classes = 10): number[][] {
-  if (!Number.isInteger(clients) || clients < 1) throw new Error(`fleet.clients must be an integer ≥ 1, got ${clients}`);
-  if (clients > labels.length) throw new Error(`fleet.clients (${clients}) must be ≤ the number of samples (${labels.length})`);
+  if (!Number.isInteger(clients) || clients < 1) throw new PartitionError('fleet.clients', `fleet.clients must be an integer ≥ 1, got ${clients}`);
+  if (clients > labels.length) throw new PartitionError('fleet.clients', `fleet.clients (${clients}) must be ≤ the number of samples (${labels.length})`);
   const rng = Rng.fromSeed(seed).fork('partition');
   switch (cfg.kind) {
     case 'iid':
@@ -37,13 +51,13 @@ export function partition(cfg: PartitionConfig, labels: ArrayLike<number>, clien
 /** Per-client Gaussian input-noise level for `feature-noise`: evenly spread over [0, maxNoise]. */
 export function featureNoiseLevels(cfg: PartitionConfig, clients: number): number[] {
   if (cfg.kind !== 'feature-noise') return new Array<number>(clients).fill(0);
-  if (!(cfg.maxNoise >= 0)) throw new Error(`partition.maxNoise must be ≥ 0, got ${cfg.maxNoise}`);
+  if (!(cfg.maxNoise >= 0)) throw new PartitionError('partition.maxNoise', `partition.maxNoise must be ≥ 0, got ${cfg.maxNoise}`);
   return Array.from({ length: clients }, (_, i) => (clients === 1 ? 0 : (cfg.maxNoise * i) / (clients - 1)));
 }
 
 /** k distinct classes per client (classes dealt round-robin from a seeded order), each class's samples split among its holders. */
 function pathological(labels: ArrayLike<number>, clients: number, k: number, classes: number, rng: Rng): number[][] {
-  if (!Number.isInteger(k) || k < 1 || k > classes) throw new Error(`partition.classesPerClient must be an integer in [1, ${classes}], got ${k}`);
+  if (!Number.isInteger(k) || k < 1 || k > classes) throw new PartitionError('partition.classesPerClient', `partition.classesPerClient must be an integer in [1, ${classes}], got ${k}`);
   const order = rng.permutation(classes);
   const owners: number[][] = Array.from({ length: classes }, () => []);
   for (let c = 0; c < clients; c++) for (let j = 0; j < k; j++) owners[order[(c * k + j) % classes]!]!.push(c);
@@ -54,16 +68,16 @@ function pathological(labels: ArrayLike<number>, clients: number, k: number, cla
     if (who.length === 0) return; // fewer clients × k than classes: this class is held by no one
     idx.forEach((i, j) => parts[who[j % who.length]!]!.push(i));
   });
-  if (parts.some((p) => p.length === 0)) throw new Error(`partition: some client got no samples with classesPerClient=${k}; use fewer clients or more classes per client`);
+  if (parts.some((p) => p.length === 0)) throw new PartitionError('partition.classesPerClient', `partition: some client got no samples with classesPerClient=${k}; use fewer clients or more classes per client`);
   return parts.map((p) => p.sort((a, b) => a - b));
 }
 
 /** Sort by label, cut into shards of shardSize, deal shardsPerClient shards to each client (McMahan et al. 2017). */
 function shard(labels: ArrayLike<number>, clients: number, perClient: number, size: number, rng: Rng): number[][] {
-  if (!Number.isInteger(perClient) || perClient < 1) throw new Error(`partition.shardsPerClient must be an integer ≥ 1, got ${perClient}`);
-  if (!Number.isInteger(size) || size < 1) throw new Error(`partition.shardSize must be an integer ≥ 1, got ${size}`);
+  if (!Number.isInteger(perClient) || perClient < 1) throw new PartitionError('partition.shardsPerClient', `partition.shardsPerClient must be an integer ≥ 1, got ${perClient}`);
+  if (!Number.isInteger(size) || size < 1) throw new PartitionError('partition.shardSize', `partition.shardSize must be an integer ≥ 1, got ${size}`);
   if (clients * perClient * size > labels.length)
-    throw new Error(`partition: fleet.clients × shardsPerClient × shardSize (${clients} × ${perClient} × ${size}) must be ≤ the number of samples (${labels.length})`);
+    throw new PartitionError('partition.shardSize', `partition: fleet.clients × shardsPerClient × shardSize (${clients} × ${perClient} × ${size}) must be ≤ the number of samples (${labels.length})`);
   const sorted = groupByClass(labels, Math.max(...Array.from(labels)) + 1, rng).flat();
   const shards: number[][] = [];
   for (let s = 0; s + size <= sorted.length; s += size) shards.push(sorted.slice(s, s + size));
@@ -73,10 +87,10 @@ function shard(labels: ArrayLike<number>, clients: number, perClient: number, si
 
 /** Client sizes from a power law or a log-normal, labels IID. */
 function quantity(n: number, clients: number, cfg: Extract<PartitionConfig, { kind: 'quantity' }>, rng: Rng): number[][] {
-  if (!Number.isInteger(cfg.minSize) || cfg.minSize < 1) throw new Error(`partition.minSize must be an integer ≥ 1, got ${cfg.minSize}`);
-  if (cfg.minSize * clients > n) throw new Error(`partition.minSize × fleet.clients (${cfg.minSize} × ${clients}) must be ≤ the number of samples (${n})`);
-  if (cfg.distribution === 'power-law' && !(cfg.exponent > 0)) throw new Error(`partition.exponent must be > 0, got ${cfg.exponent}`);
-  if (cfg.distribution === 'log-normal' && !(cfg.sigma > 0)) throw new Error(`partition.sigma must be > 0, got ${cfg.sigma}`);
+  if (!Number.isInteger(cfg.minSize) || cfg.minSize < 1) throw new PartitionError('partition.minSize', `partition.minSize must be an integer ≥ 1, got ${cfg.minSize}`);
+  if (cfg.minSize * clients > n) throw new PartitionError('partition.minSize', `partition.minSize × fleet.clients (${cfg.minSize} × ${clients}) must be ≤ the number of samples (${n})`);
+  if (cfg.distribution === 'power-law' && !(cfg.exponent > 0)) throw new PartitionError('partition.exponent', `partition.exponent must be > 0, got ${cfg.exponent}`);
+  if (cfg.distribution === 'log-normal' && !(cfg.sigma > 0)) throw new PartitionError('partition.sigma', `partition.sigma must be > 0, got ${cfg.sigma}`);
   const w = Array.from({ length: clients }, (_, i) =>
     cfg.distribution === 'power-law' ? Math.pow(i + 1, -cfg.exponent) : Math.exp(cfg.sigma * rng.normal()),
   );
@@ -97,12 +111,12 @@ function quantity(n: number, clients: number, cfg: Extract<PartitionConfig, { ki
 }
 
 function fromFile(parts: readonly (readonly number[])[], n: number, clients: number): number[][] {
-  if (parts.length !== clients) throw new Error(`partition file lists ${parts.length} clients, fleet.clients is ${clients}`);
+  if (parts.length !== clients) throw new PartitionError('partition.file', `partition file lists ${parts.length} clients, fleet.clients is ${clients}`);
   const seen = new Set<number>();
   parts.forEach((p, c) =>
     p.forEach((i) => {
-      if (!Number.isInteger(i) || i < 0 || i >= n) throw new Error(`partition file: client ${c} lists index ${i}, outside [0, ${n})`);
-      if (seen.has(i)) throw new Error(`partition file: index ${i} is listed twice (client ${c}); partitions must be disjoint`);
+      if (!Number.isInteger(i) || i < 0 || i >= n) throw new PartitionError('partition.file', `partition file: client ${c} lists index ${i}, outside [0, ${n})`);
+      if (seen.has(i)) throw new PartitionError('partition.file', `partition file: index ${i} is listed twice (client ${c}); partitions must be disjoint`);
       seen.add(i);
     }),
   );
@@ -116,10 +130,15 @@ function fromFile(parts: readonly (readonly number[])[], n: number, clients: num
 export function parsePartitionFile(text: string, name: string): number[][] {
   const t = text.trim();
   if (t.startsWith('[') || t.startsWith('{')) {
-    const v = JSON.parse(t) as unknown;
+    let v: unknown;
+    try {
+      v = JSON.parse(t);
+    } catch (e) {
+      throw new PartitionError('partition.file', `${name}: not valid JSON: ${(e as Error).message}`);
+    }
     const arr = Array.isArray(v) ? v : (v as { clients?: unknown }).clients;
     if (!Array.isArray(arr) || !arr.every((p) => Array.isArray(p) && p.every((i) => typeof i === 'number')))
-      throw new Error(`${name}: expected a JSON array of index arrays, or {"clients": [[...], ...]}`);
+      throw new PartitionError('partition.file', `${name}: expected a JSON array of index arrays, or {"clients": [[...], ...]}`);
     return arr as number[][];
   }
   const lines = t.split(/\r?\n/).filter((l) => l.trim() && !l.startsWith('#'));
@@ -127,14 +146,14 @@ export function parsePartitionFile(text: string, name: string): number[][] {
     const parts: number[][] = [];
     for (const l of lines.slice(1)) {
       const [c, i] = l.split(',').map((x) => Number(x.trim()));
-      if (!Number.isInteger(c) || !Number.isInteger(i)) throw new Error(`${name}: bad line "${l}" (expected client,index)`);
+      if (!Number.isInteger(c) || !Number.isInteger(i)) throw new PartitionError('partition.file', `${name}: bad line "${l}" (expected client,index)`);
       (parts[c!] ??= []).push(i!);
     }
     return Array.from({ length: parts.length }, (_, c) => parts[c] ?? []);
   }
   return lines.map((l, k) => l.split(',').map((x) => {
     const n = Number(x.trim());
-    if (!Number.isInteger(n)) throw new Error(`${name}: line ${k + 1} holds "${x}", not an integer index`);
+    if (!Number.isInteger(n)) throw new PartitionError('partition.file', `${name}: line ${k + 1} holds "${x}", not an integer index`);
     return n;
   }));
 }
@@ -162,13 +181,15 @@ function iid(n: number, clients: number, rng: Rng): number[][] {
 
 /** Per class, split its samples across clients by a Dirichlet(α) draw; retry (bounded) until every client has minSize. */
 function dirichlet(labels: ArrayLike<number>, clients: number, alpha: number, minSize: number, classes: number, rng: Rng): number[][] {
-  if (!(alpha > 0) || !Number.isFinite(alpha)) throw new Error(`partition.alpha must be a finite number > 0, got ${alpha}`);
-  if (!Number.isInteger(minSize) || minSize < 0) throw new Error(`partition.minSize must be an integer ≥ 0, got ${minSize}`);
+  if (!(alpha > 0) || !Number.isFinite(alpha)) throw new PartitionError('partition.alpha', `partition.alpha must be a finite number > 0, got ${alpha}`);
+  if (!Number.isInteger(minSize) || minSize < 0) throw new PartitionError('partition.minSize', `partition.minSize must be an integer ≥ 0, got ${minSize}`);
   if (minSize * clients > labels.length)
-    throw new Error(`partition.minSize × fleet.clients (${minSize} × ${clients}) must be ≤ the number of samples (${labels.length})`);
+    throw new PartitionError('partition.minSize', `partition.minSize × fleet.clients (${minSize} × ${clients}) must be ≤ the number of samples (${labels.length})`);
   const byClass: number[][] = Array.from({ length: classes }, () => []);
   for (let i = 0; i < labels.length; i++) byClass[labels[i]!]!.push(i);
   const MAX_TRIES = 10;
+  // the largest smallest-client size any draw reached: a minSize up to it is met by that draw
+  let reachable = 0;
   for (let attempt = 0; attempt < MAX_TRIES; attempt++) {
     const parts: number[][] = Array.from({ length: clients }, () => []);
     for (const idx of byClass) {
@@ -185,9 +206,12 @@ function dirichlet(labels: ArrayLike<number>, clients: number, alpha: number, mi
       }
     }
     if (parts.every((q) => q.length >= minSize)) return parts.map((q) => q.sort((a, b) => a - b));
+    reachable = Math.max(reachable, parts.reduce((m, q) => Math.min(m, q.length), Infinity));
   }
-  throw new Error(
-    `partition: could not give every one of ${clients} clients at least partition.minSize=${minSize} samples with alpha=${alpha} in ${MAX_TRIES} tries; lower partition.minSize or raise partition.alpha`,
+  throw new PartitionError(
+    'partition.minSize',
+    `partition.minSize: ${minSize} is not reachable for ${clients} clients at partition.alpha=${alpha}; ` +
+      `must be ${reachable === 0 ? '0' : `≤ ${reachable}`} here (the best of ${MAX_TRIES} seeded draws), or raise partition.alpha or lower fleet.clients`,
   );
 }
 

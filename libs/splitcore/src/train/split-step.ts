@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-// tfjs-core ships gradients separately from its ops, and its ESM build cannot be imported piecemeal
-// by Node; the union package registers all gradients (it shares the one tfjs-core instance).
-import '@tensorflow/tfjs';
+// The gradients these steps need are registered by the host at backend set-up (client-sim's
+// node/backend.ts and browser/backend.ts, the lib tests' vitest setup), never on import of a lib.
 import type { PartModel } from '../model/part-model.ts';
 import { applyGradients } from './optimizer.ts';
 import { paramGradsFromCache, type ForwardCache } from './cached-vjp.ts';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { cnnSmall, middleVjp, PartModel, split } from '@splitfleet/splitcore';
-import { initBackend } from '@splitfleet/client-sim';
+import { initBackend } from '@splitfleet/client-sim/node';
 import { MiddlePool } from './middle-pool.ts';
 
 /** Max |a − b| relative to max |a|. */

@@ -7,7 +7,7 @@ import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import * as tf from '@tensorflow/tfjs-core';
 import { backwardFromCache, disposeCache, forwardKeep, PartModel, type ForwardCache, type PartSpec, type WeightArray } from '@splitfleet/splitcore';
-import { initBackend } from '@splitfleet/client-sim';
+import { initBackend } from '@splitfleet/client-sim/node';
 
 export interface ShardTensor {
   readonly data: Float32Array;
