@@ -52,6 +52,7 @@ describe('splitfleet CLI', () => {
     expect(minSize.status).toBe(2);
     expect(lines(minSize.stderr)).toEqual([expect.stringMatching(/^splitfleet: partition\.minSize: 10 is not reachable for 200 clients at partition\.alpha=0\.1; must be .* or raise partition\.alpha/)]);
     expect(minSize.stderr).not.toMatch(/^\s+at /m);
+    expect(existsSync(join(dir, 'a', 'config.json'))).toBe(false); // refused before the run directory is written
     const verbose = cli([...unreachable, '--out', join(dir, 'b'), '--verbose']);
     expect(verbose.status).toBe(2);
     expect(verbose.stderr).toMatch(/^\s+at /m);

@@ -187,10 +187,11 @@ async function finishTraining(c: RunContext): Promise<void> {
 /** Everything a run needs before its server starts: directory, id, backend, data, setup, dashboard. */
 async function prepare(cfg: Config, opts: RunOptions) {
   const log = opts.log ?? (() => {});
+  // partitions first: a config they cannot satisfy fails before anything is written
+  const setup = setupExperiment(cfg, readDataset(cfg.data.name, cfg.data.dir));
   const { outDir, previous } = openRunDir(cfg, opts);
   const runId = previous?.runId ?? `${Date.now().toString(36)}-${cfg.seed}`;
   const backend = await initBackend(cfg.fleet.backend === 'webgpu' ? 'webgpu' : cfg.fleet.backend === 'cpu' ? 'cpu' : 'wasm');
-  const setup = setupExperiment(cfg, readDataset(cfg.data.name, cfg.data.dir));
   const ctx = {
     cfg, opts, log, outDir, runId, started: previous ? new Date(previous.timings.startedAt) : new Date(), backend: backend.backend, setup,
     recorder: cfg.attack.method === 'spadv' ? new ObservationRecorder(cfg.attack.observe.batches) : null,
