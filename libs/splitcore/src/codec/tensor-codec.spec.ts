@@ -55,6 +55,8 @@ describe('tensor codec', () => {
     ['bad-magic', new Uint8Array([0, 0, 0, 0, 1, 0, 0, 0])],
     ['bad-dtype', new Uint8Array([0x53, 0x46, 0x54, 1, 9, 0, 0, 0])],
     ['bad-rank', new Uint8Array([0x53, 0x46, 0x54, 1, 1, 200, 0, 0])],
+    ['bad-header', new Uint8Array([0x53, 0x46, 0x54, 1, 1, 0, 1, 0, 0, 0, 0, 0])],
+    ['bad-header', new Uint8Array([0x53, 0x46, 0x54, 1, 1, 0, 0, 7, 0, 0, 0, 0])],
   ])('rejects a %s frame with that error code', (code, frame) => {
     expect(() => peekHeader(frame)).toThrow(expect.objectContaining({ code }));
   });

@@ -84,6 +84,9 @@ export function peekHeader(input: Uint8Array | ArrayBuffer): { dtype: WireDtype;
   if (!dtype) throw new CodecError('bad-dtype', `unknown dtype code ${frame[4]}`);
   const rank = frame[5]!;
   if (rank > MAX_RANK) throw new CodecError('bad-rank', `rank ${rank} exceeds the maximum ${MAX_RANK}`);
+  // reserved bytes must be zero: a later codec version may give them a meaning, and a sender that sets
+  // them is not speaking this one
+  if (frame[6] !== 0 || frame[7] !== 0) throw new CodecError('bad-header', `reserved header bytes 6–7 must be 0, got ${frame[6]}, ${frame[7]}`);
   const headerLength = headerBytes(rank);
   if (frame.byteLength < headerLength) throw new CodecError('truncated', `frame of ${frame.byteLength} bytes is shorter than its ${headerLength}-byte header`);
   const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
