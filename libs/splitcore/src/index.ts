@@ -27,3 +27,5 @@ export * from './rounds/selection.ts';
 export * from './rounds/deadline.ts';
 export * from './rounds/summary.ts';
 export * from './codec/checkpoint.ts';
+export * from './rounds/claims.ts';
+export * from './rounds/aggregate.ts';

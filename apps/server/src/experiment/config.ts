@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
 import { AttackConfigSchema } from '@splitfleet/attack';
 import { describeIssues, show } from './config-errors.ts';
-import { getModelSpec, parsePartitionFile, parseProfileTrace, drawProfiles, validateCut, OptimizerSchema, TrainingModeSchema, type ClientProfile, type PartitionConfig } from '@splitfleet/splitcore';
+import { AggregationSchema, getModelSpec, parsePartitionFile, parseProfileTrace, drawProfiles, validateCut, OptimizerSchema, TrainingModeSchema, type ClientProfile, type PartitionConfig } from '@splitfleet/splitcore';
 
 /**
  * The run configuration: one schema, documented defaults, validated before any work starts.
@@ -77,6 +77,11 @@ export const ConfigSchema = z
         rounds: int(1).max(100000).default(3),
         batchSize: int(1).max(4096).default(64),
         optimizer: OptimizerSchema.default({ name: 'sgd', lr: 0.05, momentum: 0.9 }),
+        /**
+         * How the server combines clients' weights: mean (FedAvg, weighted by samples), or the
+         * robust coordinate-wise median / trimmed-mean (Yin et al. 2018; honest majority assumed).
+         */
+        aggregation: AggregationSchema.default({ rule: 'mean' }),
         /** Simulated seconds per round; clients predicted to need longer are left out as stragglers. */
         deadlineSeconds: z.number().positive().nullable().default(null),
         /** Write checkpoint.ckpt every N rounds (0: never); `--resume` continues from it. */

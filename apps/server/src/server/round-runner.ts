@@ -1,5 +1,6 @@
 import {
-  framesToWeights, predictRoundSeconds, secondsPerStepOf, selectClients, stepsPerRound, summarizeRound, weightsToFrames,
+  combineUpdates, errorReply, evalResultProblem, framesToWeights, predictRoundSeconds, roundDoneProblem,
+  type Aggregation, type AssignedEvaluation, type ErrorReply, secondsPerStepOf, selectClients, stepsPerRound, summarizeRound, weightsToFrames,
   type ClientProfile, type ClientUpdate, type EvalResult, type RoundDone, type RoundResult, type RoundStrategy, type Traffic,
   type WeightArray,
 } from '@splitfleet/splitcore';
@@ -7,6 +8,7 @@ import type { ClientRegistry } from './admission.ts';
 import type { ModelState } from './model-state.ts';
 import type { StepServing } from './lockstep/step-serving.ts';
 import type { TapQueue } from './tap-queue.ts';
+import { toErrorReply } from './frames.ts';
 
 interface Waiter<T> { resolve: (v: T | null) => void; timer: ReturnType<typeof setTimeout> }
 
@@ -18,6 +20,16 @@ export interface RoundSettings {
   readonly stepTimeoutMs: number;
   readonly sample: number;
   readonly deadlineSeconds: number | null;
+  /** training.aggregation: how completed clients' weights are combined. */
+  readonly aggregation: Aggregation;
+  /** The evaluation every client is assigned (its evalDone must match it). */
+  readonly evaluation: AssignedEvaluation;
+}
+
+/** A roundDone that passed every check, its weights decoded. */
+interface Completed {
+  readonly msg: RoundDone;
+  readonly weights: WeightArray[];
 }
 
 export interface RoundRunnerDeps {
@@ -44,7 +56,7 @@ export class RoundRunner {
   private traffic = new Map<number, { bytesUp: number; bytesDown: number; messages: number }>();
   /** Measured compute seconds per step of each client's last round (straggler prediction). */
   private readonly secondsPerStep = new Map<number, number>();
-  private readonly doneWaiters = new Map<number, Waiter<RoundDone>>();
+  private readonly doneWaiters = new Map<number, Waiter<Completed>>();
   private readonly evalWaiters = new Map<number, Waiter<EvalResult>>();
 
   constructor(deps: RoundRunnerDeps) {
@@ -63,12 +75,45 @@ export class RoundRunner {
     this.traffic.set(id, t);
   }
 
-  roundDone(id: number, msg: RoundDone): void {
-    this.settle(this.doneWaiters, id, msg);
+  /**
+   * A client's roundDone, checked before it can reach shared state: a round it is training in,
+   * exactly the steps and rows the server served it, a finite loss, and weights that decode to the
+   * model's shapes with finite values. A bad one drops the client from the round (the others go on).
+   */
+  roundDone(id: number, msg: RoundDone): ErrorReply | null {
+    if (msg.round !== this.round || !this.doneWaiters.has(id)) return errorReply('not-expected', `client ${id}: no round ${msg.round} of yours is in progress`);
+    const problem = roundDoneProblem(msg, this.d.serving.served(id));
+    let weights: WeightArray[] | null = null;
+    let reply: ErrorReply | null = problem ? errorReply('bad-message', `roundDone: ${problem}`) : null;
+    try {
+      if (!reply) weights = framesToWeights(msg.weights, this.d.state.headTailParams);
+    } catch (e) {
+      reply = toErrorReply(e);
+    }
+    if (reply || !weights) {
+      this.drop(id, `refused its roundDone: ${reply!.message}`);
+      return reply;
+    }
+    this.settle(this.doneWaiters, id, { msg, weights });
+    return null;
   }
 
-  evalDone(id: number, msg: EvalResult): void {
+  /** A client's evalDone, checked against the evaluation the server assigned (0 ≤ correct ≤ total, finite loss). */
+  evalDone(id: number, msg: EvalResult): ErrorReply | null {
+    if (msg.round !== this.round || !this.evalWaiters.has(id)) return errorReply('not-expected', `client ${id}: no evaluation of round ${msg.round} was asked of you`);
+    const problem = evalResultProblem(msg, this.d.settings.evaluation);
+    if (problem) {
+      this.d.log(`client ${id}: refused its evalDone: ${problem}`);
+      this.settle(this.evalWaiters, id, null);
+      return errorReply('bad-message', `evalDone: ${problem}`);
+    }
     this.settle(this.evalWaiters, id, msg);
+    return null;
+  }
+
+  /** Whether the server awaits this client's evaluation (its eval forwards are answered only then). */
+  isEvaluating(id: number): boolean {
+    return this.evalWaiters.has(id);
   }
 
   /** A client left or missed its part: it leaves the round, which completes with the rest. */
@@ -112,12 +157,12 @@ export class RoundRunner {
   }
 
   /** Runs one phase: its clients train together from the weights given; returns their roundDone messages. */
-  private async trainPhase(ids: readonly number[], weightsOf: (id: number) => readonly WeightArray[]): Promise<Map<number, RoundDone>> {
+  private async trainPhase(ids: readonly number[], weightsOf: (id: number) => readonly WeightArray[]): Promise<Map<number, Completed>> {
     const live = ids.filter((id) => this.d.registry.get(id)?.connected);
     const steps = new Map(live.map((id) => [id, this.stepsOf(id)]));
     await this.d.serving.beginPhase(this.round, steps);
     const encoded = new Map<readonly WeightArray[], Uint8Array[]>();
-    const waits = new Map<number, Promise<RoundDone | null>>();
+    const waits = new Map<number, Promise<Completed | null>>();
     for (const [id, n] of steps) {
       // generous: a round may take many steps
       waits.set(id, this.wait(this.doneWaiters, id, this.d.settings.stepTimeoutMs * Math.max(1, n)));
@@ -126,10 +171,10 @@ export class RoundRunner {
       if (!encoded.has(w)) encoded.set(w, weightsToFrames(w));
       this.d.registry.get(id)!.socket.emit('roundStart', { type: 'roundStart', round: this.round, steps: n, weights: encoded.get(w)! });
     }
-    const out = new Map<number, RoundDone>();
+    const out = new Map<number, Completed>();
     for (const [id, p] of waits) {
       const done = await p;
-      if (done && done.round === this.round) out.set(id, done);
+      if (done) out.set(id, done);
       else if (this.d.serving.isActive(id)) this.drop(id, 'no roundDone in time');
     }
     this.d.serving.endPhase();
@@ -143,13 +188,13 @@ export class RoundRunner {
     const updates: ClientUpdate[] = [];
     for (const phase of strategy.phases(selected, this.round, this.d.settings.seed)) {
       const r = await this.trainPhase(phase, (id) => strategy.startWeights(id, state, updates));
-      for (const [id, d] of r) {
-        done.set(id, d);
-        updates.push({ id, weights: framesToWeights(d.weights, state.headTailParams), samples: d.samples });
+      for (const [id, c] of r) {
+        done.set(id, c.msg);
+        updates.push({ id, weights: c.weights, samples: c.msg.samples });
       }
     }
     await this.d.serving.endRound(new Map(updates.map((u) => [u.id, u.samples])));
-    state.global = strategy.aggregate(state, updates);
+    state.global = strategy.aggregate(state, updates, (u) => combineUpdates(this.d.settings.aggregation, u));
     for (const u of updates) state.perClient.set(u.id, u.weights);
     return { done, updates };
   }

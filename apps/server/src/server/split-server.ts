@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
-  errorReply, middleForward, strategyFor, tensorToFrame, type BackwardRequest, type ClientProfile, type ErrorReply, type EvalResult, type ForwardRequest, type Hello,
+  combineUpdates, errorReply, middleForward, strategyFor, type AssignedEvaluation, tensorToFrame, type BackwardRequest, type ClientProfile, type ErrorReply, type EvalResult, type ForwardRequest, type Hello,
   type PartModel, type RoundDone,
   type RoundResult, type ServerTaps, type SplitModel, type WeightArray, type WireTensor,
 } from '@splitfleet/splitcore';
@@ -56,6 +56,8 @@ export class SplitServer {
   private serving!: StepServing;
   private runner!: RoundRunner;
   private transport!: Transport;
+  /** The first this-many test samples are every client's evaluation set. */
+  private evalSampleCount = 0;
 
   private constructor(opts: SplitServerOptions) {
     const { config: cfg, setup } = opts;
@@ -68,6 +70,7 @@ export class SplitServer {
     this.maxFrameBytes = this.frames.maxFrameBytes;
     this.taps = new TapQueue(opts.taps ?? [], { capacity: cfg.server.taps.queue, whenFull: cfg.server.taps.whenFull, log: this.log });
     const testCount = Math.min(cfg.data.testSamples ?? setup.data.test.count, setup.data.test.count);
+    this.evalSampleCount = testCount;
     this.registry = new ClientRegistry({
       runId: opts.runId, seed: cfg.seed, slots: cfg.fleet.clients, partitions: setup.partitions, inputNoise: setup.inputNoise,
       profiles: setup.profiles, trainLabels: setup.data.train.labels, classes: setup.data.train.classes,
@@ -100,15 +103,25 @@ export class SplitServer {
       middle: this.state.middle, frames: this.frames, taps: this.taps, stepTimeoutMs: cfg.training.stepTimeoutSeconds * 1000,
       events: { drop: (id, why) => this.runner.drop(id, why), count: (id, up, down) => this.runner.count(id, up, down), step: (r, st, n) => this.opts.onStep?.(r, st, n) },
     };
-    if (strategy.middle === 'per-client') this.serving = new PerClientMiddleServing(deps, cfg.training.optimizer);
+    const aggregation = cfg.training.aggregation;
+    if (strategy.middle === 'per-client') this.serving = new PerClientMiddleServing(deps, cfg.training.optimizer, (u) => combineUpdates(aggregation, u));
     else this.serving = new SharedMiddleServing(deps, await this.startPool(cfg.server.middleThreads), this.state.opt);
     this.runner = new RoundRunner({
       strategy, serving: this.serving, registry: this.registry, state: this.state, taps: this.taps, profiles: this.profiles, log: this.log,
       settings: {
         seed: cfg.seed, batchSize: cfg.training.batchSize, maxStepsPerRound: cfg.training.maxStepsPerRound, stepTimeoutMs: cfg.training.stepTimeoutSeconds * 1000,
-        sample: cfg.fleet.sample, deadlineSeconds: cfg.training.deadlineSeconds,
+        sample: cfg.fleet.sample, deadlineSeconds: cfg.training.deadlineSeconds, aggregation, evaluation: this.assignedEvaluation(),
       },
     });
+  }
+
+  /** The test samples every client evaluates on and how many of each class they hold (evalDone's bound). */
+  private assignedEvaluation(): AssignedEvaluation {
+    const { data } = this.opts.setup;
+    const n = this.evalSampleCount;
+    const totalByClass = new Array<number>(data.test.classes).fill(0);
+    for (let i = 0; i < n; i++) totalByClass[data.test.labels[i]!]!++;
+    return { samples: n, totalByClass };
   }
 
   private async startPool(threads: number): Promise<MiddlePool> {
@@ -134,9 +147,8 @@ export class SplitServer {
           const m = msg as BackwardRequest;
           return this.serving.backward(c.id, m.round, m.step, m.gm, ack as BackwardAck);
         }
-        if (event === 'roundDone') this.runner.roundDone(c.id, msg as RoundDone);
-        else this.runner.evalDone(c.id, msg as EvalResult);
-        return null;
+        if (event === 'roundDone') return this.runner.roundDone(c.id, msg as RoundDone);
+        return this.runner.evalDone(c.id, msg as EvalResult);
       },
     };
   }
@@ -159,7 +171,9 @@ export class SplitServer {
 
   private onForward(c: ClientConn, msg: ForwardRequest, ack: ForwardAck): ErrorReply | null {
     if (msg.purpose !== 'eval') return this.serving.forward(c.id, msg.round, msg.step, msg.z, ack);
-    // evaluation changes nothing: answer at once, with the authoritative middle
+    // evaluation changes nothing: answered at once, with the authoritative middle — only while the
+    // server awaits this client's evaluation (no free compute for anyone else)
+    if (!this.runner.isEvaluating(c.id)) return errorReply('not-expected', `client ${c.id}: no evaluation was asked of you`);
     const z = this.frames.smashed(msg.z);
     if (!isTensor(z)) return z;
     const m = middleForward(this.state.middle, z);

@@ -3,6 +3,9 @@ import fc from 'fast-check';
 import type { WeightArray } from '../model/split.ts';
 import { STRATEGIES, strategyFor, TRAINING_MODES } from './registry.ts';
 import type { ClientUpdate, HeadTailState, RoundStrategy } from './strategy.ts';
+import { combineUpdates } from './aggregate.ts';
+
+const fedAvg = (u: readonly ClientUpdate[]) => combineUpdates({ rule: 'mean' }, u);
 
 const w = (v: number): WeightArray[] => [{ name: 'k', shape: [2], values: Float32Array.of(v, 2 * v) }];
 const first = (ws: readonly WeightArray[]) => ws[0]!.values[0]!;
@@ -22,7 +25,7 @@ function fakeRound(s: RoundStrategy, state: HeadTailState, selected: number[], s
     });
     updates.push(...ups);
   }
-  return { global: s.aggregate(state, updates), updates, started };
+  return { global: s.aggregate(state, updates, fedAvg), updates, started };
 }
 
 const fresh = (g = 0, perClient: [number, number][] = []): HeadTailState => ({ global: w(g), perClient: new Map(perClient.map(([id, v]) => [id, w(v)])) });
@@ -76,7 +79,7 @@ describe('round strategies with fake clients', () => {
       const s = strategyFor(mode);
       const sorted = [...ids].sort((a, b) => a - b);
       expect(s.phases(sorted, round, 7).flat().sort((a, b) => a - b)).toEqual(sorted);
-      expect(first(s.aggregate(fresh(3), []))).toBe(3);
+      expect(first(s.aggregate(fresh(3), [], fedAvg))).toBe(3);
     }));
   });
 

@@ -1,4 +1,3 @@
-import { sampleWeightedAverage } from './average.ts';
 import type { RoundStrategy } from './strategy.ts';
 
 /**
@@ -8,11 +7,11 @@ import type { RoundStrategy } from './strategy.ts';
  */
 export const sflv1: RoundStrategy = {
   mode: 'sflv1',
-  summary: 'all clients in parallel, one middle copy per client, middles and heads/tails averaged',
+  summary: 'all clients in parallel, one middle copy per client, middles and heads/tails aggregated',
   middle: 'per-client',
   phases: (selected) => (selected.length ? [[...selected]] : []),
   startWeights: (_id, state) => state.global,
-  aggregate: (state, updates) => sampleWeightedAverage(updates, state.global),
+  aggregate: (state, updates, combine) => (updates.length ? combine(updates) : state.global),
   evaluate: 'global',
   clock: 'parallel',
 };

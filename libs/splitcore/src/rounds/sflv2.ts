@@ -1,5 +1,4 @@
 import { Rng } from '../rng/rng.ts';
-import { sampleWeightedAverage } from './average.ts';
 import type { RoundStrategy } from './strategy.ts';
 
 /**
@@ -9,11 +8,11 @@ import type { RoundStrategy } from './strategy.ts';
  */
 export const sflv2: RoundStrategy = {
   mode: 'sflv2',
-  summary: 'one client at a time in a seeded order, one middle, heads/tails averaged',
+  summary: 'one client at a time in a seeded order, one middle, heads/tails aggregated',
   middle: 'shared',
   phases: (selected, round, seed) => Rng.fromSeed(seed).fork(`sflv2-order:${round}`).shuffle(selected).map((id) => [id]),
   startWeights: (_id, state) => state.global,
-  aggregate: (state, updates) => sampleWeightedAverage(updates, state.global),
+  aggregate: (state, updates, combine) => (updates.length ? combine(updates) : state.global),
   evaluate: 'global',
   clock: 'serial',
 };

@@ -7,6 +7,9 @@ export interface ClientUpdate {
   readonly samples: number;
 }
 
+/** Combines at least one update into one set of weights (rounds/aggregate.ts). */
+export type Combine = (updates: readonly ClientUpdate[]) => readonly WeightArray[];
+
 /** The client-side (head+tail) weights the server holds between rounds. */
 export interface HeadTailState {
   /** The shared model of the modes that share one; the initial weights in `local`. */
@@ -40,8 +43,11 @@ export interface RoundStrategy {
    * in this round, in order (what `sequential` passes from client to client).
    */
   startWeights(id: number, state: HeadTailState, earlier: readonly ClientUpdate[]): readonly WeightArray[];
-  /** The shared head+tail after the round, from the round's updates in the order they completed. */
-  aggregate(state: HeadTailState, updates: readonly ClientUpdate[]): readonly WeightArray[];
+  /**
+   * The shared head+tail after the round, from the round's updates in the order they completed;
+   * `combine` is the configured aggregation rule (training.aggregation: FedAvg or a robust rule).
+   */
+  aggregate(state: HeadTailState, updates: readonly ClientUpdate[], combine: Combine): readonly WeightArray[];
   /** `global`: one evaluation of the shared model; `per-client`: every client evaluates its own. */
   readonly evaluate: 'global' | 'per-client';
   /** Virtual clock of a round: clients in parallel (the slowest counts) or one after another (sum). */

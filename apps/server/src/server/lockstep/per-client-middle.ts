@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  applyGradients, averageWeights, backwardFromCache, disposeCache, disposeOptimizer, errorReply, forwardKeep, makeOptimizer,
-  PartModel, tensorToFrame, type ErrorReply, type ForwardCache, type OptimizerConfig,
+  applyGradients, backwardFromCache, disposeCache, disposeOptimizer, errorReply, forwardKeep, makeOptimizer,
+  PartModel, tensorToFrame, type ErrorReply, type ForwardCache, type OptimizerConfig, type ServedTraining, type WeightArray,
 } from '@splitfleet/splitcore';
 import { isTensor } from '../frames.ts';
 import type { BackwardAck, ForwardAck, StepServing, StepServingDeps } from './step-serving.ts';
@@ -11,6 +11,8 @@ interface Copy {
   readonly middle: PartModel;
   readonly opt: tf.Optimizer;
   inflight: { step: number; z: tf.Tensor; cache: ForwardCache } | null;
+  /** Steps (and rows) answered this round: the client's step window and the bound on its claims. */
+  served: ServedTraining;
 }
 
 /**
@@ -18,7 +20,7 @@ interface Copy {
  * the shared middle, each with its own optimiser (fresh every round, like the clients' own). A
  * client's steps touch only its own copy, so they are answered at once, in any interleaving, with
  * the same result. At round end the copies of the clients that completed are averaged weighted by
- * samples into the shared middle.
+ * samples (or by the robust rule configured) into the shared middle.
  */
 export class PerClientMiddleServing implements StepServing {
   private readonly d: StepServingDeps;
@@ -28,9 +30,13 @@ export class PerClientMiddleServing implements StepServing {
   private active = new Set<number>();
   private stepsOf: ReadonlyMap<number, number> = new Map();
 
-  constructor(deps: StepServingDeps, optimizer: OptimizerConfig) {
+  private readonly combine: (lists: readonly { weights: readonly WeightArray[]; samples: number }[]) => WeightArray[];
+
+  /** `combine` is the run's aggregation rule, the same one heads and tails are combined with. */
+  constructor(deps: StepServingDeps, optimizer: OptimizerConfig, combine: PerClientMiddleServing['combine']) {
     this.d = deps;
     this.optimizer = optimizer;
+    this.combine = combine;
   }
 
   async beginPhase(round: number, steps: ReadonlyMap<number, number>): Promise<void> {
@@ -39,8 +45,12 @@ export class PerClientMiddleServing implements StepServing {
     this.stepsOf = steps;
     const w = await this.d.middle.getWeights();
     for (const id of steps.keys()) {
-      if (!this.copies.has(id)) this.copies.set(id, { middle: new PartModel(this.d.middle.spec, w), opt: makeOptimizer(this.optimizer), inflight: null });
+      if (!this.copies.has(id)) this.copies.set(id, { middle: new PartModel(this.d.middle.spec, w), opt: makeOptimizer(this.optimizer), inflight: null, served: { steps: 0, samples: 0 } });
     }
+  }
+
+  served(id: number): ServedTraining {
+    return this.copies.get(id)?.served ?? { steps: 0, samples: 0 };
   }
 
   isActive(id: number): boolean {
@@ -51,9 +61,9 @@ export class PerClientMiddleServing implements StepServing {
     const z = this.d.frames.smashed(zFrame);
     if (!isTensor(z)) return z;
     const c = this.copies.get(id);
-    if (round !== this.round || !this.active.has(id) || !c || c.inflight) {
+    if (round !== this.round || !this.active.has(id) || !c || c.inflight || step !== c.served.steps || step >= (this.stepsOf.get(id) ?? 0)) {
       z.dispose();
-      return errorReply('not-expected', `client ${id} is not expected to send forward for round ${round} step ${step} now (server round ${this.round})`);
+      return errorReply('not-expected', `client ${id} may send step ${c?.served.steps ?? 0} of round ${this.round} now, not round ${round} step ${step}`);
     }
     this.d.events.count(id, zFrame.byteLength, 0);
     const { y, cache } = forwardKeep(c.middle, z);
@@ -81,6 +91,7 @@ export class PerClientMiddleServing implements StepServing {
     tf.dispose(grads);
     disposeCache(fl.cache);
     c.inflight = null;
+    c.served = { steps: c.served.steps + 1, samples: c.served.samples + fl.z.shape[0]! };
     void tensorToFrame(gx).then(async (gz) => {
       gx.dispose();
       this.d.events.count(id, 0, gz.byteLength);
@@ -109,7 +120,7 @@ export class PerClientMiddleServing implements StepServing {
     const done = [...completed.keys()].filter((id) => this.copies.has(id));
     if (done.length > 0) {
       const lists = await Promise.all(done.map((id) => this.copies.get(id)!.middle.getWeights()));
-      this.d.middle.setWeights(averageWeights(lists, done.map((id) => completed.get(id)!)));
+      this.d.middle.setWeights(this.combine(lists.map((weights, i) => ({ weights, samples: completed.get(done[i]!)! }))));
     }
     for (const id of [...this.copies.keys()]) this.release(id);
   }

@@ -4,6 +4,7 @@ import { isTensor } from '../frames.ts';
 import { StepBarrier } from './barrier.ts';
 import type { MiddlePool } from './middle-pool.ts';
 import type { BackwardAck, ForwardAck, StepServing, StepServingDeps } from './step-serving.ts';
+import type { ServedTraining } from '@splitfleet/splitcore';
 
 interface ForwardArrival { z: tf.Tensor; ack: ForwardAck }
 interface BackwardArrival { gm: tf.Tensor; ack: BackwardAck }
@@ -27,6 +28,8 @@ export class SharedMiddleServing implements StepServing {
   private forwardBarriers = new Map<number, StepBarrier<ForwardArrival>>();
   private backwardBarriers = new Map<number, StepBarrier<BackwardArrival>>();
   private readonly inflight = new Map<number, Inflight>();
+  /** Steps (and their rows) whose backward this phase answered, per client: its step window and its claims' bound. */
+  private readonly servedOf = new Map<number, { steps: number; samples: number }>();
   /** Which step's forward the pool keeps activations of, for its backward. */
   private stepCache: { round: number; step: number; ids: number[] } | null = null;
 
@@ -42,6 +45,12 @@ export class SharedMiddleServing implements StepServing {
     this.stepsOf = steps;
     this.forwardBarriers = new Map();
     this.backwardBarriers = new Map();
+    for (const id of steps.keys()) this.servedOf.set(id, { steps: 0, samples: 0 });
+    this.openForward(0);
+  }
+
+  served(id: number): ServedTraining {
+    return this.servedOf.get(id) ?? { steps: 0, samples: 0 };
   }
 
   isActive(id: number): boolean {
@@ -64,33 +73,47 @@ export class SharedMiddleServing implements StepServing {
     return [...this.active].filter((id) => (this.stepsOf.get(id) ?? 0) > step);
   }
 
-  private barrier<T>(map: Map<number, StepBarrier<T>>, step: number, onComplete: (a: [number, T][], m: number[]) => void): StepBarrier<T> {
-    let b = map.get(step);
-    if (!b) {
-      b = new StepBarrier<T>(this.expectedAt(step), this.d.stepTimeoutMs, onComplete);
-      map.set(step, b);
-    }
-    return b;
+  /**
+   * Opens step `step` for every client expected at it: its timeout runs from now, not from the first
+   * arrival, so a client that races ahead cannot start (and expire) a step before the others reach it.
+   */
+  private openForward(step: number): void {
+    const expected = this.expectedAt(step);
+    if (expected.length) this.forwardBarriers.set(step, new StepBarrier<ForwardArrival>(expected, this.d.stepTimeoutMs, (a, m) => void this.runForward(step, a, m)));
+  }
+
+  private openBackward(step: number, ids: readonly number[]): void {
+    if (ids.length) this.backwardBarriers.set(step, new StepBarrier<BackwardArrival>(ids, this.d.stepTimeoutMs, (a, m) => void this.runBackward(step, a, m)));
+  }
+
+  /** The one step a client may send a forward for: the next after those it completed, while it has steps left. */
+  private windowProblem(id: number, round: number, step: number): string | null {
+    const next = this.served(id).steps;
+    if (round !== this.round || !this.active.has(id)) return `client ${id} is not training in round ${round} (server round ${this.round})`;
+    if (this.inflight.has(id)) return `client ${id} already has step ${this.inflight.get(id)!.step} in flight`;
+    if (step !== next) return `client ${id} may send step ${next} now, not step ${step}`;
+    return null;
   }
 
   forward(id: number, round: number, step: number, zFrame: Uint8Array, ack: ForwardAck): ErrorReply | null {
     const z = this.d.frames.smashed(zFrame);
     if (!isTensor(z)) return z;
-    if (round !== this.round || !this.active.has(id) || this.inflight.has(id)) {
-      z.dispose();
-      return errorReply('not-expected', `client ${id} is not expected to send forward for round ${round} step ${step} now (server round ${this.round})`);
+    const problem = this.windowProblem(id, round, step);
+    const b = this.forwardBarriers.get(step);
+    const r = problem ? null : b?.arrive(id, { z, ack }) ?? 'not-expected';
+    if (r === 'ok') {
+      this.d.events.count(id, zFrame.byteLength, 0);
+      return null;
     }
-    this.d.events.count(id, zFrame.byteLength, 0);
-    const b = this.barrier(this.forwardBarriers, step, (a, m) => void this.runForward(step, a, m));
-    const r = b.arrive(id, { z, ack });
-    if (r === 'ok') return null;
     z.dispose();
-    return errorReply('not-expected', `forward for step ${step}: ${r}`);
+    return errorReply('not-expected', problem ?? `forward for step ${step}: ${r}`);
   }
 
   private async runForward(step: number, arrivals: [number, ForwardArrival][], missing: number[]): Promise<void> {
     for (const id of missing) this.d.events.drop(id, `no forward for step ${step} within training.stepTimeoutSeconds`);
     if (arrivals.length === 0) return;
+    // the step's backward opens now, for the clients whose forward this step answers
+    this.openBackward(step, arrivals.map(([id]) => id).filter((id) => this.active.has(id)));
     const zs = arrivals.map(([, a]) => a.z);
     // keep the middle's activations for this step's backward (no second forward pass there)
     this.dropStepCache();
@@ -120,10 +143,11 @@ export class SharedMiddleServing implements StepServing {
       return errorReply('not-expected', `client ${id} has no forward in flight for round ${round} step ${step}`);
     const gm = this.d.frames.middleGradient(gmFrame, fl.z.shape[0]!);
     if (!isTensor(gm)) return gm;
-    this.d.events.count(id, gmFrame.byteLength, 0);
-    const b = this.barrier(this.backwardBarriers, step, (a, m) => void this.runBackward(step, a, m));
-    const r = b.arrive(id, { gm, ack });
-    if (r === 'ok') return null;
+    const r = this.backwardBarriers.get(step)?.arrive(id, { gm, ack }) ?? 'not-expected';
+    if (r === 'ok') {
+      this.d.events.count(id, gmFrame.byteLength, 0);
+      return null;
+    }
     gm.dispose();
     return errorReply('not-expected', `backward for step ${step}: ${r}`);
   }
@@ -141,6 +165,14 @@ export class SharedMiddleServing implements StepServing {
     // was dropped meanwhile has lost its in-flight forward and gets no answer
     const round = this.round;
     const answered: [number, tf.Tensor, tf.Tensor][] = [];
+    live.forEach(([id, a]) => {
+      const fl = this.inflight.get(id);
+      if (!fl) return;
+      const done = this.servedOf.get(id)!;
+      this.servedOf.set(id, { steps: done.steps + 1, samples: done.samples + fl.z.shape[0]! });
+    });
+    // the next step opens before anyone hears back, so its timeout covers everyone alike
+    this.openForward(step + 1);
     live.forEach(([id, a], i) => {
       const fl = this.inflight.get(id);
       if (!fl) return void a.gm.dispose();

@@ -1,4 +1,4 @@
-import type { Ack, ErrorReply, PartModel } from '@splitfleet/splitcore';
+import type { Ack, ErrorReply, PartModel, ServedTraining } from '@splitfleet/splitcore';
 import type { FramePolicy } from '../frames.ts';
 import type { TapQueue } from '../tap-queue.ts';
 
@@ -38,6 +38,8 @@ export interface StepServing {
   backward(id: number, round: number, step: number, gm: Uint8Array, ack: BackwardAck): ErrorReply | null;
   /** The client left or was dropped: forget its state and stop waiting for it. */
   drop(id: number): void;
+  /** The steps (and rows) the server answered a client's backward for in this round: what its roundDone may claim. */
+  served(id: number): ServedTraining;
   /** Whether a client is training in the current phase. */
   isActive(id: number): boolean;
   /** Ends the phase: nothing is in flight any more. */
