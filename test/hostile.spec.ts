@@ -15,9 +15,10 @@ import { testConfig } from './helpers.ts';
  * complete, and no impossible value reaches a round's results.
  */
 const ROUNDS = 2;
-const cfgOf = () => testConfig({
+const cfgOf = (over: Parameters<typeof testConfig>[0] = {}) => testConfig({
+  ...over,
   seed: 5, fleet: { clients: 3, workers: 1 },
-  training: { mode: 'splitfed', rounds: ROUNDS, batchSize: 32, maxStepsPerRound: 12, stepTimeoutSeconds: 20 },
+  training: { mode: 'splitfed', rounds: ROUNDS, batchSize: 32, maxStepsPerRound: 12, stepTimeoutSeconds: 20, ...over.training },
   data: { testSamples: 300 },
 });
 
@@ -36,8 +37,8 @@ async function connect(url: string, token: string, errors: ErrorReply[]): Promis
 }
 
 /** A server, the honest fleet (clients 1, 2) and `attacker(url, token, errors)` as client 0; then `rounds` rounds. */
-async function hostileRun(attacker: ((url: string, token: string, errors: ErrorReply[]) => Promise<unknown>) | null): Promise<Run> {
-  const cfg = cfgOf();
+async function hostileRun(attacker: ((url: string, token: string, errors: ErrorReply[]) => Promise<unknown>) | null, over: Parameters<typeof testConfig>[0] = {}): Promise<Run> {
+  const cfg = cfgOf(over);
   await initBackend('wasm');
   const secret = newSecret();
   const server = await SplitServer.start({ config: cfg, runId: 'h', setup: setupExperiment(cfg, readDataset(cfg.data.name, cfg.data.dir)), auth: { secret }, log: () => {} });
@@ -90,6 +91,10 @@ const nanFrame = (frame: Uint8Array) => {
   const t = decodeTensor(frame);
   return encodeTensor({ dtype: 'float32', shape: t.shape, data: new Float32Array(sizeOf(t.shape)).fill(NaN) });
 };
+const scaledFrame = (k: number) => (frame: Uint8Array) => {
+  const t = decodeTensor(frame);
+  return encodeTensor({ dtype: 'float32', shape: t.shape, data: (t.data as Float32Array).map((v) => v * k) });
+};
 const zeroFrame = (frame: Uint8Array) => {
   const t = decodeTensor(frame);
   return encodeTensor({ dtype: 'float32', shape: t.shape, data: new Float32Array(sizeOf(t.shape)) });
@@ -138,5 +143,19 @@ describe('a client with a valid token', () => {
     expectHonestRoundsComplete(run);
     expect(run.errors.filter((e) => e.code === 'not-expected').length).toBeGreaterThanOrEqual(20);
     expect(run.errors.find((e) => e.code === 'not-expected')!.message).toMatch(/may send step 0 now, not step \d+/);
+  });
+
+  it('sending finite but hostile weights (honest ones × −20) wrecks FedAvg, while training.aggregation: median keeps the model (honest majority)', async () => {
+    const attack = tamperedClient((ev, m) => (ev === 'roundDone' ? { ...m, weights: (m.weights as Uint8Array[]).map(scaledFrame(-20)) } : m));
+    const mean = await hostileRun(attack);
+    const meanAcc = mean.rounds.at(-1)!.testAccuracy;
+    await mean.close();
+    open.splice(0);
+    const median = await hostileRun(attack, { training: { aggregation: { rule: 'median' } } });
+    // the claim itself is honest-looking: the attacker takes part in every round
+    expect(median.rounds.every((r) => r.participants.includes(0))).toBe(true);
+    const medianAcc = median.rounds.at(-1)!.testAccuracy;
+    expect(meanAcc).toBeLessThan(0.3);
+    expect(medianAcc).toBeGreaterThan(meanAcc + 0.2);
   });
 });
