@@ -130,7 +130,14 @@ export class Transport {
     const p = parseMessage(INBOUND[event], raw);
     if (!p.ok) return guard.reject(ackFn, p.error);
     if (ANSWERED.has(event) && typeof ack !== 'function') return guard.reject(undefined, errorReply('bad-message', `${event} needs an acknowledgement callback`));
-    const err = this.h.message(event, c, p.value as never, ackFn as ((r: unknown) => void) | undefined);
+    let err: ErrorReply | null;
+    try {
+      err = this.h.message(event, c, p.value as never, ackFn as ((r: unknown) => void) | undefined);
+    } catch (e) {
+      // nothing a client sends may throw past here: that would end the run for everyone
+      this.o.log(`client ${c.id}: ${event} failed inside the server: ${(e as Error).message}`);
+      err = errorReply('internal', `${event}: ${(e as Error).message}`);
+    }
     if (err) guard.reject(ackFn, err);
     else guard.ok();
   }
