@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Socket } from 'socket.io-client';
 import {
   EvaluateRequestSchema, frameToTensor, framesToWeights, getModelSpec, headBackward, headForward, forwardKeep, disposeCache, type ForwardCache,
-  isErrorReply, makeOptimizer, disposeOptimizer, parseMessage, PartModel, PROTOCOL_VERSION, RoundStartSchema, batchOrder, Rng,
+  isErrorReply, LossSignal, makeOptimizer, disposeOptimizer, parseMessage, PartModel, PROTOCOL_VERSION, RoundStartSchema, batchOrder, Rng,
   splitSpecs, tailEvaluate, tailStep, tensorToFrame, weightsToFrames, gather,
   type Assignment, type ClientToServerEvents, type ErrorReply, type Hello, type ImageSet,
   type ServerToClientEvents, type SplitSpecs,
@@ -49,6 +49,8 @@ export class SplitClient {
   private finished: (reason: string) => void = () => {};
   /** Resolves with the reason when the server ends the run or the connection is lost. */
   readonly ended: Promise<string>;
+  /** Fires with `ended`: the requests in flight are abandoned (a lost connection never answers). */
+  private readonly connection = new LossSignal();
   rounds = 0;
 
   private readonly socket: ClientSocket;
@@ -61,7 +63,12 @@ export class SplitClient {
     this.host = host;
     this.slot = slot;
     this.fleetId = fleetId;
-    this.ended = new Promise((r) => (this.finished = r));
+    this.ended = new Promise((r) => {
+      this.finished = (why) => {
+        r(why);
+        this.connection.lose(new Error(`request abandoned: ${why}`));
+      };
+    });
     // Messages wait until join() has built the model and loaded the data: the server may start a
     // round the moment the last client says hello, before this client's data is ready.
     this.busy = new Promise((r) => (this.markReady = r));
@@ -135,7 +142,8 @@ export class SplitClient {
 
   private async request<T>(p: Promise<T | ErrorReply>): Promise<T> {
     // a lost connection never answers: give up (and free this step's tensors) when the client ends
-    const r = await Promise.race([p, this.ended.then((why) => Promise.reject(new Error(`request abandoned: ${why}`)))]);
+    // not Promise.race with `ended`: every race left a reaction on it holding the reply (LossSignal)
+    const r = await this.connection.guard(p);
     if (isErrorReply(r)) throw new ProtocolFailure(r);
     return r;
   }

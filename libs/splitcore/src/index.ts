@@ -14,6 +14,7 @@ export * from './data/idx.ts';
 export * from './partition/partition.ts';
 export * from './backends/register.ts';
 export * from './protocol/protocol.ts';
+export * from './protocol/loss-signal.ts';
 export * from './codec/tf-frames.ts';
 export * from './train/schedule.ts';
 export * from './hooks/server-hooks.ts';

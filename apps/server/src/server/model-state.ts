@@ -50,6 +50,9 @@ export class ModelState {
       optNames.push(nt.name);
       const data = await nt.tensor.data();
       tensors[`opt/${i}`] = nt.tensor.dtype === 'int32' ? { dtype: 'int32', shape: nt.tensor.shape, data: Int32Array.from(data) } : { dtype: 'float32', shape: nt.tensor.shape, data: Float32Array.from(data) };
+      // getWeights makes a fresh 'iter' scalar on every call (the rest are the optimiser's own
+      // variables): left alone, every checkpoint would leak one tensor
+      if (!(nt.tensor instanceof tf.Variable)) nt.tensor.dispose();
     }
     return { meta: { round: this.round, clients: [...this.perClient.keys()], optimizer: optNames }, tensors };
   }

@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import * as tf from '@tensorflow/tfjs-core';
-import { backwardFromCache, disposeCache, forwardKeep, middleVjp, shardRows, type ForwardCache, type PartModel } from '@splitfleet/splitcore';
+import { backwardFromCache, disposeCache, forwardKeep, LossSignal, middleVjp, shardRows, type ForwardCache, type PartModel } from '@splitfleet/splitcore';
 import type { MiddleWorkerApi, ShardTensor } from './middle-worker.ts';
 
 /** Below this many rows per thread a shard's messaging costs more than its compute (measured). */
@@ -11,8 +11,8 @@ export const MIN_SHARD_ROWS = 16;
 interface Remote {
   readonly worker: Worker;
   readonly api: Comlink.Remote<MiddleWorkerApi>;
-  /** Rejects when the worker exits or throws outside a call: a dead worker never answers comlink. */
-  readonly gone: Promise<never>;
+  /** Fires when the worker exits or throws outside a call: a dead worker never answers comlink. */
+  readonly gone: LossSignal;
 }
 
 /** One step in flight: its shards' rows (kept so a lost worker's shard can be recomputed) and who runs them. */
@@ -61,15 +61,13 @@ export class MiddlePool {
     const remotes = Array.from({ length: threads - 1 }, () => {
       const worker = new Worker(new URL('./middle-worker.ts', import.meta.url));
       worker.unref();
-      const gone = new Promise<never>((_, reject) => {
-        worker.once('error', (e) => reject(e));
-        worker.once('exit', (code) => reject(new Error(`worker exited with code ${code}`)));
-      });
-      gone.catch(() => {}); // observed through call(); never an unhandled rejection
+      const gone = new LossSignal();
+      worker.once('error', (e) => gone.lose(e));
+      worker.once('exit', (code) => gone.lose(new Error(`worker exited with code ${code}`)));
       return { worker, api: Comlink.wrap<MiddleWorkerApi>(nodeEndpoint(worker)), gone };
     });
     try {
-      await Promise.all(remotes.map((r) => Promise.race([r.api.init(middle.spec, weights), r.gone])));
+      await Promise.all(remotes.map((r) => r.gone.guard(r.api.init(middle.spec, weights))));
     } catch (e) {
       await Promise.all(remotes.map((r) => r.worker.terminate()));
       throw new Error(`middle pool: a worker failed to start: ${(e as Error).message}`);
@@ -165,7 +163,8 @@ export class MiddlePool {
   private async call<T>(r: Remote, f: (api: Comlink.Remote<MiddleWorkerApi>) => Promise<T>): Promise<T | null> {
     if (!this.remotes.includes(r)) return null;
     try {
-      return await Promise.race([f(r.api), r.gone]);
+      // not Promise.race with one long-lived promise: that kept every step's results (LossSignal)
+      return await r.gone.guard(f(r.api));
     } catch (e) {
       if (this.remotes.includes(r)) {
         this.log(`middle pool: a worker failed (${(e as Error).message}); its shards run on the main thread from now on`);
