@@ -25,4 +25,25 @@ describe('ModelState.exportState', () => {
       expect(tf.memory().numTensors).toBe(before);
       state.dispose();
     });
+
+  for (const opt of configs)
+    it(`importState restores the optimiser exactly and leaves no tensor behind (${opt.name})`, async () => {
+      const a = new ModelState(split(cnnSmall, cnnSmall.defaultCut, 3), opt);
+      const grads = a.middle.vars.map((v) => tf.onesLike(v));
+      applyGradients(a.opt, a.middle.vars, grads);
+      const saved = await a.exportState();
+      const b = new ModelState(split(cnnSmall, cnnSmall.defaultCut, 3), opt);
+      const before = tf.memory().numTensors;
+      await b.importState(saved.meta, new Map(Object.entries(saved.tensors)));
+      // the restored optimiser's variables are the only new tensors
+      expect(tf.memory().numTensors - before).toBe((await b.opt.getWeights()).length - 1);
+      // the same update on both gives the same middle
+      applyGradients(a.opt, a.middle.vars, grads);
+      applyGradients(b.opt, b.middle.vars, grads);
+      const [wa, wb] = await Promise.all([a.middle.getWeights(), b.middle.getWeights()]);
+      wa.forEach((w, i) => expect(Array.from(wb[i]!.values)).toEqual(Array.from(w.values)));
+      tf.dispose(grads);
+      a.dispose();
+      b.dispose();
+    });
 });

@@ -67,11 +67,14 @@ export class ModelState {
     this.middle.setWeights(get('middle', this.split.middle.params));
     this.global = get('global', this.headTailParams);
     for (const id of meta.clients) this.perClient.set(id, get(`client${id}`, this.headTailParams));
-    await this.opt.setWeights(meta.optimizer.map((name, i) => {
+    const opt = meta.optimizer.map((name, i) => {
       const t = tensors.get(`opt/${i}`);
       if (!t) throw new Error(`checkpoint lacks opt/${i}`);
       return { name, tensor: tf.tensor(t.data as Float32Array | Int32Array, [...t.shape], t.dtype === 'int32' ? 'int32' : 'float32') };
-    }));
+    });
+    await this.opt.setWeights(opt);
+    // the optimiser keeps variables made from these (sharing their data), not the tensors themselves
+    tf.dispose(opt.map((o) => o.tensor));
     this.round = meta.round;
   }
 
