@@ -66,7 +66,8 @@ describe('browser fleet (headless Chromium, Web Workers)', () => {
 
   it('the join page joins a running server as a real client, completes a round, and leaves cleanly', async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    const cfg = testConfig({ fleet: { clients: 2, workers: 1, backend: 'wasm' }, training: { rounds: 3, maxStepsPerRound: 3 } });
+    // slot 0 is the operator's (tokens.json), slot 1 is open to the join page
+    const cfg = testConfig({ fleet: { clients: 2, workers: 1, backend: 'wasm', openSlots: 1 }, training: { rounds: 3, maxStepsPerRound: 3 } });
     const out = join(mkdtempSync(join(tmpdir(), 'sf-join-')), 'run');
     let server: SplitServer | null = null;
     const run = runExperiment(cfg, { outDir: out, fleet: 'external', onServer: (s) => (server = s) });
@@ -78,24 +79,35 @@ describe('browser fleet (headless Chromium, Web Workers)', () => {
       const page = await browser.newPage({ viewport: { width: 700, height: 700 } });
       const errs = watchErrors(page);
       await page.goto(`${url}/join`);
+      await expect.poll(() => page.locator('#status').getAttribute('data-slots')).toBe('free');
+      expect(await page.locator('#status').textContent()).toBe('1 of 1 open slot free. Not joined.');
       expect(await page.locator('#join').isDisabled()).toBe(true); // nothing happens without consent
       await page.locator('#consent').check();
       await page.locator('#join').click();
-      await expect.poll(() => page.locator('#status').getAttribute('data-client-id'), { timeout: 120_000 }).toBe('0');
-      // a Node client takes the other slot; the run starts when both are in
+      await expect.poll(() => page.locator('#status').getAttribute('data-client-id'), { timeout: 120_000 }).toBe('1');
+      // a second visitor is told that no slot is open, and cannot press Join
+      const late = await browser.newPage();
+      await late.goto(`${url}/join`);
+      await expect.poll(() => late.locator('#status').getAttribute('data-slots')).toBe('none');
+      expect(await late.locator('#status').textContent()).toBe('No slot is open to join: all 1 open slot of this run are taken.');
+      await late.locator('#consent').check();
+      expect(await late.locator('#join').isDisabled()).toBe(true);
+      await late.close();
+      // the operator's Node client takes the reserved slot; the run starts when both are in
       const tokens = JSON.parse(readFileSync(join(out, 'tokens.json'), 'utf8')) as string[];
-      fleet = await startFleet({ serverUrl: url, clients: 1, workers: 1, backend: 'wasm', tokens: [tokens[1]!] });
+      expect(tokens).toHaveLength(1);
+      fleet = await startFleet({ serverUrl: url, clients: 1, workers: 1, backend: 'wasm', tokens: [tokens[0]!] });
       await expect.poll(() => page.locator('#rounds').textContent().then(Number), { timeout: 180_000, interval: 250 }).toBeGreaterThanOrEqual(1);
       await page.screenshot({ path: join(ARTIFACTS, 'join.png') });
       await page.locator('#leave').click();
       await expect.poll(() => page.locator('#status').getAttribute('data-left')).toBe('true');
       const { results } = await run;
       expect(results.status).toBe('completed');
-      const browserClient = results.clients.find((c) => c.id === 0)!;
+      const browserClient = results.clients.find((c) => c.id === 1)!;
       expect(browserClient.runtime).toBe('browser');
-      expect(results.rounds[0]!.participants).toContain(0);
+      expect(results.rounds[0]!.participants).toContain(1);
       // after leaving, the run went on with the Node client only
-      expect(results.rounds[results.rounds.length - 1]!.participants).toEqual([1]);
+      expect(results.rounds[results.rounds.length - 1]!.participants).toEqual([0]);
       expect(errs).toEqual([]);
     } finally {
       await browser.close();

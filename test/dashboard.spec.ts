@@ -18,7 +18,7 @@ describe('dashboard access control (a real HTTP server)', () => {
   afterEach(() => new Promise<void>((r) => (http ? http.close(() => r()) : r())));
 
   async function serve(adminToken: string | null, onStop: () => void): Promise<string> {
-    const d = new Dashboard({ runId: 'r1', mode: 'splitfed', rounds: 3, adminToken, onStop, clients: () => [{ id: 0, connected: true, active: false, backend: 'wasm', runtime: 'node', samples: 10 }] });
+    const d = new Dashboard({ runId: 'r1', mode: 'splitfed', rounds: 3, adminToken, onStop, clients: () => [{ id: 0, connected: true, active: false, backend: 'wasm', runtime: 'node', samples: 10, address: '127.0.0.1', userAgent: null }] });
     http = createServer((req, res) => d.handle(req, res));
     await new Promise<void>((r) => http!.listen(0, '127.0.0.1', () => r()));
     return `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
@@ -62,6 +62,9 @@ describe('live dashboard in headless Chromium', () => {
       await page.goto(`${url}/`);
       await expect.poll(() => page.locator('#clients .client').count(), { timeout: 120_000, interval: 200 }).toBe(4);
       expect(await page.locator('#access').textContent()).toBe('admin control enabled');
+      // who joined from where: the four worker clients, one origin row
+      expect(await page.locator('#origins tbody tr').count()).toBe(1);
+      expect(await page.locator('#origins tbody tr').textContent()).toMatch(/^127\.0\.0\.1node \/ wasm–0, 1, 2, 3$/);
       const points = () => page.locator('polyline[data-name="test accuracy"]').getAttribute('data-points').then(Number);
       await expect.poll(points, { timeout: 120_000, interval: 200 }).toBeGreaterThanOrEqual(1);
       const first = await points();

@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import type { BackendInfo, BackendRequest } from './node/backend.ts';
-import type { WorkerApi } from './worker.ts';
+import { chooseAutoBackend } from './node/auto-backend.ts';
+import type { FleetWorkerData, WorkerApi } from './worker.ts';
 import { startBrowserFleet } from './browser/launch.ts';
 import type { ClientOutcome, WorkerBackend } from './worker-api.ts';
 
@@ -41,7 +42,10 @@ export async function startFleet(opts: FleetOptions): Promise<FleetHandle> {
   const log = opts.log ?? (() => {});
   const fleetId = randomUUID();
   const nWorkers = Math.max(1, Math.min(opts.workers, opts.clients));
-  const workers = Array.from({ length: nWorkers }, () => new Worker(new URL('./worker.ts', import.meta.url)));
+  // auto is decided once per fleet, outside its workers: Dawn loaded in several worker_threads
+  // crashes the process at exit (node/auto-backend.ts)
+  const workerData: FleetWorkerData = { autoBackend: opts.backend === 'auto' ? await chooseAutoBackend() : null };
+  const workers = Array.from({ length: nWorkers }, () => new Worker(new URL('./worker.ts', import.meta.url), { workerData }));
   const apis = workers.map((w) => Comlink.wrap<WorkerApi>(nodeEndpoint(w)));
   const slots: number[][] = Array.from({ length: nWorkers }, () => []);
   for (let s = 0; s < opts.clients; s++) slots[s % nWorkers]!.push(s);

@@ -20,11 +20,20 @@ the browser offers it, else on the CPU (WebAssembly);</li>
 <p>It uses CPU/GPU and network while the run lasts. You can leave at any time.</p>
 <label><input type="checkbox" id="consent"> I agree to contribute this device's compute to this run.</label>
 <p><button id="join" disabled>Join</button><button id="leave" disabled>Leave</button></p>
-<div id="status">Not joined.</div>
+<div id="status">Asking the server whether a slot is open…</div>
 <script type="module">
 const $ = (id) => document.getElementById(id);
 $('server').textContent = location.host;
-$('consent').addEventListener('change', () => { $('join').disabled = !$('consent').checked; });
+// the operator decides how many slots strangers may take (fleet.openSlots); say so before anyone consents
+let slotFree = false;
+const canJoin = () => { $('join').disabled = !($('consent').checked && slotFree); };
+fetch('/api/join-slots').then((r) => r.json()).then((s) => {
+  slotFree = s.free > 0;
+  $('status').textContent = slotFree ? s.free + ' of ' + s.open + ' open slot' + (s.open === 1 ? '' : 's') + ' free. Not joined.' : 'No slot is open to join: ' + s.message + '.';
+  $('status').dataset.slots = slotFree ? 'free' : 'none';
+  canJoin();
+}).catch((e) => { $('status').textContent = 'Cannot reach the server: ' + e.message; });
+$('consent').addEventListener('change', canJoin);
 let timer = null;
 $('join').addEventListener('click', async () => {
   $('join').disabled = true;
@@ -46,7 +55,7 @@ $('join').addEventListener('click', async () => {
     timer = setInterval(show, 1000);
   } catch (e) {
     $('status').textContent = 'Could not join: ' + e.message;
-    $('join').disabled = false;
+    canJoin();
   }
 });
 $('leave').addEventListener('click', async () => {

@@ -4,6 +4,10 @@ import * as tf from '@tensorflow/tfjs-core';
 // package's Node bundle registers the same gradients (and chained tensor ops) on the shared tfjs-core.
 import '@tensorflow/tfjs';
 import { registerSplitfleetKernels } from '@splitfleet/splitcore';
+import { chooseAutoBackend, type AutoChoice } from './auto-backend.ts';
+import { findWebgpuAdapter } from './webgpu-adapter.ts';
+
+export type { AutoChoice } from './auto-backend.ts';
 
 export type BackendRequest = 'auto' | 'wasm' | 'cpu' | 'webgpu';
 
@@ -24,72 +28,19 @@ export class BackendUnavailableError extends Error {
   }
 }
 
-interface AdapterProbe {
-  readonly ok: boolean;
-  readonly software: boolean;
-  readonly description: string;
-}
-
-/**
- * Sets up Dawn (npm package `webgpu`) as navigator.gpu, on Mesa's software OpenGL ES when no GPU
- * exists. Must run before @tensorflow/tfjs-backend-webgpu is imported (it looks at navigator.gpu
- * at import time). EGL_PLATFORM must already be in the process environment (set by the parent or
- * the shell): native code in a worker_thread does not see a worker's copy of process.env.
- */
-async function probeWebgpu(): Promise<AdapterProbe> {
-  let mod: { create: (opts: string[]) => GPU; globals: Record<string, unknown> };
-  try {
-    mod = (await import('webgpu')) as unknown as typeof mod;
-  } catch (e) {
-    return { ok: false, software: false, description: `npm package "webgpu" failed to load: ${(e as Error).message}` };
-  }
-  const g = globalThis as Record<string, unknown>;
-  Object.assign(g, mod.globals);
-  const attempts: [string[], GPURequestAdapterOptions][] = [
-    [[], {}],
-    [['backend=opengles'], { featureLevel: 'compatibility' } as GPURequestAdapterOptions],
-  ];
-  for (const [opts, req] of attempts) {
-    try {
-      const gpu = mod.create(opts);
-      const adapter = await gpu.requestAdapter(req);
-      if (!adapter) continue;
-      const info = adapter.info;
-      const text = `${info.vendor || 'unknown vendor'} / ${info.architecture || info.device || 'unknown device'} (${info.description || 'no description'})`;
-      // Dawn's null backend accepts work and returns garbage: never use it.
-      if (/null/i.test(`${info.description} ${info.device}`) && !info.vendor) continue;
-      const software = adapter.isFallbackAdapter || /swiftshader|llvmpipe|softpipe|lavapipe|software|cpu/i.test(`${info.vendor} ${info.architecture} ${info.description} ${info.device}`);
-      // tfjs-backend-webgpu requests its own adapter; make it ask with the options that worked here
-      // (OpenGL ES through Dawn only offers a 'compatibility' adapter).
-      const wrapped = Object.create(gpu) as GPU;
-      Object.defineProperty(wrapped, 'requestAdapter', { value: (o?: GPURequestAdapterOptions) => gpu.requestAdapter({ ...o, ...req }) });
-      if (!('navigator' in g)) Object.defineProperty(g, 'navigator', { value: {}, configurable: true, writable: true });
-      Object.defineProperty(g.navigator as object, 'gpu', { value: wrapped, configurable: true });
-      return { ok: true, software, description: text + (software ? ' [software]' : '') };
-    } catch {
-      continue;
-    }
-  }
-  return { ok: false, software: false, description: 'no WebGPU adapter (Dawn found no usable adapter; set EGL_PLATFORM=surfaceless for Mesa)' };
-}
-
 /**
  * Chooses and initialises the tfjs backend of this process/worker. `auto` picks webgpu only for a
- * hardware adapter (a software adapter is slower than wasm), otherwise wasm.
+ * hardware adapter (a software adapter is slower than wasm), otherwise wasm; a fleet passes the
+ * choice it made once for all its workers (`auto`), else it is made here (auto-backend.ts).
  */
-export async function initBackend(requested: BackendRequest): Promise<BackendInfo> {
+export async function initBackend(requested: BackendRequest, auto?: AutoChoice): Promise<BackendInfo> {
   let note: string | null = null;
-  if (requested === 'webgpu' || requested === 'auto') {
-    const probe = await probeWebgpu();
-    if (probe.ok && (requested === 'webgpu' || !probe.software)) {
-      await import('@tensorflow/tfjs-backend-webgpu');
-      if (!(await tf.setBackend('webgpu'))) throw new BackendUnavailableError('webgpu', 'tfjs could not initialise it');
-      await tf.ready();
-      return { requested, backend: 'webgpu', adapter: probe.description, note };
-    }
-    if (requested === 'webgpu') throw new BackendUnavailableError('webgpu', probe.description);
-    note = probe.ok ? `auto: skipped software WebGPU adapter ${probe.description}; wasm is faster on CPU` : `auto: ${probe.description}`;
+  if (requested === 'auto') {
+    const choice = auto ?? (await chooseAutoBackend());
+    if (choice.backend === 'webgpu') return initWebgpu(requested);
+    note = choice.note;
   }
+  if (requested === 'webgpu') return initWebgpu(requested);
   if (requested === 'cpu') {
     await import('@tensorflow/tfjs-backend-cpu');
     if (!(await tf.setBackend('cpu'))) throw new BackendUnavailableError('cpu', 'tfjs could not initialise it');
@@ -103,4 +54,15 @@ export async function initBackend(requested: BackendRequest): Promise<BackendInf
   await tf.ready();
   registerSplitfleetKernels();
   return { requested, backend: 'wasm', adapter: null, note };
+}
+
+/** webgpu through Dawn in this thread; a backend asked for by name is never silently replaced. */
+async function initWebgpu(requested: BackendRequest): Promise<BackendInfo> {
+  const found = await findWebgpuAdapter();
+  if (!found.install) throw new BackendUnavailableError('webgpu', found.description);
+  found.install();
+  await import('@tensorflow/tfjs-backend-webgpu');
+  if (!(await tf.setBackend('webgpu'))) throw new BackendUnavailableError('webgpu', 'tfjs could not initialise it');
+  await tf.ready();
+  return { requested, backend: 'webgpu', adapter: found.description, note: null };
 }

@@ -53,6 +53,11 @@ export const ConfigSchema = z
         /** node: worker_threads; browser: Web Workers in headless Chromium; mixed: half and half. */
         runtime: z.enum(['node', 'browser', 'mixed']).default('node'),
         backend: z.enum(['auto', 'wasm', 'cpu', 'webgpu']).default('auto'),
+        /**
+         * The last N client slots are open to anyone who reaches the join page (/join); the others
+         * are reserved for the operator's fleet (tokens.json). 0: the join page hands out no slot.
+         */
+        openSlots: int(0).default(0),
         /** Seconds to wait for all clients to join. */
         joinTimeoutSeconds: z.number().positive().default(120),
         /** Clients per round: a fraction in (0, 1] or a count > 1 (seeded per round). */
@@ -148,6 +153,11 @@ export class ConfigError extends Error {
   }
 }
 
+/** Slots 0..N-1 are the operator's fleet (tokens.json); the last fleet.openSlots belong to the join page. */
+export function reservedSlots(cfg: Config): number {
+  return cfg.fleet.clients - cfg.fleet.openSlots;
+}
+
 /** Validates raw config data; each problem is one line naming its path, the value and what is allowed. */
 export function parseConfig(raw: unknown): Config {
   const r = ConfigSchema.safeParse(raw ?? {});
@@ -159,6 +169,10 @@ export function parseConfig(raw: unknown): Config {
   } catch (e) {
     throw new ConfigError(`model.cut: ${show(cfg.model.cut ?? spec.defaultCut)} is not allowed; ${(e as Error).message}`);
   }
+  const open = cfg.fleet.openSlots;
+  if (open > cfg.fleet.clients) throw new ConfigError(`fleet.openSlots: ${open} is not allowed; must be ≤ fleet.clients (${cfg.fleet.clients})`);
+  if (open > 0 && !cfg.server.auth)
+    throw new ConfigError(`fleet.openSlots: ${open} is not allowed with server.auth false; open slots are handed out as tokens, and without tokens any client takes any slot`);
   if (cfg.data.name === 'cifar10' && cfg.model.name !== 'vgg-mini')
     throw new ConfigError(`model.name: ${show(cfg.model.name)} is not allowed with data.name cifar10; must be vgg-mini (32×32×3 input)`);
   if (cfg.data.name === 'cifar10' && cfg.data.dir === null)

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { startFleet, type FleetHandle } from '@splitfleet/client-sim';
-import type { Config } from './config.ts';
+import { reservedSlots, type Config } from './config.ts';
 
 const CLI = fileURLToPath(new URL('../cli/cli.ts', import.meta.url));
 
@@ -17,7 +17,7 @@ export interface LaunchedFleet {
 function launchFleetProcess(url: string, cfg: Config, log: (l: string) => void, tokenFile: string | null): ChildProcess {
   // tokens go through a 0600 file in the run directory: never on a command line (visible in ps),
   // and not in the environment either (one variable is limited to 128 KiB: ~800 tokens)
-  const child = spawn(process.execPath, [CLI, 'fleet', '--server', url, '--clients', String(cfg.fleet.clients), '--workers', String(cfg.fleet.workers), '--backend', cfg.fleet.backend, '--runtime', cfg.fleet.runtime, ...(tokenFile ? ['--tokens', tokenFile] : [])], {
+  const child = spawn(process.execPath, [CLI, 'fleet', '--server', url, '--clients', String(reservedSlots(cfg)), '--workers', String(cfg.fleet.workers), '--backend', cfg.fleet.backend, '--runtime', cfg.fleet.runtime, ...(tokenFile ? ['--tokens', tokenFile] : [])], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, EGL_PLATFORM: process.env.EGL_PLATFORM ?? 'surfaceless' },
   });
@@ -28,12 +28,14 @@ function launchFleetProcess(url: string, cfg: Config, log: (l: string) => void, 
 }
 
 /**
- * Starts the run's fleet: a separate OS process (default), worker_threads of this process, or
- * nothing (`external`: fleets started elsewhere with `splitfleet fleet --server URL`).
+ * Starts the run's fleet for the reserved slots (fleet.clients − fleet.openSlots): a separate OS
+ * process (default), worker_threads of this process, or nothing (`external`: fleets started
+ * elsewhere with `splitfleet fleet --server URL`). Open slots are left to the join page.
  */
 export async function launchFleet(where: FleetPlacement, url: string, cfg: Config, tokens: { list: readonly string[]; file: string } | null, log: (l: string) => void, connected: () => number): Promise<LaunchedFleet> {
-  if (where === 'external') {
-    log(`waiting for ${cfg.fleet.clients} clients: splitfleet fleet --server ${url} --clients N${tokens ? ` --tokens ${tokens.file}` : ''}`);
+  const clients = reservedSlots(cfg);
+  if (where === 'external' || clients === 0) {
+    if (clients > 0) log(`waiting for ${clients} fleet clients: splitfleet fleet --server ${url} --clients N${tokens ? ` --tokens ${tokens.file}` : ''}`);
     return { finished: Promise.resolve(), kill: async () => {} };
   }
   if (where === 'process') {
@@ -44,6 +46,6 @@ export async function launchFleet(where: FleetPlacement, url: string, cfg: Confi
     });
     return { finished: exited, kill: async () => void child.kill('SIGKILL') };
   }
-  const fleet: FleetHandle = await startFleet({ serverUrl: url, clients: cfg.fleet.clients, workers: cfg.fleet.workers, backend: cfg.fleet.backend, log, ...(tokens ? { tokens: [...tokens.list] } : {}) });
+  const fleet: FleetHandle = await startFleet({ serverUrl: url, clients, workers: cfg.fleet.workers, backend: cfg.fleet.backend, log, ...(tokens ? { tokens: [...tokens.list] } : {}) });
   return { finished: fleet.finished.then(() => fleet.terminate()), kill: () => fleet.terminate() };
 }

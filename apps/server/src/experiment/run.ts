@@ -7,11 +7,12 @@ import { ObservationRecorder, runSpadv, type AttackReport, type AttackTarget } f
 import { observationsFrom, observationTensors, weightsToTensors, type ObservedMeta, type RoundResult } from '@splitfleet/splitcore';
 import { writeFileAtomic, writeJsonAtomic } from './atomic.ts';
 import { mintTokens, newSecret } from '../server/auth.ts';
-import type { Config } from './config.ts';
+import { reservedSlots, type Config } from './config.ts';
 import { readResults, RESULTS_SCHEMA_VERSION, type RunResults } from './results.ts';
 import { SplitServer, type ServerStateMeta } from '../server/split-server.ts';
 import { Dashboard, type DashboardPoint } from '../output/dashboard.ts';
 import { runHttpHandler } from '../server/run-http.ts';
+import { JoinSlots } from '../server/join-slots.ts';
 import { readCheckpoint, writeCheckpoint } from './checkpoint.ts';
 import { launchFleet, type FleetPlacement, type LaunchedFleet } from './fleet-launch.ts';
 import { setupExperiment, type ExperimentSetup } from './setup.ts';
@@ -99,7 +100,7 @@ function openRunDir(cfg: Config, opts: RunOptions): { outDir: string; previous: 
   return { outDir, previous: readResults(outDir) };
 }
 
-/** The server with its dashboard and HTTP routes, listening; auth tokens minted and saved for the fleet. */
+/** The server with its dashboard, join page and HTTP routes, listening. */
 async function startRunServer(c: Omit<RunContext, 'server'>, tokens: readonly string[] | null, secret: string | null): Promise<SplitServer> {
   let server: SplitServer | null = null;
   const data = c.setup.data;
@@ -107,8 +108,11 @@ async function startRunServer(c: Omit<RunContext, 'server'>, tokens: readonly st
     config: c.cfg, runId: c.runId, setup: c.setup, log: c.log, auth: secret ? { secret } : null, taps: c.recorder ? [c.recorder] : [],
     host: c.opts.host, port: c.opts.port,
     http: runHttpHandler({
-      dataDir: data.dir, clients: c.cfg.fleet.clients, tokens, dashboard: c.dash,
-      connected: () => (server?.clientStates() ?? []).filter((x) => x.connected).map((x) => x.id),
+      dataDir: data.dir, dashboard: c.dash,
+      join: new JoinSlots({
+        clients: c.cfg.fleet.clients, openSlots: c.cfg.fleet.openSlots, tokens, log: c.log,
+        connected: () => (server?.clientStates() ?? []).filter((x) => x.connected).map((x) => x.id),
+      }),
     }),
     onStep: (r, st, n) => {
       c.dash?.onStep(r, st, n);
@@ -226,8 +230,11 @@ export async function runExperiment(cfg: Config, opts: RunOptions): Promise<RunO
   const p = paths(c.outDir);
   let fleet: LaunchedFleet | null = null;
   try {
-    if (tokens) writeFileAtomic(p.tokens, JSON.stringify(tokens), 0o600);
-    fleet = await launchFleet(opts.fleet ?? 'process', c.server.url, cfg, tokens ? { list: tokens, file: p.tokens } : null, c.log, () => c.server.connectedClients);
+    // the fleet's file holds only the reserved slots' tokens: open slots are the join page's to hand out
+    const fleetTokens = tokens?.slice(0, reservedSlots(cfg)) ?? null;
+    if (fleetTokens) writeFileAtomic(p.tokens, JSON.stringify(fleetTokens), 0o600);
+    if (cfg.fleet.openSlots > 0) c.log(`${cfg.fleet.openSlots} open slot(s) for anyone who opens ${c.server.url}/join`);
+    fleet = await launchFleet(opts.fleet ?? 'process', c.server.url, cfg, fleetTokens ? { list: fleetTokens, file: p.tokens } : null, c.log, () => c.server.connectedClients);
     await c.server.waitForClients();
     c.log(`all ${cfg.fleet.clients} clients joined`);
     await trainRounds(c, firstRound);

@@ -21,11 +21,25 @@ table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ddd;paddin
 <svg id="acc-chart" class="chart" width="420" height="220"></svg><svg id="loss-chart" class="chart" width="420" height="220"></svg></section>
 <section><h2>Clients <span id="client-summary" class="muted"></span></h2>
 <div class="muted"><span style="color:#7cc47c">■</span> connected · <span style="color:#2b7bd6">■</span> in this round · <span style="color:#e07a7a">■</span> disconnected</div>
-<div id="clients" class="grid"></div></section>
+<div id="clients" class="grid"></div>
+<h3>Who joined from where</h3>
+<table id="origins"><thead><tr><th>address</th><th>runtime / backend</th><th>user agent</th><th>clients</th></tr></thead><tbody></tbody></table></section>
 <section id="attack-section"><h2>Attack</h2><div id="attack-text" class="muted">no attack running</div><progress id="attack-progress" max="1" value="0"></progress></section>
 <p id="error" style="color:#b00"></p>
 <script>
 const $ = (id) => document.getElementById(id);
+// user agents and adapters are what clients said about themselves: never HTML
+const esc = (v) => String(v).replace(/[&<>"']/g, (ch) => '&#' + ch.charCodeAt(0) + ';');
+/** One row per origin (address, runtime/backend, user agent) with its client ids: a fleet of 1,000 on one host is one row. */
+function origins(clients) {
+  const rows = new Map();
+  for (const c of clients) {
+    const key = c.address + '|' + c.runtime + '/' + c.backend + '|' + (c.userAgent || '');
+    if (!rows.has(key)) rows.set(key, { c, ids: [] });
+    rows.get(key).ids.push(c.id);
+  }
+  return [...rows.values()].map(({ c, ids }) => '<tr data-address="' + esc(c.address) + '"><td>' + esc(c.address) + '</td><td>' + esc(c.runtime + ' / ' + c.backend) + '</td><td>' + esc(c.userAgent || '–') + '</td><td>' + (ids.length > 12 ? ids.length + ' clients (' + ids[0] + '–' + ids[ids.length - 1] + ')' : ids.join(', ')) + '</td></tr>').join('');
+}
 function chart(svg, series, yLabel, fixedMax) {
   const W = +svg.getAttribute('width'), H = +svg.getAttribute('height'), L = 44, B = 28, T = 12, R = 10;
   const xs = series.flatMap((s) => s.points.map((p) => p[0])), ys = series.flatMap((s) => s.points.map((p) => p[1]));
@@ -60,7 +74,8 @@ function render(s) {
   ], 'loss');
   const connected = s.clients.filter((c) => c.connected).length, active = s.clients.filter((c) => c.active).length;
   $('client-summary').textContent = connected + ' connected of ' + s.clients.length + ' joined, ' + active + ' in this round';
-  $('clients').innerHTML = s.clients.map((c) => '<div class="client ' + (!c.connected ? 'disconnected' : c.active ? 'active' : 'connected') + '" data-id="' + c.id + '" title="client ' + c.id + ' · ' + c.runtime + '/' + c.backend + ' · ' + c.samples + ' samples"></div>').join('');
+  $('clients').innerHTML = s.clients.map((c) => '<div class="client ' + (!c.connected ? 'disconnected' : c.active ? 'active' : 'connected') + '" data-id="' + c.id + '" title="client ' + c.id + ' · ' + esc(c.runtime + '/' + c.backend) + ' · ' + c.samples + ' samples · from ' + esc(c.address) + '"></div>').join('');
+  $('origins').tBodies[0].innerHTML = origins(s.clients);
   if (s.attack) { $('attack-text').textContent = s.attack.label + ' (' + s.attack.done + '/' + s.attack.total + ')'; $('attack-progress').max = s.attack.total; $('attack-progress').value = s.attack.done; }
   $('error').textContent = s.error || '';
   document.body.dataset.updates = String(+(document.body.dataset.updates || 0) + 1);

@@ -10,6 +10,9 @@ export interface DashboardClient {
   readonly backend: string;
   readonly runtime: string;
   readonly samples: number;
+  /** Remote address of its connection, and the user agent a browser client reported: who joined from where. */
+  readonly address: string;
+  readonly userAgent: string | null;
 }
 
 export interface DashboardPoint {

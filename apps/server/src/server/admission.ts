@@ -4,6 +4,7 @@ import {
   type ServerToClientEvents,
 } from '@splitfleet/splitcore';
 import type { ClientInfo } from '../experiment/results.ts';
+import { remoteAddress } from './remote-address.ts';
 
 export type IoSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
 
@@ -16,6 +17,8 @@ export interface ClientConn {
   readonly assignment: Assignment;
   readonly labelCounts: number[];
   connected: boolean;
+  /** Where its connection comes from (the dashboard shows who joined from where); updated on reconnect. */
+  address: string;
 }
 
 /** What admission hands every client: the run's fixed facts and each slot's partition. */
@@ -75,7 +78,7 @@ export class ClientRegistry {
     });
     const labelCounts = new Array<number>(p.classes).fill(0);
     for (const i of trainIndices) labelCounts[p.trainLabels[i]!]!++;
-    const conn: ClientConn = { id, socket, hello, assignment, labelCounts, connected: true };
+    const conn: ClientConn = { id, socket, hello, assignment, labelCounts, connected: true, address: remoteAddress(socket.handshake.address) };
     this.clients.set(id, conn);
     this.notifyJoin();
     return conn;
@@ -84,6 +87,7 @@ export class ClientRegistry {
   reconnect(known: ClientConn, socket: IoSocket): void {
     known.socket = socket;
     known.connected = true;
+    known.address = remoteAddress(socket.handshake.address);
     this.notifyJoin();
   }
 

@@ -202,10 +202,10 @@ export class SplitServer {
   }
 
   /** Who is connected and who is in the current round (the dashboard's client list). */
-  clientStates(): { id: number; connected: boolean; active: boolean; backend: string; runtime: string; samples: number }[] {
+  clientStates(): { id: number; connected: boolean; active: boolean; backend: string; runtime: string; samples: number; address: string; userAgent: string | null }[] {
     return this.registry.all().map((c) => ({
       id: c.id, connected: c.connected, active: this.serving.isActive(c.id), backend: c.hello.backend, runtime: c.hello.runtime,
-      samples: c.assignment.trainIndices.length,
+      samples: c.assignment.trainIndices.length, address: c.address, userAgent: c.hello.userAgent ?? null,
     }));
   }
 
