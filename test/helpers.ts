@@ -23,6 +23,22 @@ function merge(a: unknown, b: unknown): unknown {
   return out;
 }
 
+const toClose: (() => unknown)[] = [];
+
+/**
+ * Closes `thing` after the current test, passed or failed (test/e2e-setup.ts runs closeTracked in
+ * afterEach), so a failing test leaks no server, worker or port. Closing twice is harmless.
+ */
+export function closeAfterTest<T>(thing: T, close: (t: T) => unknown): T {
+  toClose.push(() => close(thing));
+  return thing;
+}
+
+/** Closes, newest first, everything registered with closeAfterTest. */
+export async function closeTracked(): Promise<void> {
+  for (const close of toClose.splice(0).reverse()) await Promise.resolve(close()).catch(() => {});
+}
+
 export interface Harness {
   readonly server: SplitServer;
   readonly fleet: FleetHandle | null;
@@ -40,6 +56,8 @@ export async function startHarness(cfg: Config, opts: { fleetClients?: number; a
   const n = opts.fleetClients ?? cfg.fleet.clients;
   const tokens = secret ? mintTokens(secret, 'test', cfg.fleet.clients, 3600) : undefined;
   const fleet = n > 0 ? await startFleet({ serverUrl: server.url, clients: n, workers: cfg.fleet.workers, backend: cfg.fleet.backend, log: (l) => logs.push(l), ...(tokens ? { tokens } : {}) }) : null;
+  closeAfterTest(server, (x) => x.close());
+  if (fleet) closeAfterTest(fleet, (f) => f.terminate());
   return {
     server, fleet, logs,
     async close() {

@@ -8,7 +8,7 @@ import { io, type Socket } from 'socket.io-client';
 import { encodeTensor, PROTOCOL_VERSION, type ErrorReply } from '@splitfleet/splitcore';
 import { readDatasetCached, SplitClient, startFleet } from '@splitfleet/client-sim';
 import { mintToken, mintTokens, newSecret } from '../apps/server/src/server/auth.ts';
-import { testConfig, tf, until } from './helpers.ts';
+import { closeAfterTest, testConfig, tf, until } from './helpers.ts';
 import { SplitServer } from '../apps/server/src/server/split-server.ts';
 import { initBackend, readDataset } from '@splitfleet/client-sim';
 import { setupExperiment } from '../apps/server/src/experiment/setup.ts';
@@ -30,7 +30,7 @@ async function authServer(clients: number, over: Parameters<typeof testConfig>[0
   await initBackend('wasm');
   const data = readDataset('fashion-mnist', null);
   const secret = newSecret();
-  const server = await SplitServer.start({ config: cfg, runId: 'run-1', setup: setupExperiment(cfg, data), auth: { secret } });
+  const server = closeAfterTest(await SplitServer.start({ config: cfg, runId: 'run-1', setup: setupExperiment(cfg, data), auth: { secret } }), (x) => x.close());
   return { server, secret, tokens: mintTokens(secret, 'run-1', clients, 3600), cfg };
 }
 
@@ -58,7 +58,7 @@ describe('hostile input', () => {
     const rogue = await connect(server.url, tokens[1]);
     await rogue.emitWithAck('hello', hello);
     const before = tf.memory().numTensors;
-    const fleet = await startFleet({ serverUrl: server.url, clients: 1, workers: 1, backend: 'wasm', tokens: [tokens[0]!] });
+    const fleet = closeAfterTest(await startFleet({ serverUrl: server.url, clients: 1, workers: 1, backend: 'wasm', tokens: [tokens[0]!] }), (f) => f.terminate());
     await server.waitForClients();
     const round = server.runRound(0);
     const f32 = (shape: number[], fill: number) => encodeTensor({ dtype: 'float32', shape, data: new Float32Array(sizeOf(shape)).fill(fill) });
@@ -126,7 +126,7 @@ async function inProcessClient(url: string, token: string, id: number) {
 describe('faults', () => {
   it('a client that drops mid-batch is dropped from the round (memory back to its level); it reconnects and takes part in the next round', async () => {
     const { server, tokens } = await authServer(2, { training: { rounds: 2, maxStepsPerRound: 4, stepTimeoutSeconds: 30, batchSize: 16 } });
-    const fleet = await startFleet({ serverUrl: server.url, clients: 1, workers: 1, backend: 'wasm', tokens: [tokens[0]!] });
+    const fleet = closeAfterTest(await startFleet({ serverUrl: server.url, clients: 1, workers: 1, backend: 'wasm', tokens: [tokens[0]!] }), (f) => f.terminate());
     const { client: c1, disconnectAfter } = await inProcessClient(server.url, tokens[1]!, 1);
     await server.waitForClients();
     const before = tf.memory().numTensors;
@@ -154,7 +154,7 @@ describe('faults', () => {
     // 2 clients × 16 rows = a 32-row step: two 16-row shards, so the server's backward awaits its
     // worker thread — socket events (this disconnect) run during that await
     const { server, tokens } = await authServer(2, { server: { middleThreads: 2 }, training: { rounds: 2, maxStepsPerRound: 3, stepTimeoutSeconds: 30, batchSize: 16 } });
-    const fleet = await startFleet({ serverUrl: server.url, clients: 1, workers: 1, backend: 'wasm', tokens: [tokens[0]!] });
+    const fleet = closeAfterTest(await startFleet({ serverUrl: server.url, clients: 1, workers: 1, backend: 'wasm', tokens: [tokens[0]!] }), (f) => f.terminate());
     const { client: c1, disconnectAfter } = await inProcessClient(server.url, tokens[1]!, 1);
     await server.waitForClients();
     disconnectAfter('backward');
@@ -171,7 +171,7 @@ describe('faults', () => {
 
   it('a crashed client-sim worker is reported with its client ids; the round completes with the other worker’s clients and the fleet goes on', async () => {
     const { server, tokens } = await authServer(4, { training: { rounds: 2, maxStepsPerRound: 6, stepTimeoutSeconds: 20, batchSize: 16 } });
-    const fleet = await startFleet({ serverUrl: server.url, clients: 4, workers: 2, backend: 'wasm', tokens });
+    const fleet = closeAfterTest(await startFleet({ serverUrl: server.url, clients: 4, workers: 2, backend: 'wasm', tokens }), (f) => f.terminate());
     await server.waitForClients();
     const [alive, victims] = [fleet.clientIds[0]!.slice().sort(), fleet.clientIds[1]!.slice().sort()];
     const round = server.runRound(0);
@@ -195,7 +195,7 @@ describe('faults', () => {
 
   it('a client process killed with SIGKILL mid-round is dropped; the others finish the round and the next one', async () => {
     const { server, tokens } = await authServer(3, { training: { rounds: 2, maxStepsPerRound: 6, stepTimeoutSeconds: 20, batchSize: 16 } });
-    const fleet = await startFleet({ serverUrl: server.url, clients: 2, workers: 1, backend: 'wasm', tokens: tokens.slice(0, 2) });
+    const fleet = closeAfterTest(await startFleet({ serverUrl: server.url, clients: 2, workers: 1, backend: 'wasm', tokens: tokens.slice(0, 2) }), (f) => f.terminate());
     const dir = mkdtempSync(join(tmpdir(), 'sf-kill-'));
     writeFileSync(join(dir, 'tokens.json'), JSON.stringify(tokens), { mode: 0o600 });
     const child = spawn(process.execPath, ['apps/server/src/cli/cli.ts', 'fleet', '--server', server.url, '--clients', '1', '--workers', '1', '--backend', 'wasm', '--tokens', join(dir, 'tokens.json'), '--first-client', '2', '--quiet'], { stdio: 'ignore' });

@@ -254,7 +254,15 @@ export class SplitServer {
     return this.state.middle.getWeights();
   }
 
-  async close(reason = 'run finished'): Promise<void> {
+  private closing: Promise<void> | null = null;
+
+  /** Tells the clients, closes sockets, the middle's threads and the model; a second call waits for the first. */
+  close(reason = 'run finished'): Promise<void> {
+    this.closing ??= this.shutdown(reason);
+    return this.closing;
+  }
+
+  private async shutdown(reason: string): Promise<void> {
     await this.transport.close(reason, this.registry.all());
     this.taps.clear();
     await this.serving.close();
