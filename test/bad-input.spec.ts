@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { io } from 'socket.io-client';
 import { encodeTensor, PROTOCOL_VERSION, type ErrorReply } from '@splitfleet/splitcore';
-import { startHarness, testConfig } from './helpers.ts';
+import { startHarness, testConfig, until } from './helpers.ts';
 
 describe('bad input', () => {
   it('an unknown event, a wrong shape, a NaN tensor and a missing hello each get a clear error; the other client still trains', async () => {
@@ -42,7 +42,7 @@ describe('bad input', () => {
     expect(junk).toMatchObject({ type: 'error', code: 'bad-message' });
 
     const result = await round;
-    await new Promise((r) => setTimeout(r, 50));
+    await until(() => errors.some((e) => e.code === 'unknown-event'));
     expect(errors).toContainEqual(expect.objectContaining({ code: 'unknown-event', message: expect.stringMatching(/steal-labels/) }));
     // the hostile client never completed a step: dropped after the step timeout; the real one trained
     expect(result.participants).toEqual([0]);

@@ -30,8 +30,11 @@ async function authServer(clients: number, over: Parameters<typeof testConfig>[0
   await initBackend('wasm');
   const data = readDataset('fashion-mnist', null);
   const secret = newSecret();
-  const server = closeAfterTest(await SplitServer.start({ config: cfg, runId: 'run-1', setup: setupExperiment(cfg, data), auth: { secret } }), (x) => x.close());
-  return { server, secret, tokens: mintTokens(secret, 'run-1', clients, 3600), cfg };
+  let steps = 0;
+  const server = closeAfterTest(await SplitServer.start({ config: cfg, runId: 'run-1', setup: setupExperiment(cfg, data), auth: { secret }, onStep: () => steps++ }), (x) => x.close());
+  /** Resolves once the server has completed `n` lockstep steps (mid-round: steps are in flight). */
+  const stepsDone = (n: number) => until(() => steps >= n);
+  return { server, secret, tokens: mintTokens(secret, 'run-1', clients, 3600), cfg, stepsDone };
 }
 
 describe('authentication', () => {
@@ -99,9 +102,8 @@ describe('hostile input', () => {
     expect(result.clients.find((c) => c.id === 0)!.steps).toBe(4);
     await server.close();
     await fleet.terminate();
-    await new Promise((r) => setTimeout(r, 100));
     // everything the server built for this run is gone except what it held before the round
-    expect(tf.memory().numTensors).toBeLessThanOrEqual(before);
+    await until(() => tf.memory().numTensors <= before, 5_000);
   });
 });
 
@@ -135,9 +137,9 @@ describe('faults', () => {
     const r0 = await server.runRound(0);
     expect(r0.participants).toEqual([0]);
     expect(r0.dropped).toEqual([1]);
-    await new Promise((r) => setTimeout(r, 50));
     // server and (in-process) client freed everything of the abandoned step; what is new is the
     // middle optimiser's momentum state, created by its first update (one tensor per parameter)
+    await until(() => tf.memory().numTensors <= before + server.middle.vars.length, 5_000);
     expect(tf.memory().numTensors).toBe(before + server.middle.vars.length);
     // reconnect with the same token: same client id, back from the next round
     const { client: c2 } = await inProcessClient(server.url, tokens[1]!, 1);
@@ -170,13 +172,12 @@ describe('faults', () => {
   });
 
   it('a crashed client-sim worker is reported with its client ids; the round completes with the other worker’s clients and the fleet goes on', async () => {
-    const { server, tokens } = await authServer(4, { training: { rounds: 2, maxStepsPerRound: 6, stepTimeoutSeconds: 20, batchSize: 16 } });
+    const { server, tokens, stepsDone } = await authServer(4, { training: { rounds: 2, maxStepsPerRound: 6, stepTimeoutSeconds: 20, batchSize: 16 } });
     const fleet = closeAfterTest(await startFleet({ serverUrl: server.url, clients: 4, workers: 2, backend: 'wasm', tokens }), (f) => f.terminate());
     await server.waitForClients();
     const [alive, victims] = [fleet.clientIds[0]!.slice().sort(), fleet.clientIds[1]!.slice().sort()];
     const round = server.runRound(0);
-    await until(() => server.clientStates().some((c) => c.active));
-    await new Promise((r) => setTimeout(r, 300)); // mid-round: steps are in flight
+    await stepsDone(1); // mid-round: steps are in flight
     await fleet.injectWorkerCrash(1);
     const r0 = await round;
     expect(r0.participants).toEqual(alive);
@@ -194,15 +195,14 @@ describe('faults', () => {
   });
 
   it('a client process killed with SIGKILL mid-round is dropped; the others finish the round and the next one', async () => {
-    const { server, tokens } = await authServer(3, { training: { rounds: 2, maxStepsPerRound: 6, stepTimeoutSeconds: 20, batchSize: 16 } });
+    const { server, tokens, stepsDone } = await authServer(3, { training: { rounds: 2, maxStepsPerRound: 6, stepTimeoutSeconds: 20, batchSize: 16 } });
     const fleet = closeAfterTest(await startFleet({ serverUrl: server.url, clients: 2, workers: 1, backend: 'wasm', tokens: tokens.slice(0, 2) }), (f) => f.terminate());
     const dir = mkdtempSync(join(tmpdir(), 'sf-kill-'));
     writeFileSync(join(dir, 'tokens.json'), JSON.stringify(tokens), { mode: 0o600 });
     const child = spawn(process.execPath, ['apps/server/src/cli/cli.ts', 'fleet', '--server', server.url, '--clients', '1', '--workers', '1', '--backend', 'wasm', '--tokens', join(dir, 'tokens.json'), '--first-client', '2', '--quiet'], { stdio: 'ignore' });
     await server.waitForClients();
     const round = server.runRound(0);
-    await until(() => server.clientStates().some((c) => c.active));
-    await new Promise((r) => setTimeout(r, 300));
+    await stepsDone(1); // mid-round: steps are in flight
     child.kill('SIGKILL');
     const r0 = await round;
     expect(r0.participants).toEqual([0, 1]);
