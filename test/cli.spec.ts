@@ -86,6 +86,7 @@ describe('splitfleet CLI', () => {
 
     const b = join(tmp(), 'b');
     const child = spawn(process.execPath, [CLI, 'run', ...small, ...rounds, '--out', b, '--quiet'], { detached: true, stdio: 'ignore' });
+    const exited = new Promise((r) => child.once('exit', r));
     // wait (on the file the run writes, not a sleep) until round 2 is done, then kill everything
     await new Promise<void>((resolve, reject) => {
       const t = setInterval(() => {
@@ -105,7 +106,7 @@ describe('splitfleet CLI', () => {
         reject(new Error('run finished before it could be killed'));
       });
     });
-    await new Promise((r) => setTimeout(r, 300));
+    await exited; // the server process is gone: results.json is as the kill left it
     const killed = readResults(b);
     expect(killed.status).toBe('running');
     expect(killed.rounds.length).toBeLessThan(4);
