@@ -1,12 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { io, type Socket } from 'socket.io-client';
-import { decodeTensor, encodeTensor, PROTOCOL_VERSION, sizeOf, type ErrorReply, type RoundResult } from '@splitfleet/splitcore';
+import { decodeTensor, encodeTensor, PROTOCOL_VERSION, sizeOf, type ErrorReply, type RoundResult, type ServerTaps } from '@splitfleet/splitcore';
 import { readDatasetCached, SplitClient, startFleet, type FleetHandle } from '@splitfleet/client-sim';
 import { initBackend, readDataset } from '@splitfleet/client-sim/node';
 import { mintTokens, newSecret } from '../apps/server/src/server/auth.ts';
 import { SplitServer } from '../apps/server/src/server/split-server.ts';
 import { setupExperiment } from '../apps/server/src/experiment/setup.ts';
-import { testConfig } from './helpers.ts';
+import { closeAfterTest, testConfig } from './helpers.ts';
 
 /**
  * A client holding a valid token attacks the run from inside the protocol. Client 0 is the attacker
@@ -129,6 +129,17 @@ describe('a client with a valid token', () => {
     expect(run.errors.some((e) => /lossSum -1e\+300/.test(e.message))).toBe(true);
   });
 
+  it('cannot skip training with an empty roundDone right after roundStart: refused, dropped, the others complete', async () => {
+    const run = await hostileRun(async (url, token, errors) => {
+      const s = await connect(url, token, errors);
+      await s.emitWithAck('hello', { type: 'hello', protocol: PROTOCOL_VERSION, slot: 0, fleetId: 'rogue', runtime: 'node', backend: 'wasm', adapter: null });
+      s.on('roundStart', (m: { round: number; weights: Uint8Array[] }) =>
+        s.emit('roundDone', { type: 'roundDone', round: m.round, samples: 0, steps: 0, lossSum: 0, computeMs: 0, weights: m.weights }));
+    });
+    expectHonestRoundsComplete(run);
+    expect(run.errors.some((e) => /steps 0 but the server assigned 12 and served 0/.test(e.message))).toBe(true);
+  });
+
   it('cannot void a round by racing ahead (forwards for steps 1–43, holding back step 0): refused, dropped, the others complete', async () => {
     const run = await hostileRun(async (url, token, errors) => {
       const s = await connect(url, token, errors);
@@ -157,5 +168,28 @@ describe('a client with a valid token', () => {
     const medianAcc = median.rounds.at(-1)!.testAccuracy;
     expect(meanAcc).toBeLessThan(0.3);
     expect(medianAcc).toBeGreaterThan(meanAcc + 0.2);
+  });
+
+  it('cannot crash the server by leaving while slow taps hold the observation queue (server.taps.whenFull: wait)', async () => {
+    const cfg = testConfig({
+      seed: 5, fleet: { clients: 3, workers: 1 }, server: { taps: { queue: 1, whenFull: 'wait' } },
+      training: { rounds: 1, batchSize: 32, maxStepsPerRound: 3, stepTimeoutSeconds: 10 }, data: { testSamples: 200 },
+    });
+    await initBackend('wasm');
+    const secret = newSecret();
+    const slow: ServerTaps = { name: 'slow', onSmashed: () => new Promise((r) => setTimeout(r, 300)) };
+    const server = closeAfterTest(await SplitServer.start({ config: cfg, runId: 'h', setup: setupExperiment(cfg, readDataset(cfg.data.name, cfg.data.dir)), auth: { secret }, taps: [slow], log: () => {} }), (x) => x.close());
+    const tokens = mintTokens(secret, 'h', 3, 600);
+    closeAfterTest(await startFleet({ serverUrl: server.url, clients: 2, workers: 1, backend: 'wasm', tokens: tokens.slice(0, 2) }), (f) => f.terminate());
+    // client 2 (last in the step's order, so the honest clients' observations are pushed before its
+    // own) leaves the moment its forward is answered
+    const s = await connect(server.url, tokens[2]!, []);
+    await s.emitWithAck('hello', { type: 'hello', protocol: PROTOCOL_VERSION, slot: 0, fleetId: 'rogue', runtime: 'node', backend: 'wasm', adapter: null });
+    const z = encodeTensor({ dtype: 'float32', shape: [32, 14, 14, 32], data: new Float32Array(32 * 14 * 14 * 32) });
+    s.on('roundStart', (m: { round: number }) => void s.emitWithAck('forward', { type: 'forward', round: m.round, step: 0, purpose: 'train', z }).then(() => s.disconnect(), () => {}));
+    await server.waitForClients();
+    const r = await server.runRound(0);
+    expect(r.participants).toEqual([0, 1]);
+    expect(r.dropped).toEqual([2]);
   });
 });

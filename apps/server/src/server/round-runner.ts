@@ -58,6 +58,8 @@ export class RoundRunner {
   private readonly secondsPerStep = new Map<number, number>();
   private readonly doneWaiters = new Map<number, Waiter<Completed>>();
   private readonly evalWaiters = new Map<number, Waiter<EvalResult>>();
+  /** Steps each client of the round was given in its roundStart. */
+  private readonly assignedSteps = new Map<number, number>();
 
   constructor(deps: RoundRunnerDeps) {
     this.d = deps;
@@ -82,7 +84,7 @@ export class RoundRunner {
    */
   roundDone(id: number, msg: RoundDone): ErrorReply | null {
     if (msg.round !== this.round || !this.doneWaiters.has(id)) return errorReply('not-expected', `client ${id}: no round ${msg.round} of yours is in progress`);
-    const problem = roundDoneProblem(msg, this.d.serving.served(id));
+    const problem = roundDoneProblem(msg, this.d.serving.served(id), this.assignedSteps.get(id) ?? 0);
     let weights: WeightArray[] | null = null;
     let reply: ErrorReply | null = problem ? errorReply('bad-message', `roundDone: ${problem}`) : null;
     try {
@@ -164,8 +166,10 @@ export class RoundRunner {
     const encoded = new Map<readonly WeightArray[], Uint8Array[]>();
     const waits = new Map<number, Promise<Completed | null>>();
     for (const [id, n] of steps) {
-      // generous: a round may take many steps
-      waits.set(id, this.wait(this.doneWaiters, id, this.d.settings.stepTimeoutMs * Math.max(1, n)));
+      this.assignedSteps.set(id, n);
+      // each lockstep step may legitimately take up to two step timeouts (forward and backward waits,
+      // which drop whoever stalls): the roundDone deadline must outlast the slowest honest phase
+      waits.set(id, this.wait(this.doneWaiters, id, this.d.settings.stepTimeoutMs * (2 * n + 1)));
       // every round starts from weights the server holds: what makes a resumed run exact
       const w = weightsOf(id);
       if (!encoded.has(w)) encoded.set(w, weightsToFrames(w));
@@ -193,8 +197,10 @@ export class RoundRunner {
         updates.push({ id, weights: c.weights, samples: c.msg.samples });
       }
     }
-    await this.d.serving.endRound(new Map(updates.map((u) => [u.id, u.samples])));
-    state.global = strategy.aggregate(state, updates, (u) => combineUpdates(this.d.settings.aggregation, u));
+    // an update of no samples carries nothing to weigh (FedAvg's weights would sum to zero)
+    const weighed = updates.filter((u) => u.samples > 0);
+    await this.d.serving.endRound(new Map(weighed.map((u) => [u.id, u.samples])));
+    state.global = strategy.aggregate(state, weighed, (u) => combineUpdates(this.d.settings.aggregation, u));
     for (const u of updates) state.perClient.set(u.id, u.weights);
     return { done, updates };
   }
@@ -202,24 +208,32 @@ export class RoundRunner {
   private async evaluateOn(id: number, weights: readonly WeightArray[]): Promise<EvalResult | null> {
     const c = this.d.registry.get(id);
     if (!c?.connected) return null;
-    const p = this.wait(this.evalWaiters, id, this.d.settings.stepTimeoutMs * 10);
+    // an evaluation is a few forwards of its own: a client that ignores it costs two step timeouts, once
+    const p = this.wait(this.evalWaiters, id, this.d.settings.stepTimeoutMs * 2);
     c.socket.emit('evaluate', { type: 'evaluate', round: this.round, weights: weightsToFrames(weights) });
     return p;
   }
 
-  /** `global`: the shared model once, on the first client that answers; `per-client`: every client its own. */
-  private async evaluate(survivors: readonly number[]): Promise<Map<number, EvalResult>> {
+  /**
+   * `global`: the shared model once, on the first client that answers, trying the round's survivors
+   * first and then any other connected client (a survivor may refuse, time out or leave);
+   * `per-client`: every survivor its own model, or, if none answers, the other connected clients theirs.
+   */
+  private async evaluate(survivors: readonly number[], others: readonly number[]): Promise<Map<number, EvalResult>> {
     const { strategy, state } = this.d;
     const evals = new Map<number, EvalResult>();
     if (strategy.evaluate === 'per-client') {
-      const rs = await Promise.all(survivors.map((id) => this.evaluateOn(id, state.perClient.get(id) ?? state.global)));
-      survivors.forEach((id, i) => rs[i] && evals.set(id, rs[i]));
+      for (const group of [survivors, others]) {
+        const rs = await Promise.all(group.map((id) => this.evaluateOn(id, state.perClient.get(id) ?? state.global)));
+        group.forEach((id, i) => rs[i] && evals.set(id, rs[i]));
+        if (evals.size) break;
+      }
       return evals;
     }
-    for (const id of survivors) {
+    for (const id of [...survivors, ...others]) {
       const r = await this.evaluateOn(id, state.global);
       if (!r) continue;
-      for (const s of survivors) evals.set(s, r);
+      for (const s of survivors.length ? survivors : [id]) evals.set(s, r);
       break;
     }
     return evals;
@@ -244,7 +258,7 @@ export class RoundRunner {
     // good), else on the round's clients, else (nobody trained) on any connected client
     const completed = ids.filter((id) => done.has(id));
     const survivors = (completed.length ? completed : ids.length ? ids : connected).filter((id) => registry.get(id)?.connected);
-    const evals = await this.evaluate(survivors);
+    const evals = await this.evaluate(survivors, connected.filter((id) => !survivors.includes(id) && registry.get(id)?.connected));
     const result = summarizeRound({
       round, strategy: this.d.strategy, selection, done, evals, wallSeconds: (performance.now() - t0) / 1000,
       client: (id) => {

@@ -7,17 +7,19 @@ describe('client claims are bounded by what the server assigned and served', () 
   const honest = { steps: 4, samples: 60, lossSum: 130.2, computeMs: 812 };
 
   it('an honest roundDone passes; inflated samples, other step counts and impossible losses do not', () => {
-    expect(roundDoneProblem(honest, served)).toBeNull();
-    expect(roundDoneProblem({ ...honest, samples: 1e15 }, served)).toMatch(/samples 1000000000000000 but the server served 60 rows/);
-    expect(roundDoneProblem({ ...honest, steps: 43 }, served)).toMatch(/steps 43/);
-    expect(roundDoneProblem({ ...honest, lossSum: -1e300 }, served)).toMatch(/lossSum/);
-    expect(roundDoneProblem({ ...honest, lossSum: NaN }, served)).toMatch(/lossSum/);
+    expect(roundDoneProblem(honest, served, 4)).toBeNull();
+    expect(roundDoneProblem({ ...honest, samples: 1e15 }, served, 4)).toMatch(/samples 1000000000000000 but the server served 60 rows/);
+    expect(roundDoneProblem({ ...honest, steps: 43 }, served, 4)).toMatch(/steps 43/);
+    expect(roundDoneProblem({ ...honest, lossSum: -1e300 }, served, 4)).toMatch(/lossSum/);
+    expect(roundDoneProblem({ ...honest, lossSum: NaN }, served, 4)).toMatch(/lossSum/);
+    // an empty roundDone right after roundStart: nothing served yet, but the claim matches that
+    expect(roundDoneProblem({ ...honest, steps: 0, samples: 0 }, { steps: 0, samples: 0 }, 4)).toMatch(/assigned 4 and served 0/);
   });
 
   it('any roundDone whose counts differ from what was served is refused', () => {
     fc.assert(fc.property(fc.nat(100), fc.nat(10_000), (steps, samples) => {
       fc.pre(steps !== served.steps || samples !== served.samples);
-      expect(roundDoneProblem({ ...honest, steps, samples }, served)).not.toBeNull();
+      expect(roundDoneProblem({ ...honest, steps, samples }, served, 4)).not.toBeNull();
     }));
   });
 

@@ -16,8 +16,9 @@ export interface ServedTraining {
 
 const finiteNonNegative = (v: number) => Number.isFinite(v) && v >= 0;
 
-export function roundDoneProblem(msg: Pick<RoundDone, 'steps' | 'samples' | 'lossSum' | 'computeMs'>, served: ServedTraining): string | null {
-  if (msg.steps !== served.steps) return `steps ${msg.steps} but the server served ${served.steps}`;
+/** `assignedSteps`: the steps roundStart gave the client; a roundDone comes only after all were served. */
+export function roundDoneProblem(msg: Pick<RoundDone, 'steps' | 'samples' | 'lossSum' | 'computeMs'>, served: ServedTraining, assignedSteps: number): string | null {
+  if (msg.steps !== assignedSteps || served.steps !== assignedSteps) return `steps ${msg.steps} but the server assigned ${assignedSteps} and served ${served.steps}`;
   if (msg.samples !== served.samples) return `samples ${msg.samples} but the server served ${served.samples} rows`;
   if (!finiteNonNegative(msg.lossSum)) return `lossSum ${msg.lossSum} is not a finite non-negative number`;
   if (!finiteNonNegative(msg.computeMs)) return `computeMs ${msg.computeMs} is not a finite non-negative number`;

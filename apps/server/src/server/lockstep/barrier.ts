@@ -41,6 +41,14 @@ export class StepBarrier<T> {
     return item;
   }
 
+  /** Ends the barrier without completing it (its phase is over): returns what had arrived. */
+  cancel(): T[] {
+    if (this.done) return [];
+    this.done = true;
+    clearTimeout(this.timer);
+    return [...this.arrivals.values()];
+  }
+
   private check(): void {
     if (!this.done && [...this.expected].every((id) => this.arrivals.has(id))) this.finish();
   }

@@ -57,8 +57,13 @@ export class SharedMiddleServing implements StepServing {
     return this.active.has(id);
   }
 
+  /** Nothing of the phase outlives it: open steps are cancelled (their timers too), kept tensors freed. */
   endPhase(): void {
     this.active = new Set();
+    for (const b of this.forwardBarriers.values()) for (const a of b.cancel()) a.z.dispose();
+    for (const b of this.backwardBarriers.values()) for (const a of b.cancel()) a.gm.dispose();
+    for (const f of this.inflight.values()) f.z.dispose();
+    this.inflight.clear();
     this.dropStepCache();
   }
 
@@ -134,7 +139,9 @@ export class SharedMiddleServing implements StepServing {
       a.ack({ type: 'middle', m: frames[i]! });
       answered.push([id, a.z]);
     });
-    for (const [id, z] of answered) await this.d.taps.push('onSmashed', [z], ([v]) => ({ clientId: id, round, step, z: v! }));
+    // every push copies its tensors when called: all copies exist before any push waits for room, so a
+    // client dropped meanwhile (its z freed) cannot break a later push
+    await Promise.all(answered.map(([id, z]) => this.d.taps.push('onSmashed', [z], ([v]) => ({ clientId: id, round, step, z: v! }))));
   }
 
   backward(id: number, round: number, step: number, gmFrame: Uint8Array, ack: BackwardAck): ErrorReply | null {
@@ -181,10 +188,8 @@ export class SharedMiddleServing implements StepServing {
       a.ack({ type: 'gradient', gz: frames[i]! });
       answered.push([id, fl.z, a.gm]);
     });
-    for (const [id, z, gm] of answered) {
-      await this.d.taps.push('onGradient', [z, gm], ([vz, vg]) => ({ clientId: id, round, step, z: vz!, gm: vg! }));
-      tf.dispose([z, gm]);
-    }
+    await Promise.all(answered.map(([id, z, gm]) => this.d.taps.push('onGradient', [z, gm], ([vz, vg]) => ({ clientId: id, round, step, z: vz!, gm: vg! }))));
+    tf.dispose(answered.flatMap(([, z, gm]) => [z, gm]));
     this.d.events.step(round, step + 1, Math.max(0, ...[...this.active].map((id) => this.stepsOf.get(id) ?? 0)));
   }
 
