@@ -3,13 +3,7 @@
  * remote address, and one for the whole server so that many addresses together cannot flood it
  * either. Pure (the clock is injected) so the limits can be tested without waiting.
  */
-
-export interface BucketLimit {
-  /** Requests allowed at once. */
-  readonly burst: number;
-  /** Requests the bucket regains per second. */
-  readonly perSecond: number;
-}
+import { TokenBucket, type BucketLimit } from './token-bucket.ts';
 
 export interface RequestLimits {
   readonly perAddress: BucketLimit;
@@ -29,43 +23,16 @@ export interface Refusal {
 // cannot grow the map without bound, and the server-wide bucket still limits what the forgotten get
 const MAX_TRACKED_ADDRESSES = 10_000;
 
-class Bucket {
-  private tokens: number;
-  private last: number;
-  private readonly limit: BucketLimit;
-
-  constructor(limit: BucketLimit, now: number) {
-    this.limit = limit;
-    this.tokens = limit.burst;
-    this.last = now;
-  }
-
-  /** Seconds until one request is allowed (0: now). */
-  wait(now: number): number {
-    this.tokens = Math.min(this.limit.burst, this.tokens + ((now - this.last) / 1000) * this.limit.perSecond);
-    this.last = now;
-    return this.tokens >= 1 ? 0 : (1 - this.tokens) / this.limit.perSecond;
-  }
-
-  take(): void {
-    this.tokens -= 1;
-  }
-
-  full(now: number): boolean {
-    return this.wait(now) === 0 && this.tokens >= this.limit.burst;
-  }
-}
-
 export class RequestLimiter {
-  private readonly addresses = new Map<string, Bucket>();
-  private readonly overall: Bucket;
+  private readonly addresses = new Map<string, TokenBucket>();
+  private readonly overall: TokenBucket;
   private readonly limits: RequestLimits;
   private readonly now: () => number;
 
   constructor(limits: RequestLimits = JOIN_LIMITS, now: () => number = () => performance.now()) {
     this.limits = limits;
     this.now = now;
-    this.overall = new Bucket(limits.overall, now());
+    this.overall = new TokenBucket(limits.overall, now());
   }
 
   /** Counts one request from `address`; null when it may go ahead, else the refusal. */
@@ -82,12 +49,12 @@ export class RequestLimiter {
     return null;
   }
 
-  private track(address: string, now: number): Bucket {
+  private track(address: string, now: number): TokenBucket {
     if (this.addresses.size >= MAX_TRACKED_ADDRESSES) {
       for (const [a, b] of this.addresses) if (b.full(now)) this.addresses.delete(a);
       if (this.addresses.size >= MAX_TRACKED_ADDRESSES) this.addresses.delete(this.addresses.keys().next().value!);
     }
-    const b = new Bucket(this.limits.perAddress, now);
+    const b = new TokenBucket(this.limits.perAddress, now);
     this.addresses.set(address, b);
     return b;
   }

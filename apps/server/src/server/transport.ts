@@ -8,6 +8,7 @@ import {
 import type { z } from 'zod';
 import { AuthError, verifyToken } from './auth.ts';
 import type { ClientConn, IoSocket } from './admission.ts';
+import { TokenBucket } from './token-bucket.ts';
 
 /** Every inbound event and the schema its payload must pass: the one list of known events. */
 const INBOUND = {
@@ -158,28 +159,23 @@ export class Transport {
 class ConnectionGuard {
   client: ClientConn | null = null;
   private strikes = 0;
-  private tokens: number;
-  private last = performance.now();
+  /** server.rateLimit messages per second, as many at once. */
+  private readonly bucket: TokenBucket;
   private readonly socket: IoSocket;
   private readonly o: TransportOptions;
 
   constructor(socket: IoSocket, o: TransportOptions) {
     this.socket = socket;
     this.o = o;
-    this.tokens = o.rateLimit;
+    this.bucket = new TokenBucket({ burst: o.rateLimit, perSecond: o.rateLimit }, performance.now());
   }
 
-  /** Token bucket of server.rateLimit messages per second. */
   admitPacket(ack: unknown): boolean {
-    const now = performance.now();
-    const rate = this.o.rateLimit;
-    this.tokens = Math.min(rate, this.tokens + ((now - this.last) / 1000) * rate);
-    this.last = now;
-    if (this.tokens < 1) {
-      this.reject(ack, errorReply('rate-limited', `more than ${rate} messages per second (server.rateLimit)`));
+    if (this.bucket.wait(performance.now()) > 0) {
+      this.reject(ack, errorReply('rate-limited', `more than ${this.o.rateLimit} messages per second (server.rateLimit)`));
       return false;
     }
-    this.tokens -= 1;
+    this.bucket.take();
     return true;
   }
 
