@@ -67,33 +67,36 @@ export const RunResultsSchema = z.object({
 }).strict();
 export type RunResults = z.infer<typeof RunResultsSchema>;
 
-/** Checks a results object against the schema; the error names the first bad field and where it came from. */
-export function parseResults(raw: unknown, source: string): RunResults {
-  const r = RunResultsSchema.safeParse(raw);
+/** `raw` checked against `schema`; the error names `source`, what it should be, and the first bad field. */
+function parseChecked<S extends z.ZodType>(schema: S, raw: unknown, source: string, what: string): z.infer<S> {
+  const r = schema.safeParse(raw);
   if (r.success) return r.data;
   const i = r.error.issues[0]!;
-  throw new ConfigError(`${source}: not a splitfleet results file (schema ${RESULTS_SCHEMA_VERSION}): ${i.path.join('.') || '(root)'}: ${i.message}`);
+  throw new ConfigError(`${source}: not ${what}: ${i.path.join('.') || '(root)'}: ${i.message}`);
+}
+
+function readJson(path: string): unknown {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new ConfigError(`${path}: not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+/** Checks a results object against the schema; the error names the first bad field and where it came from. */
+export function parseResults(raw: unknown, source: string): RunResults {
+  return parseChecked(RunResultsSchema, raw, source, `a splitfleet results file (schema ${RESULTS_SCHEMA_VERSION})`);
 }
 
 /** Reads and checks `<dir>/results.json`: the one way every reader gets a run's results. */
 export function readResults(dir: string): RunResults {
   const path = join(dir, 'results.json');
   if (!existsSync(path)) throw new ConfigError(`${path} not found: is ${dir} a splitfleet run directory?`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new ConfigError(`${path}: not valid JSON: ${(e as Error).message}`);
-  }
-  return parseResults(raw, path);
+  return parseResults(readJson(path), path);
 }
 
 /** Reads and checks `<dir>/attack.json` (written by `attack --run` and by runs that attack); none: undefined. */
 export function readAttack(dir: string): AttackReport | undefined {
   const path = join(dir, 'attack.json');
-  if (!existsSync(path)) return undefined;
-  const r = AttackReportSchema.safeParse(JSON.parse(readFileSync(path, 'utf8')));
-  if (r.success) return r.data;
-  const i = r.error.issues[0]!;
-  throw new ConfigError(`${path}: not a splitfleet attack report: ${i.path.join('.') || '(root)'}: ${i.message}`);
+  return existsSync(path) ? parseChecked(AttackReportSchema, readJson(path), path, 'a splitfleet attack report') : undefined;
 }
