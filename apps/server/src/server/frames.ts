@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { CodecError, errorReply, float32Bytes, frameToTensor, headerBytes, type ErrorReply, type SplitModel } from '@splitfleet/splitcore';
+import { CodecError, errorReply, float32Bytes, framesToWeights, frameToTensor, headerBytes, type ErrorReply, type SplitModel, type WeightArray } from '@splitfleet/splitcore';
 
 /**
  * Frame policy of the split server: the largest legal frame, and decoding a client's tensor frame
@@ -27,6 +27,15 @@ export class FramePolicy {
   /** The gradient at the middle's output for a forward of `rows` rows: exactly that many. */
   middleGradient(frame: Uint8Array, rows: number): tf.Tensor | ErrorReply {
     return decode(frame, { sampleShape: this.split.middle.outputShape, maxBatch: rows, batch: rows });
+  }
+
+  /** A client's head+tail weights (roundDone): the model's shapes, finite values. */
+  headTail(frames: readonly Uint8Array[]): WeightArray[] | ErrorReply {
+    try {
+      return framesToWeights(frames, [...this.split.head.params, ...this.split.tail.params]);
+    } catch (e) {
+      return toErrorReply(e);
+    }
   }
 }
 

@@ -1,5 +1,5 @@
 import {
-  combineUpdates, errorReply, evalResultProblem, framesToWeights, predictRoundSeconds, roundDoneProblem,
+  combineUpdates, errorReply, evalResultProblem, predictRoundSeconds, roundDoneProblem,
   type Aggregation, type AssignedEvaluation, type ErrorReply, secondsPerStepOf, selectClients, stepsPerRound, summarizeRound, weightsToFrames,
   type ClientProfile, type ClientUpdate, type EvalResult, type RoundDone, type RoundResult, type RoundStrategy, type Traffic,
   type WeightArray,
@@ -8,7 +8,7 @@ import type { ClientRegistry } from './admission.ts';
 import type { ModelState } from './model-state.ts';
 import type { StepServing } from './lockstep/step-serving.ts';
 import type { TapQueue } from './tap-queue.ts';
-import { toErrorReply } from './frames.ts';
+import type { FramePolicy } from './frames.ts';
 
 interface Waiter<T> { resolve: (v: T | null) => void; timer: ReturnType<typeof setTimeout> }
 
@@ -37,6 +37,8 @@ export interface RoundRunnerDeps {
   readonly serving: StepServing;
   readonly registry: ClientRegistry;
   readonly state: ModelState;
+  /** Decodes what clients send (their roundDone weights). */
+  readonly frames: FramePolicy;
   readonly taps: TapQueue;
   readonly profiles: readonly ClientProfile[];
   readonly settings: RoundSettings;
@@ -85,16 +87,10 @@ export class RoundRunner {
   roundDone(id: number, msg: RoundDone): ErrorReply | null {
     if (msg.round !== this.round || !this.doneWaiters.has(id)) return errorReply('not-expected', `client ${id}: no round ${msg.round} of yours is in progress`);
     const problem = roundDoneProblem(msg, this.d.serving.served(id), this.assignedSteps.get(id) ?? 0);
-    let weights: WeightArray[] | null = null;
-    let reply: ErrorReply | null = problem ? errorReply('bad-message', `roundDone: ${problem}`) : null;
-    try {
-      if (!reply) weights = framesToWeights(msg.weights, this.d.state.headTailParams);
-    } catch (e) {
-      reply = toErrorReply(e);
-    }
-    if (reply || !weights) {
-      this.drop(id, `refused its roundDone: ${reply!.message}`);
-      return reply;
+    const weights = problem ? errorReply('bad-message', `roundDone: ${problem}`) : this.d.frames.headTail(msg.weights);
+    if (!Array.isArray(weights)) {
+      this.drop(id, `refused its roundDone: ${weights.message}`);
+      return weights;
     }
     this.settle(this.doneWaiters, id, { msg, weights });
     return null;

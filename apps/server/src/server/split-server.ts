@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
-  combineUpdates, errorReply, middleForward, strategyFor, type AssignedEvaluation, tensorToFrame, type BackwardRequest, type ClientProfile, type ErrorReply, type EvalResult, type ForwardRequest, type Hello,
+  combineUpdates, errorReply, middleForward, strategyFor, type AssignedEvaluation, tensorToFrame, type BackwardRequest, type ClientProfile, type ErrorReply, type EvalResult, type ForwardRequest, type Hello, type ImageSet,
   type PartModel, type RoundDone,
   type RoundResult, type ServerTaps, type SplitModel, type WeightArray, type WireTensor,
 } from '@splitfleet/splitcore';
@@ -56,8 +56,8 @@ export class SplitServer {
   private serving!: StepServing;
   private runner!: RoundRunner;
   private transport!: Transport;
-  /** The first this-many test samples are every client's evaluation set. */
-  private evalSampleCount = 0;
+  /** The first test samples are every client's evaluation set: how many, and of each class (evalDone's bound). */
+  private readonly evaluation: AssignedEvaluation;
 
   private constructor(opts: SplitServerOptions) {
     const { config: cfg, setup } = opts;
@@ -70,7 +70,7 @@ export class SplitServer {
     this.maxFrameBytes = this.frames.maxFrameBytes;
     this.taps = new TapQueue(opts.taps ?? [], { capacity: cfg.server.taps.queue, whenFull: cfg.server.taps.whenFull, log: this.log });
     const testCount = Math.min(cfg.data.testSamples ?? setup.data.test.count, setup.data.test.count);
-    this.evalSampleCount = testCount;
+    this.evaluation = assignedEvaluation(setup.data.test, testCount);
     this.registry = new ClientRegistry({
       runId: opts.runId, seed: cfg.seed, slots: cfg.fleet.clients, partitions: setup.partitions, inputNoise: setup.inputNoise,
       profiles: setup.profiles, trainLabels: setup.data.train.labels, classes: setup.data.train.classes,
@@ -107,21 +107,12 @@ export class SplitServer {
     if (strategy.middle === 'per-client') this.serving = new PerClientMiddleServing(deps, cfg.training.optimizer, (u) => combineUpdates(aggregation, u));
     else this.serving = new SharedMiddleServing(deps, await this.startPool(cfg.server.middleThreads), this.state.opt);
     this.runner = new RoundRunner({
-      strategy, serving: this.serving, registry: this.registry, state: this.state, taps: this.taps, profiles: this.profiles, log: this.log,
+      strategy, serving: this.serving, registry: this.registry, state: this.state, frames: this.frames, taps: this.taps, profiles: this.profiles, log: this.log,
       settings: {
         seed: cfg.seed, batchSize: cfg.training.batchSize, maxStepsPerRound: cfg.training.maxStepsPerRound, stepTimeoutMs: cfg.training.stepTimeoutSeconds * 1000,
-        sample: cfg.fleet.sample, deadlineSeconds: cfg.training.deadlineSeconds, aggregation, evaluation: this.assignedEvaluation(),
+        sample: cfg.fleet.sample, deadlineSeconds: cfg.training.deadlineSeconds, aggregation, evaluation: this.evaluation,
       },
     });
-  }
-
-  /** The test samples every client evaluates on and how many of each class they hold (evalDone's bound). */
-  private assignedEvaluation(): AssignedEvaluation {
-    const { data } = this.opts.setup;
-    const n = this.evalSampleCount;
-    const totalByClass = new Array<number>(data.test.classes).fill(0);
-    for (let i = 0; i < n; i++) totalByClass[data.test.labels[i]!]!++;
-    return { samples: n, totalByClass };
   }
 
   private async startPool(threads: number): Promise<MiddlePool> {
@@ -268,4 +259,11 @@ export class SplitServer {
     await this.serving.close();
     this.state.dispose();
   }
+}
+
+/** The first `n` test samples, which every client evaluates on, and how many of each class they hold. */
+function assignedEvaluation(test: ImageSet, n: number): AssignedEvaluation {
+  const totalByClass = new Array<number>(test.classes).fill(0);
+  for (let i = 0; i < n; i++) totalByClass[test.labels[i]!]!++;
+  return { samples: n, totalByClass };
 }

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   applyGradients, backwardFromCache, disposeCache, disposeOptimizer, errorReply, forwardKeep, makeOptimizer,
-  PartModel, tensorToFrame, type ErrorReply, type ForwardCache, type OptimizerConfig, type ServedTraining, type WeightArray,
+  PartModel, tensorToFrame, type ErrorReply, type ForwardCache, type OptimizerConfig, type ServedTraining, type WeightArray, type WeightedUpdate,
 } from '@splitfleet/splitcore';
 import { isTensor } from '../frames.ts';
 import type { BackwardAck, ForwardAck, StepServing, StepServingDeps } from './step-serving.ts';
@@ -30,7 +30,7 @@ export class PerClientMiddleServing implements StepServing {
   private active = new Set<number>();
   private stepsOf: ReadonlyMap<number, number> = new Map();
 
-  private readonly combine: (lists: readonly { weights: readonly WeightArray[]; samples: number }[]) => WeightArray[];
+  private readonly combine: (updates: readonly WeightedUpdate[]) => WeightArray[];
 
   /** `combine` is the run's aggregation rule, the same one heads and tails are combined with. */
   constructor(deps: StepServingDeps, optimizer: OptimizerConfig, combine: PerClientMiddleServing['combine']) {

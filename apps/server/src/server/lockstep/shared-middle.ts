@@ -1,10 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { applyGradients, errorReply, middleVjp, tensorToFrame, type ErrorReply } from '@splitfleet/splitcore';
+import { applyGradients, errorReply, middleVjp, tensorToFrame, type ErrorReply, type ServedTraining } from '@splitfleet/splitcore';
 import { isTensor } from '../frames.ts';
 import { StepBarrier } from './barrier.ts';
 import type { MiddlePool } from './middle-pool.ts';
 import type { BackwardAck, ForwardAck, StepServing, StepServingDeps } from './step-serving.ts';
-import type { ServedTraining } from '@splitfleet/splitcore';
 
 interface ForwardArrival { z: tf.Tensor; ack: ForwardAck }
 interface BackwardArrival { gm: tf.Tensor; ack: BackwardAck }
@@ -29,7 +28,7 @@ export class SharedMiddleServing implements StepServing {
   private backwardBarriers = new Map<number, StepBarrier<BackwardArrival>>();
   private readonly inflight = new Map<number, Inflight>();
   /** Steps (and their rows) whose backward this phase answered, per client: its step window and its claims' bound. */
-  private readonly servedOf = new Map<number, { steps: number; samples: number }>();
+  private readonly servedOf = new Map<number, ServedTraining>();
   /** Which step's forward the pool keeps activations of, for its backward. */
   private stepCache: { round: number; step: number; ids: number[] } | null = null;
 
