@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { io, type Socket } from 'socket.io-client';
 import { decodeTensor, encodeTensor, PROTOCOL_VERSION, sizeOf, type ErrorReply, type RoundResult, type ServerTaps } from '@splitfleet/splitcore';
 import { readDatasetCached, SplitClient, startFleet, type FleetHandle } from '@splitfleet/client-sim';
@@ -24,10 +24,6 @@ const cfgOf = (over: Parameters<typeof testConfig>[0] = {}) => testConfig({
 
 type Emit = (event: string, ...args: unknown[]) => unknown;
 interface Run { server: SplitServer; fleet: FleetHandle; errors: ErrorReply[]; rounds: RoundResult[]; close(): Promise<void> }
-const open: Run[] = [];
-afterEach(async () => {
-  for (const r of open.splice(0)) await r.close();
-});
 
 async function connect(url: string, token: string, errors: ErrorReply[]): Promise<Socket> {
   const s = io(url, { transports: ['websocket'], forceNew: true, reconnection: false, auth: { token } });
@@ -45,8 +41,9 @@ async function hostileRun(attacker: ((url: string, token: string, errors: ErrorR
   const tokens = mintTokens(secret, 'h', 3, 600);
   const errors: ErrorReply[] = [];
   const fleet = await startFleet({ serverUrl: server.url, clients: attacker ? 2 : 3, workers: 1, backend: 'wasm', tokens: attacker ? tokens.slice(1) : tokens });
+  closeAfterTest(server, (x) => x.close());
+  closeAfterTest(fleet, (f) => f.terminate());
   const run: Run = { server, fleet, errors, rounds: [], close: async () => { await server.close(); await fleet.terminate(); } };
-  open.push(run);
   if (attacker) await attacker(server.url, tokens[0]!, errors);
   await server.waitForClients();
   for (let r = 0; r < ROUNDS; r++) run.rounds.push(await server.runRound(r));
@@ -111,7 +108,6 @@ describe('a client with a valid token', () => {
     const honest = await hostileRun(null);
     const honestAcc = honest.rounds.at(-1)!.testAccuracy;
     await honest.close();
-    open.splice(0);
     const run = await hostileRun(tamperedClient((ev, m) => (ev === 'roundDone' ? { ...m, samples: 1e15, weights: (m.weights as Uint8Array[]).map(zeroFrame) } : m)));
     expectHonestRoundsComplete(run);
     expect(run.errors.some((e) => /samples 1000000000000000 but the server served \d+ rows/.test(e.message))).toBe(true);
@@ -161,7 +157,6 @@ describe('a client with a valid token', () => {
     const mean = await hostileRun(attack);
     const meanAcc = mean.rounds.at(-1)!.testAccuracy;
     await mean.close();
-    open.splice(0);
     const median = await hostileRun(attack, { training: { aggregation: { rule: 'median' } } });
     // the claim itself is honest-looking: the attacker takes part in every round
     expect(median.rounds.every((r) => r.participants.includes(0))).toBe(true);
