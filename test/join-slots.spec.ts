@@ -4,13 +4,13 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BUNDLED_FASHION_MNIST, startFleet, type FleetHandle } from '@splitfleet/client-sim';
+import { BUNDLED_FASHION_MNIST, startFleet } from '@splitfleet/client-sim';
 import { runExperiment } from '../apps/server/src/experiment/run.ts';
 import type { Config } from '../apps/server/src/experiment/config.ts';
 import { JoinSlots } from '../apps/server/src/server/join-slots.ts';
 import { runHttpHandler } from '../apps/server/src/server/run-http.ts';
 import type { SplitServer } from '../apps/server/src/server/split-server.ts';
-import { testConfig } from './helpers.ts';
+import { closeAfterTest, testConfig } from './helpers.ts';
 
 /** The client id a token is bound to (its payload; the signature is the server's business). */
 const tokenClient = (token: string): number => (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { client: number }).client;
@@ -27,10 +27,6 @@ function externalRun(cfg: Config) {
 }
 
 describe('join slots on a running server (real HTTP and sockets)', () => {
-  const fleets: FleetHandle[] = [];
-  afterEach(async () => {
-    await Promise.all(fleets.splice(0).map((f) => f.terminate()));
-  });
 
   it('hands out only the open slots, each once; the operator\'s fleet keeps its reserved slots and the run completes', async () => {
     const r = externalRun(testConfig({ fleet: { clients: 3, workers: 1, openSlots: 1 } }));
@@ -47,11 +43,11 @@ describe('join slots on a running server (real HTTP and sockets)', () => {
     // tokens.json holds the reserved slots only: a stranger cannot take the fleet's, nor the fleet the stranger's
     const reserved = JSON.parse(readFileSync(r.tokensFile, 'utf8')) as string[];
     expect(reserved.map(tokenClient)).toEqual([0, 1]);
-    fleets.push(await startFleet({ serverUrl: server.url, clients: 2, workers: 1, backend: 'wasm', tokens: reserved }));
+    closeAfterTest(await startFleet({ serverUrl: server.url, clients: 2, workers: 1, backend: 'wasm', tokens: reserved }), (f) => f.terminate());
     // the dashboard shows where the fleet's clients joined from
     const state = (await (await fetch(`${server.url}/api/state`)).json()) as { clients: { id: number; address: string; runtime: string }[] };
     expect(state.clients.map((c) => [c.id, c.address, c.runtime])).toEqual([[0, '127.0.0.1', 'node'], [1, '127.0.0.1', 'node']]);
-    fleets.push(await startFleet({ serverUrl: server.url, clients: 1, workers: 1, backend: 'wasm', tokens: [slot.token] }));
+    closeAfterTest(await startFleet({ serverUrl: server.url, clients: 1, workers: 1, backend: 'wasm', tokens: [slot.token] }), (f) => f.terminate());
     const { results } = await r.run;
     expect(results.status).toBe('completed');
     expect(results.rounds[0]!.participants).toEqual([0, 1, 2]);
@@ -69,7 +65,7 @@ describe('join slots on a running server (real HTTP and sockets)', () => {
     // every slot's token is the fleet's
     const reserved = JSON.parse(readFileSync(r.tokensFile, 'utf8')) as string[];
     expect(reserved.map(tokenClient)).toEqual([0, 1]);
-    fleets.push(await startFleet({ serverUrl: server.url, clients: 2, workers: 1, backend: 'wasm', tokens: reserved }));
+    closeAfterTest(await startFleet({ serverUrl: server.url, clients: 2, workers: 1, backend: 'wasm', tokens: reserved }), (f) => f.terminate());
     expect((await r.run).results.status).toBe('completed');
   });
 });
