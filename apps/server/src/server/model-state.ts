@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { disposeOptimizer, makeOptimizer, PartModel, type OptimizerConfig, type SplitModel, type WeightArray, type WireTensor } from '@splitfleet/splitcore';
+import { disposeOptimizer, makeOptimizer, PartModel, tensorsToWeights, weightsToTensors, type OptimizerConfig, type SplitModel, type WeightArray, type WireTensor } from '@splitfleet/splitcore';
 
 /** What the server's checkpoint meta says besides the tensors. */
 export interface ServerStateMeta {
@@ -40,11 +40,8 @@ export class ModelState {
    * is needed for an exact resume.)
    */
   async exportState(): Promise<{ meta: ServerStateMeta; tensors: Record<string, WireTensor> }> {
-    const tensors: Record<string, WireTensor> = {};
-    const put = (prefix: string, ws: readonly WeightArray[]) => ws.forEach((w, i) => (tensors[`${prefix}/${i}`] = { dtype: 'float32', shape: w.shape, data: w.values }));
-    put('middle', await this.middle.getWeights());
-    put('global', this.global);
-    for (const [id, w] of this.perClient) put(`client${id}`, w);
+    const tensors: Record<string, WireTensor> = { ...weightsToTensors('middle', await this.middle.getWeights()), ...weightsToTensors('global', this.global) };
+    for (const [id, w] of this.perClient) Object.assign(tensors, weightsToTensors(`client${id}`, w));
     const optNames: string[] = [];
     for (const [i, nt] of (await this.opt.getWeights()).entries()) {
       optNames.push(nt.name);
@@ -58,12 +55,7 @@ export class ModelState {
   }
 
   async importState(meta: ServerStateMeta, tensors: ReadonlyMap<string, WireTensor>): Promise<void> {
-    const get = (prefix: string, params: readonly { name: string }[]): WeightArray[] =>
-      params.map((p, i) => {
-        const t = tensors.get(`${prefix}/${i}`);
-        if (!t) throw new Error(`checkpoint lacks ${prefix}/${i}`);
-        return { name: p.name, shape: t.shape, values: t.data as Float32Array };
-      });
+    const get = (prefix: string, params: readonly { name: string }[]) => tensorsToWeights(prefix, tensors, params.map((p) => p.name));
     this.middle.setWeights(get('middle', this.split.middle.params));
     this.global = get('global', this.headTailParams);
     for (const id of meta.clients) this.perClient.set(id, get(`client${id}`, this.headTailParams));
