@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Socket } from 'socket.io-client';
 import {
-  EvaluateRequestSchema, frameToTensor, framesToWeights, getModelSpec, headBackward, headForward, forwardKeep, disposeCache, type ForwardCache,
+  EvaluateRequestSchema, frameToTensor, framesToWeights, headBackward, headForward, forwardKeep, disposeCache, type ForwardCache,
   isErrorReply, LossSignal, makeOptimizer, disposeOptimizer, parseMessage, PartModel, PROTOCOL_VERSION, RoundStartSchema, batchOrder, Rng,
-  splitSpecs, tailEvaluate, tailStep, tensorToFrame, weightsToFrames, gather,
+  splitSpecs, stateShapes, tailEvaluate, tailStep, tensorToFrame, weightsToFrames, gather, derivedSeed, trainMode,
   type Assignment, type ClientToServerEvents, type ErrorReply, type Hello, type ImageSet,
   type ServerToClientEvents, type SplitSpecs,
 } from '@splitfleet/splitcore';
@@ -101,7 +101,7 @@ export class SplitClient {
       if (isErrorReply(reply)) throw new ProtocolFailure(reply);
       const a = reply as Assignment;
       this.assignment = a;
-      const spec = getModelSpec(a.model);
+      const spec = a.model;
       // specs only: a client's weights come from the server each round, and drawing a full
       // initialisation here (middle included) cost ~1.7 MB and ~0.4 M random draws per client
       this.parts = splitSpecs(spec, a.cut);
@@ -125,10 +125,11 @@ export class SplitClient {
   /** Builds head and tail from the weights the server sent. */
   private loadModels(frames: readonly Uint8Array[]): void {
     const p = this.parts!;
-    const w = framesToWeights(frames, [...p.head.params, ...p.tail.params]);
+    const headState = stateShapes(p.head);
+    const w = framesToWeights(frames, [...headState, ...stateShapes(p.tail)]);
     this.releaseModels();
-    this.head = new PartModel(p.head, w.slice(0, p.head.params.length));
-    this.tail = new PartModel(p.tail, w.slice(p.head.params.length));
+    this.head = new PartModel(p.head, w.slice(0, headState.length));
+    this.tail = new PartModel(p.tail, w.slice(headState.length));
   }
 
   private releaseModels(): void {
@@ -175,13 +176,15 @@ export class SplitClient {
       let headCache: ForwardCache | null = null;
       try {
         // keep the head's activations for its backward, a network round trip later
-        const { y: z, cache } = forwardKeep(this.head!, xt);
+        // this step's dropout masks: a pure function of (run seed, client, round, step)
+        const seed = derivedSeed(a.seed, 'client', a.clientId, msg.round, step);
+        const { y: z, cache } = forwardKeep(this.head!, xt, trainMode(seed));
         headCache = cache;
         const zf = await tensorToFrame(z);
         z.dispose();
         const fwd = await this.request(this.socket.emitWithAck('forward', { type: 'forward', round: msg.round, step, purpose: 'train', z: zf }));
         const m = frameToTensor(fwd.m, { sampleShape: parts.middle.outputShape, maxBatch: idx.length, batch: idx.length });
-        const { loss, gm } = await tailStep(this.tail!, this.tailOpt!, m, yt, classes);
+        const { loss, gm } = await tailStep(this.tail!, this.tailOpt!, m, yt, classes, seed);
         m.dispose();
         const gmf = await tensorToFrame(gm);
         gm.dispose();

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  applyGradients, crossEntropy, disposeOptimizer, initWeights, makeOptimizer, PartModel, Rng,
+  applyGradients, crossEntropy, disposeOptimizer, initWeights, makeOptimizer, PartModel, Rng, stateShapes,
   type PartSpec,
 } from '@splitfleet/splitcore';
 import { statsMatchLoss, type SmashedStats } from './losses.ts';
@@ -72,8 +72,8 @@ export class ShadowSession {
     this.log = o.log ?? (() => {});
     // forks in this order: 'head', then 'tail', then the batch draws on `rng` itself
     this.rng = Rng.fromSeed(o.seed).fork('shadow');
-    const head = new PartModel(headSpec, initWeights(headSpec.params, this.rng.fork('head')));
-    const tail = new PartModel(o.tailSpec, initWeights(o.tailSpec.params, this.rng.fork('tail')));
+    const head = new PartModel(headSpec, initWeights(stateShapes(headSpec), this.rng.fork('head')));
+    const tail = new PartModel(o.tailSpec, initWeights(stateShapes(o.tailSpec), this.rng.fork('tail')));
     this.head = { model: head, opt: adam(o.lr) };
     this.tail = { model: tail, opt: adam(o.lr) };
     // every objective runs `steps` (infomax) or 2 × `steps` optimiser steps in all

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  crossEntropy, disposeOptimizer, initWeights, makeOptimizer, PartModel, Rng,
-  type NamedLayer, type PartSpec, type ParamShape,
+  crossEntropy, disposeOptimizer, initWeights, stateShapes, makeOptimizer, PartModel, Rng,
+  partSpec, type NamedLayer, type PartSpec,
 } from '@splitfleet/splitcore';
 import type { ShadowArchitecture, ShadowObjective } from './config.ts';
 import { objectiveTraining } from './shadow-objectives.ts';
@@ -47,11 +47,7 @@ export function shadowHeadSpec(real: PartSpec, arch: ShadowArchitecture): PartSp
   const stride = h / out[0]!;
   if (!Number.isInteger(stride)) throw new Error(`attack.shadow.architecture=small: input height ${h} is not a multiple of the smashed height ${out[0]}`);
   const layer: NamedLayer = { name: 'shadow-conv', spec: { kind: 'conv2d', filters: out[2]!, kernel: 3, stride, padding: 'same', activation: 'relu' } };
-  const params: ParamShape[] = [
-    { name: 'shadow-conv/kernel', shape: [3, 3, cin, out[2]!], fanIn: 9 * cin, fanOut: 9 * out[2]! },
-    { name: 'shadow-conv/bias', shape: [out[2]!], fanIn: 0, fanOut: 0 },
-  ];
-  return { part: 'head', layers: [layer], inputShape: real.inputShape, outputShape: out, params };
+  return partSpec('head', [layer], real.inputShape);
 }
 
 /**
@@ -96,7 +92,7 @@ export interface SurrogateOptions {
  */
 export async function trainSurrogate(o: SurrogateOptions): Promise<{ readonly parts: [PartModel, PartModel, PartModel]; readonly finalLoss: number }> {
   const rng = Rng.fromSeed(o.seed).fork('surrogate');
-  const parts = o.specs.map((sp, i) => new PartModel(sp, initWeights(sp.params, rng.fork(`p${i}`)))) as [PartModel, PartModel, PartModel];
+  const parts = o.specs.map((sp, i) => new PartModel(sp, initWeights(stateShapes(sp), rng.fork(`p${i}`)))) as [PartModel, PartModel, PartModel];
   const opts = parts.map((model) => ({ model, opt: makeOptimizer({ name: 'adam', lr: o.lr, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 }) }));
   const inShape = o.specs[0].inputShape;
   let last = NaN;

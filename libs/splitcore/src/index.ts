@@ -1,6 +1,8 @@
 // The one public entry of splitcore. Pure: no node:*, sockets, workers or DOM.
 export * from './rng/rng.ts';
 export * from './model/spec.ts';
+export * from './model/layers/kind.ts';
+export * from './model/layers/registry.ts';
 export * from './model/zoo.ts';
 export * from './model/split.ts';
 export * from './model/part-model.ts';
@@ -30,3 +32,4 @@ export * from './rounds/summary.ts';
 export * from './codec/checkpoint.ts';
 export * from './rounds/claims.ts';
 export * from './rounds/aggregate.ts';
+export * from './model/spec-schema.ts';

@@ -8,6 +8,14 @@ import { z } from 'zod';
  * the member the given options belong to is found and checked, so the real problem is named too.
  */
 
+/** A user's mistake in a config: the CLI prints its message as one line and exits 2. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
 type Issue = z.ZodError['issues'][number];
 type Path = readonly PropertyKey[];
 

@@ -2,8 +2,9 @@ import { z } from 'zod';
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
 import { AttackConfigSchema } from '@splitfleet/attack';
-import { describeIssues, show } from './config-errors.ts';
-import { AggregationSchema, getModelSpec, parsePartitionFile, parseProfileTrace, drawProfiles, validateCut, OptimizerSchema, TrainingModeSchema, type ClientProfile, type PartitionConfig } from '@splitfleet/splitcore';
+import { ConfigError, describeIssues, show } from './config-errors.ts';
+import { resolveModel } from './model-config.ts';
+import { AggregationSchema, ConfigLayerSchema, CutSchema, parsePartitionFile, parseProfileTrace, drawProfiles, validateCut, OptimizerSchema, TrainingModeSchema, type ClientProfile, type PartitionConfig } from '@splitfleet/splitcore';
 
 /**
  * The run configuration: one schema, documented defaults, validated before any work starts.
@@ -26,9 +27,19 @@ export const ConfigSchema = z
       .prefault({}),
     model: z
       .object({
-        name: z.enum(['cnn-small', 'vgg-mini']).default('cnn-small'),
-        /** null: the model's default cut (cnn-small: headEnd 2, tailStart 5). */
-        cut: z.object({ headEnd: int(1), tailStart: int(2) }).strict().nullable().default(null),
+        /** A zoo model (docs/models.md), or any name for a model given by `layers`. */
+        name: z.string().min(1).default('cnn-small'),
+        /** A sequential model of your own: layer specs, each named (its name is the cut point after it). */
+        layers: z.array(ConfigLayerSchema).min(3).nullable().default(null),
+        /**
+         * null: the model's default cut. A cut name (zoo models: docs/models.md, e.g. resnet-18's
+         * split-1…split-4), {head, tail} layer names (the head ends with `head`, the tail starts with
+         * `tail`) or {headEnd, tailStart} layer counts.
+         */
+        cut: z
+          .union([z.string().min(1), CutSchema, z.object({ head: z.string().min(1), tail: z.string().min(1) }).strict()])
+          .nullable()
+          .default(null),
       })
       .strict()
       .prefault({}),
@@ -146,12 +157,7 @@ export const ConfigSchema = z
 export type Config = z.infer<typeof ConfigSchema>;
 export type ConfigInput = z.input<typeof ConfigSchema>;
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError };
 
 /** Slots 0..N-1 are the operator's fleet (tokens.json); the last fleet.openSlots belong to the join page. */
 export function reservedSlots(cfg: Config): number {
@@ -163,18 +169,11 @@ export function parseConfig(raw: unknown): Config {
   const r = ConfigSchema.safeParse(raw ?? {});
   if (!r.success) throw new ConfigError(describeIssues(ConfigSchema, raw ?? {}, r.error.issues).join('\n'));
   const cfg = r.data;
-  const spec = getModelSpec(cfg.model.name);
-  try {
-    validateCut(spec, cfg.model.cut ?? spec.defaultCut);
-  } catch (e) {
-    throw new ConfigError(`model.cut: ${show(cfg.model.cut ?? spec.defaultCut)} is not allowed; ${(e as Error).message}`);
-  }
+  resolveModel(cfg);
   const open = cfg.fleet.openSlots;
   if (open > cfg.fleet.clients) throw new ConfigError(`fleet.openSlots: ${open} is not allowed; must be ≤ fleet.clients (${cfg.fleet.clients})`);
   if (open > 0 && !cfg.server.auth)
     throw new ConfigError(`fleet.openSlots: ${open} is not allowed with server.auth false; open slots are handed out as tokens, and without tokens any client takes any slot`);
-  if (cfg.data.name === 'cifar10' && cfg.model.name !== 'vgg-mini')
-    throw new ConfigError(`model.name: ${show(cfg.model.name)} is not allowed with data.name cifar10; must be vgg-mini (32×32×3 input)`);
   if (cfg.data.name === 'cifar10' && cfg.data.dir === null)
     throw new ConfigError('data.dir: missing; cifar10 is not shipped: give the directory holding data_batch_*.bin and test_batch.bin');
   return cfg;

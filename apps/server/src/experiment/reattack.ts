@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initBackend, readDatasetCached } from '@splitfleet/client-sim/node';
 import { AttackSetupError, attackerPool, runSpadv, type AttackReport } from '@splitfleet/attack';
-import { observationsFrom, tensorsToWeights } from '@splitfleet/splitcore';
+import { observationsFrom, stateShapes, tensorsToWeights } from '@splitfleet/splitcore';
 import { readCheckpoint } from './checkpoint.ts';
 import { ConfigError, parseConfig, type Config } from './config.ts';
 import { setupExperiment } from './setup.ts';
@@ -33,11 +33,11 @@ export async function attackFinishedRun(runDir: string, cfg: Config, o: Reattack
   await initBackend('wasm');
   // the run's split and partitions, computed as training computed them (with the pool it recorded)
   const { split: s, partitions, data } = setupExperiment(cfg, readDatasetCached(cfg.data.name, cfg.data.dir), { heldOut });
-  const names = [...s.head.params, ...s.tail.params].map((p) => p.name);
+  const names = [...stateShapes(s.head), ...stateShapes(s.tail)].map((p) => p.name);
   return runSpadv({
     attack: cfg.attack, seed: cfg.seed, trainingBatchSize: cfg.training.batchSize, split: s, train: data.train, test: data.test,
     heldOut,
-    middle: tensorsToWeights('middle', tensors, s.middle.params.map((p) => p.name)),
+    middle: tensorsToWeights('middle', tensors, stateShapes(s.middle).map((p) => p.name)),
     observed: observationsFrom(meta.observed, tensors),
     targets: meta.targets.map((t, i) => ({ ...t, headTail: tensorsToWeights(`target${i}`, tensors, names) })),
     partitions, log: (l) => log(l), onProgress: o.onProgress,

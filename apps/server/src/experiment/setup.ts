@@ -1,7 +1,8 @@
 import { heldOutIndices } from '@splitfleet/attack';
 import type { Dataset } from '@splitfleet/client-sim/node';
-import { featureNoiseLevels, getModelSpec, partitionExcluding, split, type ClientProfile, type SplitModel } from '@splitfleet/splitcore';
+import { featureNoiseLevels, partitionExcluding, split, type ClientProfile, type SplitModel } from '@splitfleet/splitcore';
 import { resolvePartition, resolveProfiles, type Config } from './config.ts';
+import { resolveModel } from './model-config.ts';
 
 /** Everything a run derives from its config and data before anyone connects: computed once, here. */
 export interface ExperimentSetup {
@@ -23,8 +24,8 @@ export interface ExperimentSetup {
  * the pool (a finished run's checkpoint records the one it used).
  */
 export function setupExperiment(cfg: Config, data: Dataset, over: { heldOut?: readonly number[] } = {}): ExperimentSetup {
-  const spec = getModelSpec(cfg.model.name);
-  const s = split(spec, cfg.model.cut ?? spec.defaultCut, cfg.seed);
+  const { spec, cut } = resolveModel(cfg);
+  const s = split(spec, cut, cfg.seed);
   const heldOut = over.heldOut ?? (cfg.attack.method === 'spadv' ? heldOutIndices(data.train.count, cfg.attack.aux.holdout, cfg.seed) : []);
   const pc = resolvePartition(cfg);
   const partitions = partitionExcluding(pc, data.train.labels, cfg.fleet.clients, cfg.seed, data.train.classes, heldOut);

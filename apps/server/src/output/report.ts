@@ -4,6 +4,7 @@ import { compile, type TopLevelSpec } from 'vega-lite';
 import { PNG } from 'pngjs';
 import { writeFileAtomic } from '../experiment/atomic.ts';
 import { readAttack, readResults, type RunResults } from '../experiment/results.ts';
+import { DATASET_INPUT } from '../experiment/model-config.ts';
 import type { AttackReport } from '@splitfleet/attack';
 
 /** Renders a Vega-Lite spec to an SVG string, headless (no browser, no canvas). */
@@ -139,7 +140,7 @@ async function attackCharts(arows: ReturnType<typeof attackRows>, attack: Attack
 function gallery(results: RunResults, attack: AttackReport | undefined): string {
   const ex = attack?.objectives[0]?.targets[0]?.suite.examples;
   if (!ex || !ex.clean.length) return '';
-  const [ih, iw, ic] = results.config.model.name === 'vgg-mini' ? [32, 32, 3] : [28, 28, 1];
+  const [ih, iw, ic] = DATASET_INPUT[results.config.data.name].inputShape as [number, number, number];
   const cells = ex.clean.map((c, i) => {
     const a = ex.adversarial[i]!;
     const d = a.map((v, j) => 0.5 + (v - c[j]!) / (2 * Math.max(ex.epsilon, 1e-9)));

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { disposeOptimizer, makeOptimizer, PartModel, tensorsToWeights, weightsToTensors, type OptimizerConfig, type SplitModel, type WeightArray, type WireTensor } from '@splitfleet/splitcore';
+import { disposeOptimizer, makeOptimizer, PartModel, stateShapes, tensorsToWeights, weightsToTensors, type OptimizerConfig, type SplitModel, type WeightArray, type WireTensor } from '@splitfleet/splitcore';
 
 /** What the server's checkpoint meta says besides the tensors. */
 export interface ServerStateMeta {
@@ -30,7 +30,7 @@ export class ModelState {
   }
 
   get headTailParams() {
-    return [...this.split.head.params, ...this.split.tail.params];
+    return [...stateShapes(this.split.head), ...stateShapes(this.split.tail)];
   }
 
   /**
@@ -56,7 +56,7 @@ export class ModelState {
 
   async importState(meta: ServerStateMeta, tensors: ReadonlyMap<string, WireTensor>): Promise<void> {
     const get = (prefix: string, params: readonly { name: string }[]) => tensorsToWeights(prefix, tensors, params.map((p) => p.name));
-    this.middle.setWeights(get('middle', this.split.middle.params));
+    this.middle.setWeights(get('middle', stateShapes(this.split.middle)));
     this.global = get('global', this.headTailParams);
     for (const id of meta.clients) this.perClient.set(id, get(`client${id}`, this.headTailParams));
     const opt = meta.optimizer.map((name, i) => {

@@ -75,7 +75,7 @@ export class SplitServer {
       runId: opts.runId, seed: cfg.seed, slots: cfg.fleet.clients, partitions: setup.partitions, inputNoise: setup.inputNoise,
       profiles: setup.profiles, trainLabels: setup.data.train.labels, classes: setup.data.train.classes,
       assignmentBase: {
-        model: cfg.model.name, cut: setup.split.cut, dataset: { name: cfg.data.name, dir: cfg.data.dir },
+        model: setup.split.model, cut: setup.split.cut, dataset: { name: cfg.data.name, dir: cfg.data.dir },
         testIndices: Array.from({ length: testCount }, (_, i) => i), batchSize: cfg.training.batchSize,
         optimizer: cfg.training.optimizer, mode: cfg.training.mode,
       },
@@ -100,7 +100,7 @@ export class SplitServer {
     const cfg = this.opts.config;
     const strategy = strategyFor(cfg.training.mode);
     const deps: StepServingDeps = {
-      middle: this.state.middle, frames: this.frames, taps: this.taps, stepTimeoutMs: cfg.training.stepTimeoutSeconds * 1000,
+      middle: this.state.middle, frames: this.frames, taps: this.taps, stepTimeoutMs: cfg.training.stepTimeoutSeconds * 1000, seed: cfg.seed,
       events: { drop: (id, why) => this.runner.drop(id, why), count: (id, up, down) => this.runner.count(id, up, down), step: (r, st, n) => this.opts.onStep?.(r, st, n) },
     };
     const aggregation = cfg.training.aggregation;

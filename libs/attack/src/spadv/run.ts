@@ -1,5 +1,5 @@
 import {
-  gather, initWeights, PartModel, Rng,
+  gather, initWeights, PartModel, Rng, stateShapes,
   type ImageSet, type SplitModel, type WeightArray,
 } from '@splitfleet/splitcore';
 import { drawAux, type AuxDraw } from '../aux-data.ts';
@@ -81,7 +81,7 @@ function drawAttackerData(a: SpadvInputs, seed: number): { aux: AuxDraw; auxX: F
 function randomShadowOf(s: SplitModel, middle: PartModel, ac: AttackConfig, seed: number): ThreePart {
   const rnd = Rng.fromSeed(seed).fork('random-shadow');
   const head = shadowHeadSpec(s.head, ac.shadow.architecture);
-  return { head: part(head, initWeights(head.params, rnd.fork('h'))), middle, tail: part(s.tail, initWeights(s.tail.params, rnd.fork('t'))) };
+  return { head: part(head, initWeights(stateShapes(head), rnd.fork('h'))), middle, tail: part(s.tail, initWeights(stateShapes(s.tail), rnd.fork('t'))) };
 }
 
 /** The transfer baseline's surrogate: a whole model trained from scratch on the labelled D_aux. */
@@ -132,7 +132,7 @@ async function attackWithObjective(c: AttackContext, objective: ShadowObjective,
   const targets: ObjectiveReport['targets'] = [];
   try {
     for (const t of a.targets) {
-      const nh = s.head.params.length;
+      const nh = stateShapes(s.head).length;
       const real: ThreePart = { head: part(s.head, t.headTail.slice(0, nh)), middle, tail: part(s.tail, t.headTail.slice(nh)) };
       log(`SPADV stage 2: attacking ${t.label} (${c.evalY.length} test samples, ε ∈ {${c.epsilons.join(', ')}})`);
       try {

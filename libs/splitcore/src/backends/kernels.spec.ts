@@ -37,6 +37,10 @@ const cases = [
   { pad: 'same', stride: 2, h: 9, cin: 2, cout: 3, k: 3 },
   { pad: 'valid', stride: 2, h: 10, cin: 3, cout: 2, k: 3 },
   { pad: 'same', stride: 1, h: 14, cin: 32, cout: 16, k: 3 },
+  // ResNet blocks: PyTorch-style pad 1 with stride 2 (even and odd sizes), the 1×1 projection shortcut
+  { pad: 1, stride: 2, h: 14, cin: 8, cout: 16, k: 3 },
+  { pad: 1, stride: 2, h: 7, cin: 4, cout: 8, k: 3 },
+  { pad: 0, stride: 2, h: 14, cin: 8, cout: 16, k: 1 },
   // few input channels take the im2col route; 600 samples of 28×28 fill more than one im2col chunk
   { pad: 'same', stride: 1, h: 28, cin: 1, cout: 2, k: 3, n: 600 },
 ] as const;

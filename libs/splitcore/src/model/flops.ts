@@ -1,8 +1,8 @@
-import { layerOutputShape, type ModelSpec } from './spec.ts';
-import { sizeOf } from './shape.ts';
+import type { ModelSpec } from './spec.ts';
+import { layerFlops, layerOutputShape } from './layers/registry.ts';
 
 /**
- * Floating-point operations of one forward pass of one sample (a multiply-add counts 2; pooling,
+ * Floating-point operations of one forward pass of one sample (a multiply-add counts 2; max-pooling,
  * activations and biases are left out: they are a rounding error next to the convolutions).
  */
 export function forwardFlopsPerSample(spec: ModelSpec): number {
@@ -10,9 +10,7 @@ export function forwardFlopsPerSample(spec: ModelSpec): number {
   let flops = 0;
   for (const l of spec.layers) {
     const out = layerOutputShape(l, shape);
-    const s = l.spec;
-    if (s.kind === 'conv2d') flops += 2 * out[0]! * out[1]! * out[2]! * s.kernel * s.kernel * shape[2]!;
-    else if (s.kind === 'dense') flops += 2 * sizeOf(shape) * s.units;
+    flops += layerFlops(l, shape, out);
     shape = out;
   }
   return flops;

@@ -1,97 +1,106 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { NamedLayer } from './spec.ts';
-import type { PartSpec, WeightArray } from './split.ts';
+import { stateShapes, type PartSpec, type WeightArray } from './split.ts';
 import { sizeOf } from './shape.ts';
+import { applyLayer } from './layers/registry.ts';
+import { EVAL_MODE, type ForwardMode } from './layers/kind.ts';
 
-/** Applies a list of layers functionally; `params` are consumed in layer order (kernel, bias, ...). */
-export function applyLayers(layers: readonly NamedLayer[], params: readonly tf.Tensor[], x: tf.Tensor): tf.Tensor {
-  let h = x;
+/** Where each layer's parameters and buffers start in a part's lists. */
+export interface LayerSlot {
+  readonly layer: NamedLayer;
+  readonly params: readonly [number, number];
+  readonly buffers: readonly [number, number];
+}
+
+export function layerSlotsOf(spec: PartSpec): LayerSlot[] {
   let p = 0;
-  const next = (): tf.Tensor => {
-    const t = params[p++];
-    if (!t) throw new Error('applyLayers: fewer parameters than the layers need');
-    return t;
-  };
-  for (const layer of layers) {
-    const s = layer.spec;
-    switch (s.kind) {
-      case 'conv2d': {
-        const k = next() as tf.Tensor4D;
-        const b = next();
-        // not tf.fused.conv2d: under tf.grads tfjs unfuses a ReLU anyway, and a fused forward rounds
-        // differently (bias inside the accumulation), which flips ReLU and max-pool decisions and
-        // breaks the exact equivalence of split and composed training (test/equivalence.spec.ts)
-        h = tf.add(tf.conv2d(h as tf.Tensor4D, k, s.stride, s.padding), b);
-        if (s.activation === 'relu') h = tf.relu(h);
-        break;
-      }
-      case 'maxpool':
-        h = tf.maxPool(h as tf.Tensor4D, s.size, s.size, 'valid');
-        break;
-      case 'dense': {
-        const k = next() as tf.Tensor2D;
-        const b = next();
-        const flat = h.rank > 2 ? tf.reshape(h, [h.shape[0] as number, -1]) : h;
-        h = tf.add(tf.matMul(flat as tf.Tensor2D, k), b);
-        if (s.activation === 'relu') h = tf.relu(h);
-        break;
-      }
-    }
-  }
-  if (p !== params.length) throw new Error(`applyLayers: ${params.length} parameters given, layers use ${p}`);
+  let b = 0;
+  return spec.layers.map((layer, i) => {
+    const s = spec.slots[i]!;
+    const slot: LayerSlot = { layer, params: [p, p + s.params], buffers: [b, b + s.buffers] };
+    p += s.params;
+    b += s.buffers;
+    return slot;
+  });
+}
+
+/**
+ * Applies a part's layers functionally: `params` are its trainable parameters in layer order,
+ * `buffers` its running statistics (updated in place when `mode.updateStats`).
+ */
+export function applyLayers(spec: PartSpec, params: readonly tf.Tensor[], buffers: readonly tf.Tensor[], x: tf.Tensor, mode: ForwardMode): tf.Tensor {
+  if (params.length !== spec.params.length) throw new Error(`applyLayers: ${params.length} parameters given, ${spec.part} uses ${spec.params.length}`);
+  let h = x;
+  layerSlotsOf(spec).forEach((s, i) => {
+    h = applyLayer(s.layer, h, params.slice(...s.params), buffers.slice(...s.buffers), mode, i);
+  });
   return h;
 }
 
 /**
- * A runtime part (head, middle or tail): its spec and its weights as tf variables.
+ * A runtime part (head, middle or tail): its spec, its trainable weights as tf variables (`vars`,
+ * what optimisers update) and its running statistics (`buffers`, moved only by training forwards).
  * Variables are left unnamed so many clients can live in one tfjs engine.
  */
 export class PartModel {
   readonly spec: PartSpec;
   readonly vars: tf.Variable[];
+  readonly buffers: tf.Variable[];
+  readonly slots: readonly LayerSlot[];
 
+  /** `weights`: the part's state, parameters then buffers (stateShapes order). */
   constructor(spec: PartSpec, weights: readonly WeightArray[]) {
     this.spec = spec;
     checkWeights(spec, weights);
-    this.vars = weights.map((w) => {
+    this.slots = layerSlotsOf(spec);
+    const variable = (w: WeightArray, trainable: boolean) => {
       // tf.variable shares the initial tensor's data; free the tensor object itself
       const t = tf.tensor(w.values, [...w.shape], 'float32');
-      const v = tf.variable(t, true);
+      const v = tf.variable(t, trainable);
       t.dispose();
       return v;
-    });
+    };
+    const n = spec.params.length;
+    this.vars = weights.slice(0, n).map((w) => variable(w, true));
+    this.buffers = weights.slice(n).map((w) => variable(w, false));
   }
 
-  apply(x: tf.Tensor, params: readonly tf.Tensor[] = this.vars): tf.Tensor {
-    return applyLayers(this.spec.layers, params, x);
+  /** The part's forward; evaluation mode unless told otherwise. */
+  apply(x: tf.Tensor, params: readonly tf.Tensor[] = this.vars, mode: ForwardMode = EVAL_MODE): tf.Tensor {
+    return applyLayers(this.spec, params, this.buffers, x, mode);
   }
 
+  /** The part's state: parameters then buffers. */
   async getWeights(): Promise<WeightArray[]> {
+    const shapes = stateShapes(this.spec);
     return Promise.all(
-      this.vars.map(async (v, i) => ({
-        name: this.spec.params[i]!.name,
-        shape: v.shape,
-        values: (await v.data()) as Float32Array,
-      })),
+      this.state().map(async (v, i) => ({ name: shapes[i]!.name, shape: v.shape, values: (await v.data()) as Float32Array })),
     );
   }
 
   setWeights(weights: readonly WeightArray[]): void {
     checkWeights(this.spec, weights);
+    const state = this.state();
     weights.forEach((w, i) => {
-      tf.tidy(() => this.vars[i]!.assign(tf.tensor(w.values, [...w.shape], 'float32')));
+      tf.tidy(() => state[i]!.assign(tf.tensor(w.values, [...w.shape], 'float32')));
     });
   }
 
+  /** Parameters then buffers, as variables. */
+  state(): tf.Variable[] {
+    return this.buffers.length === 0 ? this.vars : [...this.vars, ...this.buffers];
+  }
+
   dispose(): void {
-    for (const v of this.vars) v.dispose();
+    for (const v of this.state()) v.dispose();
   }
 }
 
 export function checkWeights(spec: PartSpec, weights: readonly WeightArray[]): void {
-  if (weights.length !== spec.params.length)
-    throw new Error(`${spec.part}: expected ${spec.params.length} weight arrays, got ${weights.length}`);
-  spec.params.forEach((p, i) => {
+  const shapes = stateShapes(spec);
+  if (weights.length !== shapes.length)
+    throw new Error(`${spec.part}: expected ${shapes.length} weight arrays, got ${weights.length}`);
+  shapes.forEach((p, i) => {
     const w = weights[i]!;
     const size = sizeOf(p.shape);
     if (w.values.length !== size || w.shape.join('x') !== p.shape.join('x'))

@@ -1,10 +1,11 @@
 import { Rng } from '../rng/rng.ts';
-import { layerOutputShape, layerParamShapes, type Cut, type ModelSpec, type NamedLayer, type ParamShape } from './spec.ts';
+import type { Cut, ModelSpec, NamedLayer, ParamShape } from './spec.ts';
+import { layerBufferShapes, layerOutputShape, layerParamShapes } from './layers/registry.ts';
 import { sizeOf } from './shape.ts';
 
 export type PartName = 'head' | 'middle' | 'tail';
 
-/** Plain-data weights: one entry per parameter, in layer order. */
+/** Plain-data weights: one entry per parameter, in layer order, then one per buffer (a part's state). */
 export interface WeightArray {
   readonly name: string;
   readonly shape: readonly number[];
@@ -17,7 +18,17 @@ export interface PartSpec {
   /** Per-sample shapes (no batch dimension). */
   readonly inputShape: readonly number[];
   readonly outputShape: readonly number[];
+  /** Trainable parameters, in layer order. */
   readonly params: readonly ParamShape[];
+  /** Non-trainable state (batch-norm running statistics), in layer order; travels with the weights. */
+  readonly buffers: readonly ParamShape[];
+  /** Per layer: how many of `params` and of `buffers` it owns (in order). */
+  readonly slots: readonly { readonly params: number; readonly buffers: number }[];
+}
+
+/** A part's whole state: its parameters, then its buffers (what getWeights returns and weights lists hold). */
+export function stateShapes(spec: PartSpec): readonly ParamShape[] {
+  return spec.buffers.length === 0 ? spec.params : [...spec.params, ...spec.buffers];
 }
 
 /** The three parts' layers and shapes, without weights (what a client needs: weights come from the server). */
@@ -44,22 +55,33 @@ export function validateCut(model: ModelSpec, cut: Cut): void {
     throw new Error(`cut.tailStart must be an integer in [headEnd+1=${cut.headEnd + 1}, ${n - 1}] for model ${model.name}, got ${cut.tailStart}`);
 }
 
-function partSpec(part: PartName, layers: readonly NamedLayer[], inputShape: readonly number[]): PartSpec {
+/** The spec of a part made of `layers` fed with `inputShape`; throws naming the first layer that does not fit. */
+export function partSpec(part: PartName, layers: readonly NamedLayer[], inputShape: readonly number[]): PartSpec {
   let shape = inputShape.slice();
   const params: ParamShape[] = [];
+  const buffers: ParamShape[] = [];
+  const slots: { params: number; buffers: number }[] = [];
   for (const layer of layers) {
-    params.push(...layerParamShapes(layer, shape));
+    const p = layerParamShapes(layer, shape);
+    const b = layerBufferShapes(layer, shape);
+    params.push(...p);
+    buffers.push(...b);
+    slots.push({ params: p.length, buffers: b.length });
     shape = layerOutputShape(layer, shape);
   }
-  return { part, layers, inputShape, outputShape: shape, params };
+  return { part, layers, inputShape, outputShape: shape, params, buffers, slots };
 }
 
-/** Glorot-uniform kernels and zero biases, drawn from a stream forked per parameter name. */
+/**
+ * Glorot-uniform kernels, zero biases, ones where `init` says so (batch-norm scales, running
+ * variances), drawn from a stream forked per parameter name.
+ */
 export function initWeights(params: readonly ParamShape[], rng: Rng): WeightArray[] {
   return params.map((p) => {
     const size = sizeOf(p.shape);
     const values = new Float32Array(size);
-    if (p.fanIn > 0) {
+    if (p.init === 'ones') values.fill(1);
+    else if (p.fanIn > 0) {
       const limit = Math.sqrt(6 / (p.fanIn + p.fanOut));
       const r = rng.fork(p.name);
       for (let i = 0; i < size; i++) values[i] = (2 * r.float() - 1) * limit;
@@ -81,5 +103,6 @@ export function splitSpecs(model: ModelSpec, cut: Cut): SplitSpecs {
 export function split(model: ModelSpec, cut: Cut, seed: number): SplitModel {
   const s = splitSpecs(model, cut);
   const rng = Rng.fromSeed(seed).fork('init');
-  return { ...s, init: { head: initWeights(s.head.params, rng), middle: initWeights(s.middle.params, rng), tail: initWeights(s.tail.params, rng) } };
+  const init = (p: PartSpec) => initWeights(stateShapes(p), rng);
+  return { ...s, init: { head: init(s.head), middle: init(s.middle), tail: init(s.tail) } };
 }

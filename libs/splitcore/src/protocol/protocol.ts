@@ -1,12 +1,13 @@
 import { z } from 'zod';
 import { TRAINING_MODES } from '../rounds/registry.ts';
+import { ModelSpecSchema } from '../model/spec-schema.ts';
 
 /**
  * The splitfleet wire protocol: one zod schema per message (the runtime guard) and the TypeScript
  * types inferred from it, grouped into typed socket.io event maps for each direction. Tensors are
  * binary frames of the tensor codec, never JSON arrays of numbers.
  */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 // Node peers receive binary as Buffer (a Uint8Array); browsers receive ArrayBuffer.
 const frame = z.preprocess(
@@ -49,7 +50,8 @@ export const AssignmentSchema = z.object({
   clientId: count,
   runId: z.string(),
   seed: z.number().int(),
-  model: z.string(),
+  /** The whole model as data (zoo or config-defined): the client builds its head and tail from it. */
+  model: ModelSpecSchema,
   cut: z.object({ headEnd: count, tailStart: count }),
   dataset: z.object({ name: z.string(), dir: z.string().nullable() }),
   trainIndices: z.array(count),

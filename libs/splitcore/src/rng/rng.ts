@@ -4,6 +4,16 @@ import { uniformInt } from 'pure-rand/distribution/uniformInt';
 import type { JumpableRandomGenerator } from 'pure-rand/types/JumpableRandomGenerator';
 
 /**
+ * A seed derived from `seed` and a path (round, step, client…): independent numbers for every
+ * path, the same ones on every run. Used for per-step dropout masks.
+ */
+export function derivedSeed(seed: number, ...path: readonly (string | number)[]): number {
+  let r = Rng.fromSeed(seed);
+  for (const p of path) r = r.fork(p);
+  return r.int(2 ** 31 - 1);
+}
+
+/**
  * The one seeded random source of splitfleet (shuffling, partitioning, initial weights, sampling).
  * Wraps pure-rand's xoroshiro128+; `Math.random` is never used anywhere in the libraries.
  * Streams for independent purposes are derived with `fork(label)`, so adding a draw in one place

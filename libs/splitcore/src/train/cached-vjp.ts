@@ -1,5 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { applyLayers, type PartModel } from '../model/part-model.ts';
+import type { LayerSlot, PartModel } from '../model/part-model.ts';
+import type { Conv2dLayer, DenseLayer } from '../model/spec.ts';
+import { applyLayer } from '../model/layers/registry.ts';
+import { trainMode, type ForwardMode } from '../model/layers/kind.ts';
+import { hasBias } from '../model/layers/conv2d.ts';
 import { ReluMaxPoolGrad } from '../backends/maxpool-grad-wasm.ts';
 import { CONV_RELU_POOL_MAX_TAPS, ConvReluPoolFilterGrad } from '../backends/conv-relu-pool-grad-wasm.ts';
 
@@ -12,24 +16,26 @@ import { CONV_RELU_POOL_MAX_TAPS, ConvReluPoolFilterGrad } from '../backends/con
 export interface ForwardCache {
   readonly inputs: readonly tf.Tensor[];
   readonly outputs: readonly tf.Tensor[];
+  /** The forward's mode: a layer differentiated by re-running it sees the same batch statistics and dropout masks. */
+  readonly mode: ForwardMode;
 }
 
-/** Forward through `part`, keeping per-layer activations. The caller owns `y` and the cache. */
-export function forwardKeep(part: PartModel, x: tf.Tensor): { y: tf.Tensor; cache: ForwardCache } {
+/**
+ * A training forward through `part`, keeping per-layer activations; it moves the part's running
+ * statistics (`mode.updateStats`). The caller owns `y` and the cache.
+ */
+export function forwardKeep(part: PartModel, x: tf.Tensor, mode: ForwardMode = trainMode(0)): { y: tf.Tensor; cache: ForwardCache } {
   const inputs: tf.Tensor[] = [];
   const outputs: tf.Tensor[] = [];
   let h = x;
-  let p = 0;
-  for (const layer of part.spec.layers) {
-    const n = layer.spec.kind === 'maxpool' ? 0 : 2; // kernel and bias
+  part.slots.forEach((slot, i) => {
     inputs.push(h === x ? tf.clone(x) : h);
     const input = h;
     // one layer at a time through the same forward code as PartModel.apply
-    h = tf.tidy(() => applyLayers([layer], part.vars.slice(p, p + n), input));
-    p += n;
+    h = tf.tidy(() => applyLayer(slot.layer, input, part.vars.slice(...slot.params), part.buffers.slice(...slot.buffers), mode, i));
     outputs.push(h);
-  }
-  return { y: tf.clone(h), cache: { inputs, outputs } };
+  });
+  return { y: tf.clone(h), cache: { inputs, outputs, mode } };
 }
 
 /**
@@ -48,65 +54,86 @@ export function paramGradsFromCache(part: PartModel, cache: ForwardCache, gy: tf
   return vjpFromCache(part, cache, gy, false).grads;
 }
 
+/** A pending ReLU → max-pool gradient, computed in one fused pass (see ReluMaxPoolGrad). */
+interface PreActivation {
+  readonly g: tf.Tensor;
+  readonly bias: tf.Tensor;
+}
+
 function vjpFromCache(part: PartModel, cache: ForwardCache, gy: tf.Tensor, inputGradient: boolean): { gx: tf.Tensor | null; grads: tf.Tensor[] } {
   return tf.tidy(() => {
-    const layers = part.spec.layers;
     const grads: tf.Tensor[] = new Array(part.vars.length);
-    let p = part.vars.length;
-    let g = gy;
-    // where the backend has it, a ReLU layer followed by a max-pool is differentiated in one fused
-    // pass (gradient at the pre-activation and its bias sum); see ReluMaxPoolGrad
     const fused = tf.getKernel(ReluMaxPoolGrad, tf.getBackend()) !== undefined;
     const fusedFirst = tf.getKernel(ConvReluPoolFilterGrad, tf.getBackend()) !== undefined;
-    let pre: { g: tf.Tensor; bias: tf.Tensor } | null = null;
-    for (let i = layers.length - 1; i >= 0; i--) {
-      const s = layers[i]!.spec;
+    let g = gy;
+    let pre: PreActivation | null = null;
+    for (let i = part.slots.length - 1; i >= 0; i--) {
+      const slot = part.slots[i]!;
+      const s = slot.layer.spec;
       const x = cache.inputs[i]!;
-      const y = cache.outputs[i]!;
       const needGx = inputGradient || i > 0;
-      if (s.kind === 'maxpool') {
-        const before = i > 0 ? layers[i - 1]!.spec : null;
+      const before = i > 0 ? part.slots[i - 1]! : null;
+      const bs = before?.layer.spec;
+      if (s.kind === 'maxpool' && bs?.kind === 'conv2d' && bs.activation === 'relu' && hasBias(bs)) {
         // a first conv → ReLU → pool whose input gradient nobody needs (a client's head): its
         // parameter gradients straight from the pool windows, see ConvReluPoolFilterGrad
-        if (fusedFirst && i === 1 && !inputGradient && before?.kind === 'conv2d' && before.activation === 'relu' && before.stride === 1) {
-          const kernel = part.vars[p - 2]!;
-          const [KH, KW, Ci] = kernel.shape as [number, number, number, number];
-          if (KH * KW * Ci <= CONV_RELU_POOL_MAX_TAPS) {
-            const cx = cache.inputs[0]!;
-            const info = tf.backend_util.computeConv2DInfo(cx.shape as [number, number, number, number], kernel.shape as [number, number, number, number], 1, 1, before.padding);
-            const [dW, dB] = tf.engine().runKernel(ConvReluPoolFilterGrad, { x: cx, y: x, dy: g }, { size: s.size, kh: KH, kw: KW, top: info.padInfo.top, left: info.padInfo.left }) as tf.Tensor[];
-            grads[p - 2] = dW!;
-            grads[p - 1] = dB!;
-            break;
-          }
-        }
-        if (fused && before?.kind === 'conv2d' && before.activation === 'relu') {
+        if (fusedFirst && i === 1 && !inputGradient && bs.stride === 1 && firstConvPoolGrads(part, before!, cache, x, g, s.size, grads)) break;
+        if (fused) {
           const [gp, gb] = tf.engine().runKernel(ReluMaxPoolGrad, { y: x, dy: g }, { size: s.size }) as tf.Tensor[];
           pre = { g: gp!, bias: gb! };
           continue;
         }
-        if (!needGx) continue;
-        g = tf.grad((v: tf.Tensor) => tf.maxPool(v as tf.Tensor4D, s.size, s.size, 'valid'))(x, g);
+      }
+      if (s.kind === 'conv2d' || s.kind === 'dense') {
+        g = linearVjp(part, slot, x, cache.outputs[i]!, g, pre, needGx, grads);
+        pre = null;
         continue;
       }
-      p -= 2;
-      const k = part.vars[p]!;
-      // ReLU's gradient from its output: y > 0 exactly where its input was > 0
-      const gPre = pre ? pre.g : s.activation === 'relu' ? tf.mul(g, tf.step(y)) : g;
-      if (s.kind === 'conv2d') {
-        grads[p] = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: gPre }, { strides: [s.stride, s.stride], pad: s.padding, dataFormat: 'NHWC', filterShape: k.shape }) as tf.Tensor;
-        grads[p + 1] = pre ? pre.bias : tf.sum(gPre, [0, 1, 2]);
-        pre = null;
-        if (needGx) g = tf.conv2dTranspose(gPre as tf.Tensor4D, k as tf.Tensor4D, x.shape as [number, number, number, number], s.stride, s.padding);
-      } else {
-        const flat = x.rank > 2 ? tf.reshape(x, [x.shape[0]!, -1]) : x;
-        grads[p] = tf.matMul(flat as tf.Tensor2D, gPre as tf.Tensor2D, true, false);
-        grads[p + 1] = tf.sum(gPre, 0);
-        if (needGx) g = tf.reshape(tf.matMul(gPre as tf.Tensor2D, k as tf.Tensor2D, false, true), x.shape);
-      }
+      const ps = part.vars.slice(...slot.params);
+      if (!needGx && ps.length === 0) continue;
+      // every other kind: differentiate the layer by re-running it on its kept input (same mode:
+      // same batch statistics and dropout mask; running statistics untouched)
+      const mode: ForwardMode = { ...cache.mode, updateStats: false };
+      const bufs = part.buffers.slice(...slot.buffers);
+      const all = tf.grads((xx: tf.Tensor, ...pp: tf.Tensor[]) => applyLayer(slot.layer, xx, pp, bufs, mode, i))([x, ...ps], g);
+      all.slice(1).forEach((t, j) => (grads[slot.params[0] + j] = t));
+      g = all[0]!;
     }
     return inputGradient ? { gx: g, grads } : { grads };
   }) as { gx: tf.Tensor | null; grads: tf.Tensor[] };
+}
+
+/** conv2d and dense by hand: ReLU's gradient from the kept output, the kernel's and bias's gradients; returns the input's. */
+function linearVjp(part: PartModel, slot: LayerSlot, x: tf.Tensor, y: tf.Tensor, g: tf.Tensor, pre: PreActivation | null, needGx: boolean, grads: tf.Tensor[]): tf.Tensor {
+  const s = slot.layer.spec as Conv2dLayer | DenseLayer;
+  const p = slot.params[0];
+  const k = part.vars[p]!;
+  // ReLU's gradient from its output: y > 0 exactly where its input was > 0
+  const gPre = pre ? pre.g : s.activation === 'relu' ? tf.mul(g, tf.step(y)) : g;
+  if (s.kind === 'conv2d') {
+    grads[p] = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: gPre }, { strides: [s.stride, s.stride], pad: s.padding, dataFormat: 'NHWC', filterShape: k.shape }) as tf.Tensor;
+    if (hasBias(s)) grads[p + 1] = pre ? pre.bias : tf.sum(gPre, [0, 1, 2]);
+    return needGx ? tf.conv2dTranspose(gPre as tf.Tensor4D, k as tf.Tensor4D, x.shape as [number, number, number, number], s.stride, s.padding) : g;
+  }
+  const flat = x.rank > 2 ? tf.reshape(x, [x.shape[0]!, -1]) : x;
+  grads[p] = tf.matMul(flat as tf.Tensor2D, gPre as tf.Tensor2D, true, false);
+  grads[p + 1] = tf.sum(gPre, 0);
+  return needGx ? tf.reshape(tf.matMul(gPre as tf.Tensor2D, k as tf.Tensor2D, false, true), x.shape) : g;
+}
+
+/** The fused first conv → ReLU → pool parameter gradients; false when the kernel is too large for it. */
+function firstConvPoolGrads(part: PartModel, conv: LayerSlot, cache: ForwardCache, y: tf.Tensor, g: tf.Tensor, size: number, grads: tf.Tensor[]): boolean {
+  const s = conv.layer.spec as Conv2dLayer;
+  const p = conv.params[0];
+  const kernel = part.vars[p]!;
+  const [KH, KW, Ci] = kernel.shape as [number, number, number, number];
+  if (KH * KW * Ci > CONV_RELU_POOL_MAX_TAPS) return false;
+  const cx = cache.inputs[0]!;
+  const info = tf.backend_util.computeConv2DInfo(cx.shape as [number, number, number, number], kernel.shape as [number, number, number, number], 1, 1, s.padding);
+  const [dW, dB] = tf.engine().runKernel(ConvReluPoolFilterGrad, { x: cx, y, dy: g }, { size, kh: KH, kw: KW, top: info.padInfo.top, left: info.padInfo.left }) as tf.Tensor[];
+  grads[p] = dW!;
+  grads[p + 1] = dB!;
+  return true;
 }
 
 export function disposeCache(cache: ForwardCache): void {

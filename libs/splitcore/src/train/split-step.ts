@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { PartModel } from '../model/part-model.ts';
 import { applyGradients } from './optimizer.ts';
 import { paramGradsFromCache, type ForwardCache } from './cached-vjp.ts';
+import { trainMode } from '../model/layers/kind.ts';
 
 /**
  * The U-shaped training step, cut into the pieces each party runs. These functions are the one
@@ -20,7 +21,12 @@ export function crossEntropy(logits: tf.Tensor, labels: tf.Tensor1D, classes: nu
   });
 }
 
-/** Client: head forward, producing the smashed data. */
+/**
+ * Training forwards run in training mode (batch statistics, dropout with the step's `seed`) and
+ * move running statistics once per step; `headForward`/`middleForward` are evaluation forwards.
+ */
+
+/** Client: head forward for evaluation (running statistics), producing the smashed data. */
 export function headForward(head: PartModel, x: tf.Tensor): tf.Tensor {
   return tf.tidy(() => head.apply(x));
 }
@@ -36,17 +42,19 @@ export function headBackward(head: PartModel, opt: tf.Optimizer, cache: ForwardC
   tf.dispose(grads);
 }
 
-/** Server: middle forward. */
+/** Server: middle forward for evaluation. */
 export function middleForward(middle: PartModel, z: tf.Tensor): tf.Tensor {
   return tf.tidy(() => middle.apply(z));
 }
 
 /**
- * Server: vector–Jacobian product of the middle at z with gm. Returns the gradient at z and the
- * gradients of the middle's parameters (caller owns all of them).
+ * Server: vector–Jacobian product of the middle at z with gm, re-running the step's training
+ * forward (same `seed`; running statistics left alone: the forward that served the step moved them).
+ * Returns the gradient at z and the gradients of the middle's parameters (caller owns all of them).
  */
-export function middleVjp(middle: PartModel, z: tf.Tensor, gm: tf.Tensor): { gz: tf.Tensor; grads: tf.Tensor[] } {
-  const all = tf.grads((zz: tf.Tensor, ...ps: tf.Tensor[]) => middle.apply(zz, ps))([z, ...middle.vars], gm);
+export function middleVjp(middle: PartModel, z: tf.Tensor, gm: tf.Tensor, seed = 0): { gz: tf.Tensor; grads: tf.Tensor[] } {
+  const mode = trainMode(seed, false);
+  const all = tf.grads((zz: tf.Tensor, ...ps: tf.Tensor[]) => middle.apply(zz, ps, mode))([z, ...middle.vars], gm);
   return { gz: all[0]!, grads: all.slice(1) };
 }
 
@@ -57,9 +65,11 @@ export async function tailStep(
   m: tf.Tensor,
   labels: tf.Tensor1D,
   classes: number,
+  seed = 0,
 ): Promise<{ loss: number; gm: tf.Tensor }> {
+  const mode = trainMode(seed);
   const out = tf.tidy(() => {
-    const f = (mm: tf.Tensor, ...ps: tf.Tensor[]) => crossEntropy(tail.apply(mm, ps), labels, classes);
+    const f = (mm: tf.Tensor, ...ps: tf.Tensor[]) => crossEntropy(tail.apply(mm, ps, mode), labels, classes);
     const { value, grads } = tf.valueAndGrads(f)([m, ...tail.vars]);
     applyGradients(opt, tail.vars, grads.slice(1));
     return { loss: value, gm: grads[0]! };
@@ -107,14 +117,16 @@ export async function composedStep(
   x: tf.Tensor,
   labels: tf.Tensor1D,
   classes: number,
+  seed = 0,
 ): Promise<number> {
   const vars = parts.flatMap((p) => p.vars);
+  const mode = trainMode(seed);
   const loss = tf.tidy(() => {
     const f = (...ps: tf.Tensor[]) => {
       let h = x;
       let k = 0;
       for (const p of parts) {
-        h = p.apply(h, ps.slice(k, k + p.vars.length));
+        h = p.apply(h, ps.slice(k, k + p.vars.length), mode);
         k += p.vars.length;
       }
       return crossEntropy(h, labels, classes);

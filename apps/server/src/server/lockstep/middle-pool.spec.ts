@@ -2,7 +2,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { cnnSmall, middleVjp, PartModel, split } from '@splitfleet/splitcore';
+import { cnnSmall, middleVjp, PartModel, split, trainMode } from '@splitfleet/splitcore';
 import { initBackend } from '@splitfleet/client-sim/node';
 import { MiddlePool } from './middle-pool.ts';
 
@@ -41,7 +41,7 @@ describe('MiddlePool (data-parallel middle over worker threads)', () => {
         // 70 rows → shards 24/23/23 on three threads; 20 rows stay on one thread
         const { z, gm } = batch(n, n);
         const before = tf.memory().numTensors;
-        const y = await pool.forward(middle, z);
+        const y = await pool.forward(middle, z, trainMode(0));
         const r = (await pool.backward(middle, gm))!;
         const ref = middleVjp(middle, z, gm);
         const yRef = tf.tidy(() => middle.apply(z));
@@ -63,7 +63,7 @@ describe('MiddlePool (data-parallel middle over worker threads)', () => {
     try {
       const { z, gm } = batch(64, 5);
       const run = async () => {
-        const y = await pool.forward(middle, z);
+        const y = await pool.forward(middle, z, trainMode(0));
         const r = (await pool.backward(middle, gm))!;
         const out = [await y.data(), await r.gz.data(), ...(await Promise.all(r.grads.map((g) => g.data())))].map((a) => Array.from(a as Float32Array));
         tf.dispose([y, r.gz, ...r.grads]);
@@ -86,7 +86,7 @@ describe('MiddlePool (data-parallel middle over worker threads)', () => {
     try {
       const { z, gm } = batch(64, 11);
       const step = async () => {
-        const y = await pool.forward(middle, z);
+        const y = await pool.forward(middle, z, trainMode(0));
         const r = (await pool.backward(middle, gm))!;
         tf.dispose([y, r.gz, ...r.grads]);
       };
@@ -107,7 +107,7 @@ describe('MiddlePool (data-parallel middle over worker threads)', () => {
     const pool = await MiddlePool.start(middle, 2, (l) => lines.push(l));
     try {
       const { z, gm } = batch(64, 9);
-      const y = await pool.forward(middle, z);
+      const y = await pool.forward(middle, z, trainMode(0));
       // kill the worker between forward and backward: its shard's activations are gone
       await (pool as unknown as { remotes: { worker: { terminate(): Promise<number> } }[] }).remotes[0]!.worker.terminate();
       const r = (await pool.backward(middle, gm))!;

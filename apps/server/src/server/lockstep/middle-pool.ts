@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import * as tf from '@tensorflow/tfjs-core';
-import { backwardFromCache, disposeCache, forwardKeep, LossSignal, middleVjp, shardRows, type ForwardCache, type PartModel } from '@splitfleet/splitcore';
+import { backwardFromCache, disposeCache, forwardKeep, LossSignal, middleVjp, shardRows, type ForwardCache, type ForwardMode, type PartModel, type PartSpec } from '@splitfleet/splitcore';
 import type { MiddleWorkerApi, ShardTensor } from './middle-worker.ts';
 
 /** Below this many rows per thread a shard's messaging costs more than its compute (measured). */
@@ -57,6 +57,10 @@ export class MiddlePool {
 
   static async start(middle: PartModel, threads: number, log: (line: string) => void = () => {}): Promise<MiddlePool> {
     if (!Number.isInteger(threads) || threads < 1) throw new Error(`middle threads must be an integer ≥ 1, got ${threads}`);
+    if (threads > 1 && !shardable(middle.spec)) {
+      log(`middle pool: the middle has batch norm or dropout layers, whose result depends on the whole batch (statistics) or its row count (masks); it runs on one thread (server.middleThreads=${threads} ignored)`);
+      threads = 1;
+    }
     const weights = await middle.getWeights();
     const remotes = Array.from({ length: threads - 1 }, () => {
       const worker = new Worker(new URL('./middle-worker.ts', import.meta.url));
@@ -81,7 +85,7 @@ export class MiddlePool {
   }
 
   /** Forward of a step's concatenated batch, keeping what its backward needs. The caller owns the result. */
-  async forward(middle: PartModel, z: tf.Tensor): Promise<tf.Tensor> {
+  async forward(middle: PartModel, z: tf.Tensor, mode: ForwardMode): Promise<tf.Tensor> {
     this.drop();
     const sizes = shardRows(z.shape[0]!, this.threads, MIN_SHARD_ROWS);
     // one shard: z itself (the caller's; forwardKeep copies what it keeps), nothing else to hold
@@ -93,7 +97,7 @@ export class MiddlePool {
       const shard = fromTensor(zs[i]!);
       return this.call(r, (api) => api.forward(Comlink.transfer(weights, weights.map((w) => w.buffer)), Comlink.transfer(shard, [shard.data.buffer])));
     });
-    const { y, cache } = forwardKeep(middle, own!);
+    const { y, cache } = forwardKeep(middle, own!, mode);
     if (own !== z) own!.dispose();
     this.step = { sizes, zs, local: cache, remotes, remoteCached: remotes.length > 0 };
     if (pending.length === 0) return y;
@@ -179,6 +183,14 @@ export class MiddlePool {
     this.log(`middle pool: shard ${i + 1} of this step recomputed on the main thread`);
     return f();
   }
+}
+
+/**
+ * Whether the middle may run data-parallel: each output row a function of its own input row only
+ * (no batch statistics, no dropout masks drawn per batch shape).
+ */
+export function shardable(spec: PartSpec): boolean {
+  return spec.layers.every((l) => l.spec.kind !== 'batchnorm' && l.spec.kind !== 'residual' && l.spec.kind !== 'dropout');
 }
 
 const toTensor = (s: ShardTensor): tf.Tensor => tf.tensor(s.data, s.shape, 'float32');

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  applyGradients, backwardFromCache, disposeCache, disposeOptimizer, errorReply, forwardKeep, makeOptimizer,
+  applyGradients, backwardFromCache, derivedSeed, disposeCache, disposeOptimizer, errorReply, forwardKeep, makeOptimizer, trainMode,
   PartModel, tensorToFrame, type ErrorReply, type ForwardCache, type OptimizerConfig, type ServedTraining, type WeightArray, type WeightedUpdate,
 } from '@splitfleet/splitcore';
 import { isTensor } from '../frames.ts';
@@ -66,7 +66,7 @@ export class PerClientMiddleServing implements StepServing {
       return errorReply('not-expected', `client ${id} may send step ${c?.served.steps ?? 0} of round ${this.round} now, not round ${round} step ${step}`);
     }
     this.d.events.count(id, zFrame.byteLength, 0);
-    const { y, cache } = forwardKeep(c.middle, z);
+    const { y, cache } = forwardKeep(c.middle, z, trainMode(derivedSeed(this.d.seed, 'middle', this.round, step, id)));
     c.inflight = { step, z, cache };
     void tensorToFrame(y).then(async (m) => {
       y.dispose();

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { applyGradients, errorReply, middleVjp, tensorToFrame, type ErrorReply, type ServedTraining } from '@splitfleet/splitcore';
+import { applyGradients, derivedSeed, errorReply, middleVjp, tensorToFrame, trainMode, type ErrorReply, type ServedTraining } from '@splitfleet/splitcore';
 import { isTensor } from '../frames.ts';
 import { StepBarrier } from './barrier.ts';
 import type { MiddlePool } from './middle-pool.ts';
@@ -123,7 +123,7 @@ export class SharedMiddleServing implements StepServing {
     this.dropStepCache();
     const zcat = zs.length === 1 ? zs[0]! : tf.concat(zs, 0);
     const round = this.round;
-    const m = await this.pool.forward(this.d.middle, zcat);
+    const m = await this.pool.forward(this.d.middle, zcat, trainMode(this.stepSeed(step)));
     if (zcat !== zs[0]) zcat.dispose();
     this.stepCache = { round, step, ids: arrivals.map(([id]) => id) };
     const parts = zs.length === 1 ? [m] : tf.split(m, zs.map((z) => z.shape[0]!), 0);
@@ -206,7 +206,7 @@ export class SharedMiddleServing implements StepServing {
     // the forward's activations serve when the same clients, in the same order, came back
     const sc = this.stepCache;
     const cached = sc && sc.round === this.round && sc.step === step && sc.ids.length === ids.length && sc.ids.every((id, i) => id === ids[i]);
-    const vjp = (cached ? await this.pool.backward(this.d.middle, gmAll) : null) ?? this.recomputedVjp(zs, gmAll);
+    const vjp = (cached ? await this.pool.backward(this.d.middle, gmAll) : null) ?? this.recomputedVjp(step, zs, gmAll);
     gmAll.dispose();
     applyGradients(this.opt, this.d.middle.vars, vjp.grads);
     tf.dispose(vjp.grads);
@@ -217,11 +217,16 @@ export class SharedMiddleServing implements StepServing {
   }
 
   /** The middle's VJP with a second forward, when the kept activations do not match the clients that came back. */
-  private recomputedVjp(zs: tf.Tensor[], gm: tf.Tensor): { gz: tf.Tensor; grads: tf.Tensor[] } {
+  private recomputedVjp(step: number, zs: tf.Tensor[], gm: tf.Tensor): { gz: tf.Tensor; grads: tf.Tensor[] } {
     const z = zs.length === 1 ? zs[0]! : tf.concat(zs, 0);
-    const r = middleVjp(this.d.middle, z, gm);
+    const r = middleVjp(this.d.middle, z, gm, this.stepSeed(step));
     if (z !== zs[0]) z.dispose();
     return r;
+  }
+
+  /** This step's dropout seed (the same for its forward and any re-run of it). */
+  private stepSeed(step: number): number {
+    return derivedSeed(this.d.seed, 'middle', this.round, step);
   }
 
   drop(id: number): void {

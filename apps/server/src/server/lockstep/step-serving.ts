@@ -22,6 +22,8 @@ export interface StepServingDeps {
   readonly taps: TapQueue;
   readonly stepTimeoutMs: number;
   readonly events: StepEvents;
+  /** The run's seed: the middle's per-step dropout masks derive from it. */
+  readonly seed: number;
 }
 
 /**
