@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ParamShape } from '../model/spec.ts';
 import type { WeightArray } from '../model/split.ts';
+import { sizeOf } from '../model/shape.ts';
 import { CodecError, decodeTensor, encodeTensor, firstNonFinite, type WireDtype } from './tensor-codec.ts';
 
 /** Encodes a tensor as a codec frame (async: webgpu cannot read synchronously in Node). */
@@ -37,21 +38,38 @@ export function frameToTensor(frame: Uint8Array, expect: FrameExpectation): tf.T
   return tf.tensor(w.data as Float32Array, [...w.shape], 'float32');
 }
 
+/**
+ * Encodes a weights list as ONE frame: every array's values back to back, as a flat float32
+ * tensor (socket.io refuses messages with more than 10 binary attachments, and a ResNet part has
+ * dozens of arrays). The receiver splits it by the parameter list it expects.
+ */
 export function weightsToFrames(weights: readonly WeightArray[]): Uint8Array[] {
-  return weights.map((w) => encodeTensor({ dtype: 'float32', shape: w.shape, data: w.values }));
+  const total = weights.reduce((a, w) => a + w.values.length, 0);
+  const data = new Float32Array(total);
+  let at = 0;
+  for (const w of weights) {
+    data.set(w.values, at);
+    at += w.values.length;
+  }
+  return [encodeTensor({ dtype: 'float32', shape: [total], data })];
 }
 
-/** Decodes weight frames against the parameter list they must match, in order. */
+/** Decodes a weights frame (weightsToFrames) against the parameter list it must match, in order. */
 export function framesToWeights(frames: readonly Uint8Array[], params: readonly ParamShape[]): WeightArray[] {
-  if (frames.length !== params.length) throw new CodecError('bad-shape', `expected ${params.length} weight frames, got ${frames.length}`);
-  return frames.map((f, i) => {
-    const p = params[i]!;
-    const w = decodeTensor(f);
-    if (w.dtype !== 'float32') throw new CodecError('bad-dtype', `${p.name}: expected float32, got ${w.dtype}`);
-    if (w.shape.join('x') !== p.shape.join('x')) throw new CodecError('bad-shape', `${p.name}: expected [${p.shape}], got [${w.shape}]`);
-    const bad = firstNonFinite(w.data as Float32Array);
-    if (bad >= 0) throw new CodecError('non-finite', `${p.name}: non-finite value at ${bad}`);
-    return { name: p.name, shape: p.shape, values: w.data as Float32Array };
+  if (frames.length !== 1) throw new CodecError('bad-shape', `expected 1 weights frame (all ${params.length} arrays packed), got ${frames.length}`);
+  const w = decodeTensor(frames[0]!);
+  const total = params.reduce((a, p) => a + sizeOf(p.shape), 0);
+  if (w.dtype !== 'float32') throw new CodecError('bad-dtype', `weights: expected float32, got ${w.dtype}`);
+  if (w.shape.length !== 1 || w.shape[0] !== total) throw new CodecError('bad-shape', `weights: expected [${total}] values (${params.length} arrays), got [${w.shape}]`);
+  const all = w.data as Float32Array;
+  const bad = firstNonFinite(all);
+  let at = 0;
+  return params.map((p) => {
+    const n = sizeOf(p.shape);
+    if (bad >= at && bad < at + n) throw new CodecError('non-finite', `${p.name}: non-finite value at ${bad - at}`);
+    const values = all.slice(at, at + n);
+    at += n;
+    return { name: p.name, shape: p.shape, values };
   });
 }
 
