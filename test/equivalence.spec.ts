@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import {
-  batchOrder, cnnSmall, composedStep, disposeOptimizer, gather, makeOptimizer, partition, PartModel, split, type OptimizerConfig,
+  batchOrder, composedStep, disposeOptimizer, gather, makeOptimizer, partition, PartModel, split, type OptimizerConfig,
 } from '@splitfleet/splitcore';
 import { readDataset } from '@splitfleet/client-sim';
 import { maxAbsDiff, startHarness, testConfig, tf } from './helpers.ts';
 import { resolvePartition } from '../apps/server/src/experiment/config.ts';
+import { resolveModel } from '../apps/server/src/experiment/model-config.ts';
 
 const STEPS = 10;
 
@@ -13,11 +14,20 @@ describe('split training over a real socket.io connection computes ordinary trai
     ['SGD with momentum', { name: 'sgd', lr: 0.05, momentum: 0.9 }, 1e-5],
     ['Adam', { name: 'adam', lr: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 }, 1e-4],
   ];
+  // the plain CNN, and a ResNet whose head, middle and tail all hold batch norms (stem, residual
+  // blocks): their running statistics are part of what must match
+  const MODELS = [
+    ['cnn-small', { name: 'cnn-small' }],
+    ['resnet-8 (BN, residual)', { name: 'resnet-8', cut: 'stage1' }],
+  ] as const;
   // with one client every mode is ordinary training: sflv1's per-client middle copy is the middle,
   // sflv2's seeded order has one client, and averaging one client's weights returns them
-  const cases = (['sequential', 'sflv1', 'sflv2'] as const).flatMap((mode) => optimizers.map(([name, o, tol]) => [mode, name, o, tol] as const));
-  it.each(cases)('%s, %s: head, middle and tail after 10 batches equal the composed model trained in one process', async (mode, _name, optimizer, tol) => {
+  const cases = MODELS.flatMap(([label, model]) =>
+    (['sequential', 'sflv1', 'sflv2'] as const).flatMap((mode) => optimizers.map(([name, o, tol]) => [label, mode, name, model, o, tol] as const)),
+  );
+  it.each(cases)('%s, %s, %s: head, middle, tail and running statistics after 10 batches equal the composed model trained in one process', async (_label, mode, _name, model, optimizer, tol) => {
     const cfg = testConfig({
+      model,
       fleet: { clients: 1, workers: 1 },
       training: { mode, rounds: 1, batchSize: 16, maxStepsPerRound: STEPS, optimizer },
     });
@@ -33,7 +43,8 @@ describe('split training over a real socket.io connection computes ordinary trai
 
     // Reference: the composed model, same initial weights, same batches, one optimiser.
     const data = readDataset(cfg.data.name, cfg.data.dir);
-    const parts = split(cnnSmall, cnnSmall.defaultCut, cfg.seed);
+    const { spec, cut } = resolveModel(cfg);
+    const parts = split(spec, cut, cfg.seed);
     const models = [
       new PartModel(parts.head, parts.init.head),
       new PartModel(parts.middle, parts.init.middle),
@@ -56,6 +67,11 @@ describe('split training over a real socket.io connection computes ordinary trai
     headTail.forEach((w, i) => (worst = Math.max(worst, maxAbsDiff(w.values, refHeadTail[i]!.values))));
     // the weights did move (a no-op would also "match")
     expect(maxAbsDiff(middle[0]!.values, parts.init.middle[0]!.values)).toBeGreaterThan(1e-4);
+    // and so did the running statistics, which are compared with the rest (state = params, buffers)
+    if (parts.middle.buffers.length > 0) {
+      expect(middle).toHaveLength(parts.middle.params.length + parts.middle.buffers.length);
+      expect(maxAbsDiff(middle.at(-1)!.values, parts.init.middle.at(-1)!.values)).toBeGreaterThan(1e-3);
+    }
     expect(worst).toBeLessThanOrEqual(tol);
     models.forEach((m) => m.dispose());
     disposeOptimizer(opt);

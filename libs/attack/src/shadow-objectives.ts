@@ -50,7 +50,7 @@ async function trainMatch(s: ShadowSession, obs: Observed): Promise<null> {
   for (let i = 0; i < s.o.steps; i++) {
     const x = s.auxBatch(s.auxIndices());
     const m = tf.tidy(() => s.o.middle.apply(s.head.model.apply(x)));
-    await s.step([s.tail], (pt) => infomaxLoss(s.tail.model.apply(m, pt)));
+    await s.step([s.tail], (pt) => infomaxLoss(s.tail.model.apply(m, pt, s.trainMode())));
     tf.dispose([x, m]);
   }
   return null;

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  applyGradients, crossEntropy, disposeOptimizer, initWeights, makeOptimizer, PartModel, Rng, stateShapes,
+  applyGradients, crossEntropy, derivedSeed, disposeOptimizer, initWeights, makeOptimizer, PartModel, Rng, stateShapes, trainMode, type ForwardMode,
   type PartSpec,
 } from '@splitfleet/splitcore';
 import { statsMatchLoss, type SmashedStats } from './losses.ts';
@@ -98,9 +98,19 @@ export class ShadowSession {
     return tf.tensor(rowsOf(this.o.aux.x, this.o.aux.n, idx), [idx.length, ...this.o.headSpec.inputShape]);
   }
 
-  /** t̂∘m∘ĥ(x), with the given parameters of ĥ and t̂ (default: their variables). */
+  /**
+   * The mode of a shadow part in the step being taken: training (batch statistics, moving running
+   * statistics, dropout drawn per step) — the real middle stays in evaluation mode, frozen.
+   */
+  trainMode(): ForwardMode {
+    return trainMode(derivedSeed(this.o.seed, 'shadow-step', this.done));
+  }
+
+  /** t̂∘m∘ĥ(x): with parameters of ĥ and t̂ given, a training forward of both; without, evaluation. */
   logits(x: tf.Tensor, headParams?: tf.Tensor[], tailParams?: tf.Tensor[]): tf.Tensor {
-    return this.tail.model.apply(this.o.middle.apply(this.head.model.apply(x, headParams)), tailParams);
+    if (!headParams || !tailParams) return this.tail.model.apply(this.o.middle.apply(this.head.model.apply(x)));
+    const mode = this.trainMode();
+    return this.tail.model.apply(this.o.middle.apply(this.head.model.apply(x, headParams, mode)), tailParams, mode);
   }
 
   /** m∘ĥ(x), read back. */
@@ -118,7 +128,7 @@ export class ShadowSession {
       for (const idx of batches(n, this.o.batchSize * 2, this.rng).slice(0, 1)) {
         const x = tf.tensor2d(rowsOf(feats, n, idx), [idx.length, d]);
         const y = tf.tensor1d(Int32Array.from(idx, (i) => labels[i]!), 'int32');
-        await this.step([this.tail], (pt) => crossEntropy(this.tail.model.apply(x, pt), y, this.o.classes));
+        await this.step([this.tail], (pt) => crossEntropy(this.tail.model.apply(x, pt, this.trainMode()), y, this.o.classes));
         tf.dispose([x, y]);
       }
     }
@@ -129,7 +139,7 @@ export class ShadowSession {
     for (let s = 0; s < steps; s++) {
       const x = this.auxBatch(this.auxIndices());
       const a = assign(x);
-      await this.step([this.head], (ph) => statsMatchLoss(this.head.model.apply(x, ph), a, stats));
+      await this.step([this.head], (ph) => statsMatchLoss(this.head.model.apply(x, ph, this.trainMode()), a, stats));
       tf.dispose([x, a]);
       if (s % 50 === 0) this.log(`shadow head step ${s}/${steps} loss ${this.last.toFixed(4)}`);
     }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  crossEntropy, disposeOptimizer, initWeights, stateShapes, makeOptimizer, PartModel, Rng,
+  crossEntropy, derivedSeed, disposeOptimizer, initWeights, stateShapes, trainMode, makeOptimizer, PartModel, Rng,
   partSpec, type NamedLayer, type PartSpec,
 } from '@splitfleet/splitcore';
 import type { ShadowArchitecture, ShadowObjective } from './config.ts';
@@ -100,7 +100,9 @@ export async function trainSurrogate(o: SurrogateOptions): Promise<{ readonly pa
     const idx = batches(o.aux.n, o.batchSize, rng)[0]!;
     const x = tf.tensor(rowsOf(o.aux.x, o.aux.n, idx), [idx.length, ...inShape]);
     const y = tf.tensor1d(Int32Array.from(idx, (i) => o.aux.labels[i]!), 'int32');
-    last = await stepParts(opts, (ph, pm, pt) => crossEntropy(parts[2].apply(parts[1].apply(parts[0].apply(x, ph), pm), pt), y, o.classes));
+    // a training forward (batch statistics, dropout) of the surrogate's own parts
+    const mode = trainMode(derivedSeed(o.seed, 'surrogate-step', s));
+    last = await stepParts(opts, (ph, pm, pt) => crossEntropy(parts[2].apply(parts[1].apply(parts[0].apply(x, ph, mode), pm, mode), pt, mode), y, o.classes));
     tf.dispose([x, y]);
   }
   opts.forEach((p) => disposeOptimizer(p.opt));

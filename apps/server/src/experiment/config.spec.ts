@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from './config.ts';
+import { resolveModel } from './model-config.ts';
 
 /** The lines of the ConfigError that parseConfig raises for `raw`. */
 function problems(raw: unknown): string[] {
@@ -53,5 +54,30 @@ describe('config errors: one line per problem naming the option, the value and w
       'fleet.clients: 0 is not allowed; must be ≥ 1',
       'fleet.runtime: "x" is not allowed; must be one of node, browser, mixed',
     ]);
+  });
+});
+
+describe('model config errors name the layer and the shapes that do not fit', () => {
+  const layers = (...ls: object[]) => ({ model: { name: 'mine', layers: [...ls] } });
+  const fc10 = { name: 'fc', kind: 'dense', units: 10 };
+  it.each<[string, unknown, string]>([
+    ['an unknown zoo model', { model: { name: 'resnet-99' } }, 'model.name: "resnet-99" is not allowed; must be one of cnn-small, cnn-bn, vgg-mini, resnet-8, resnet-20, resnet-18, or give model.layers'],
+    ['an unknown layer kind', layers({ name: 'c1', kind: 'conv3d', filters: 8 }, { name: 'p', kind: 'maxpool' }, fc10), 'model.layers.0.kind: "conv3d" is not allowed; must be one of conv2d, maxpool, avgpool, gap, flatten, dropout, batchnorm, residual, dense'],
+    ['a bad layer option', layers({ name: 'c1', kind: 'conv2d', filters: -8 }, { name: 'p', kind: 'maxpool' }, fc10), 'model.layers.0.filters: -8 is not allowed; must be > 0'],
+    ['a kernel larger than its input', layers({ name: 'c1', kind: 'conv2d', filters: 8, kernel: 40, padding: 'valid' }, { name: 'p', kind: 'maxpool' }, fc10), 'model.layers: (3 layers on fashion-mnist [28,28,1]) is not allowed; layer c1: input [28,28,1] is smaller than the 40×40 kernel'],
+    ['an image layer after the image is gone', layers({ name: 'c1', kind: 'conv2d', filters: 8 }, { name: 'g', kind: 'gap' }, { name: 'p', kind: 'maxpool' }, fc10), 'model.layers: (4 layers on fashion-mnist [28,28,1]) is not allowed; layer p: maxpool needs an [h, w, c] input, got [8]'],
+    ['a layer name used twice', layers({ name: 'c1', kind: 'conv2d', filters: 8 }, { name: 'c1', kind: 'maxpool' }, fc10), 'model.layers: (3 layers on fashion-mnist [28,28,1]) is not allowed; layer c1: the name is used twice (layer names are cut-point names)'],
+    ['a last layer without one output per class', layers({ name: 'c1', kind: 'conv2d', filters: 8 }, { name: 'p', kind: 'maxpool' }, { name: 'fc', kind: 'dense', units: 7 }), 'model.layers: (3 layers on fashion-mnist [28,28,1]) is not allowed; layer fc: the model must end with 10 outputs (one per class), its output shape is [7]'],
+    ['a cut at a layer the model lacks', { model: { ...layers({ name: 'c1', kind: 'conv2d', filters: 8 }, { name: 'p', kind: 'maxpool' }, fc10).model, cut: { head: 'c1', tail: 'fcx' } } }, 'model.cut: {"head":"c1","tail":"fcx"} is not allowed; tail "fcx" is not a layer of mine; layers: c1, p, fc'],
+    ['a cut name the model does not have', { model: { name: 'resnet-18', cut: 'split-9' } }, 'model.cut: "split-9" is not allowed; resnet-18 has the cuts split-1, split-2, split-3, split-4; or give {head, tail} layer names or {headEnd, tailStart}'],
+  ])('%s', (_what, raw, line) => {
+    expect(problems(raw)).toEqual([line]);
+  });
+
+  it('accepts a config-defined model with named cut points, and the zoo ResNets on both data sets', () => {
+    const cfg = parseConfig({ model: { name: 'mine', layers: [{ name: 'c1', kind: 'conv2d', filters: 8, activation: 'relu' }, { name: 'bn', kind: 'batchnorm' }, { name: 'p', kind: 'maxpool' }, { name: 'fc', kind: 'dense', units: 10 }], cut: { head: 'bn', tail: 'fc' } } });
+    expect(resolveModel(cfg).cut).toEqual({ headEnd: 2, tailStart: 3 });
+    expect(resolveModel(parseConfig({ model: { name: 'resnet-18', cut: 'split-3' }, data: { name: 'cifar10', dir: '/data/cifar' } })).cut).toEqual({ headEnd: 6, tailStart: 11 });
+    expect(resolveModel(parseConfig({ model: { name: 'resnet-18', cut: 'split-3' } })).spec.inputShape).toEqual([28, 28, 1]);
   });
 });

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { applyGradients, cnnSmall, split, type OptimizerConfig } from '@splitfleet/splitcore';
+import { applyGradients, cnnSmall, disposeCache, forwardKeep, getModelSpec, split, stateShapes, trainMode, type OptimizerConfig } from '@splitfleet/splitcore';
 import { initBackend } from '@splitfleet/client-sim/node';
 import { ModelState } from './model-state.ts';
 
@@ -46,4 +46,25 @@ describe('ModelState.exportState', () => {
       a.dispose();
       b.dispose();
     });
+
+  it('a checkpoint carries the running statistics of every part (cnn-bn): export then import restores them exactly', async () => {
+    const spec = getModelSpec('cnn-bn');
+    const a = new ModelState(split(spec, spec.defaultCut, 3), configs[0]!);
+    // move the middle's statistics as a training forward does, and give the shared head new ones
+    const y = forwardKeep(a.middle, tf.randomNormal([8, ...a.middle.spec.inputShape]), trainMode(1));
+    disposeCache(y.cache);
+    y.y.dispose();
+    a.global = a.global.map((w) => (w.name.endsWith('runningVar') ? { ...w, values: w.values.map((v) => v * 3) } : w));
+    const saved = await a.exportState();
+    // middle: 4 params + bn2's 2 statistics; global: head (conv1 kernel, bn1 γ β, mean, var) + tail (fc2 kernel, bias)
+    expect(Object.keys(saved.tensors).filter((k) => k.startsWith('middle/')).length).toBe(stateShapes(a.middle.spec).length);
+    expect(stateShapes(a.middle.spec).filter((p) => /running/.test(p.name)).length).toBe(2);
+    const b = new ModelState(split(spec, spec.defaultCut, 3), configs[0]!);
+    await b.importState(saved.meta, new Map(Object.entries(saved.tensors)));
+    const [wa, wb] = await Promise.all([a.middle.getWeights(), b.middle.getWeights()]);
+    expect(wb.map((w) => Array.from(w.values))).toEqual(wa.map((w) => Array.from(w.values)));
+    expect(b.global.find((w) => w.name === 'bn1/runningVar')!.values.every((v) => v === 3)).toBe(true);
+    a.dispose();
+    b.dispose();
+  });
 });

@@ -69,6 +69,12 @@ describe('layer kinds', () => {
     for (const cut of Object.values(m.cuts)) expect(split(m, cut, 1).tail.layers.map((l) => l.spec.kind)).toEqual(['dense']);
   });
 
+  it('resnet-20 on 28×28×1 has the parameter count of the PyTorch network the bench compares with (272,186)', () => {
+    const m = getModelSpec('resnet-20', { inputShape: [28, 28, 1], classes: 10 });
+    const s = split(m, m.defaultCut, 1);
+    expect([s.head, s.middle, s.tail].reduce((a, p) => a + p.params.reduce((b, q) => b + sizeOf(q.shape), 0), 0)).toBe(272_186);
+  });
+
   it('ResNets adapt their stem to 28×28×1 and 32×32×3 inputs', () => {
     for (const name of ['resnet-8', 'resnet-20', 'resnet-18']) {
       for (const inputShape of [[28, 28, 1], [32, 32, 3]]) {
