@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { partition } from '@splitfleet/splitcore';
 import { readDataset } from '@splitfleet/client-sim';
-import { startHarness, testConfig, tf } from './helpers.ts';
+import { startHarness, tensorCountsPerRound, testConfig } from './helpers.ts';
 
 describe('a fleet of worker clients', () => {
   it('learns: 4 clients in splitfed reach ≥ 65% test accuracy on the subset in 2 short rounds', async () => {
@@ -58,17 +58,7 @@ describe('a fleet of worker clients', () => {
   });
 
   it('keeps memory flat: tensor counts on the server and the clients are equal after round 2 and round 5', async () => {
-    const cfg = testConfig({ fleet: { clients: 2, workers: 1 }, training: { rounds: 5, maxStepsPerRound: 2 } });
-    const h = await startHarness(cfg);
-    await h.server.waitForClients();
-    const server: number[] = [];
-    const clients: number[][] = [];
-    for (let r = 0; r < 5; r++) {
-      await h.server.runRound(r);
-      server.push(tf.memory().numTensors);
-      clients.push((await h.fleet!.memory()).map((m) => m.numTensors));
-    }
-    await h.close();
+    const { server, clients } = await tensorCountsPerRound(testConfig({ fleet: { clients: 2, workers: 1 }, training: { rounds: 5, maxStepsPerRound: 2 } }));
     expect(server[4]).toBe(server[1]);
     expect(clients[4]).toEqual(clients[1]);
   });

@@ -87,3 +87,18 @@ export async function until(cond: () => boolean, timeoutMs = 60_000, everyMs = 2
 }
 
 export { tf };
+
+/** Runs `cfg.training.rounds` rounds and returns the live tensor counts after each, on the server and on every client. */
+export async function tensorCountsPerRound(cfg: Config): Promise<{ server: number[]; clients: number[][] }> {
+  const h = await startHarness(cfg);
+  await h.server.waitForClients();
+  const server: number[] = [];
+  const clients: number[][] = [];
+  for (let r = 0; r < cfg.training.rounds; r++) {
+    await h.server.runRound(r);
+    server.push(tf.memory().numTensors);
+    clients.push((await h.fleet!.memory()).map((m) => m.numTensors));
+  }
+  await h.close();
+  return { server, clients };
+}

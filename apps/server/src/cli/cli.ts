@@ -8,6 +8,8 @@ import { attackFinishedRun } from '../experiment/reattack.ts';
 import { formatAttackTable } from '../output/attack-table.ts';
 import { applyOverrides, ConfigError, parseConfig, parseConfigText, type Config } from '../experiment/config.ts';
 import { writeReport } from '../output/report.ts';
+import { modelSummary, zooTable } from '../output/model-summary.ts';
+import { resolveModel } from '../experiment/model-config.ts';
 import { readResults, type RunResults } from '../experiment/results.ts';
 import { expandSweep, gatherSweep, isDone, type SweepSpec } from '../sweep/sweep.ts';
 import { runSweepPoint } from '../sweep/sweep-point.ts';
@@ -138,6 +140,18 @@ Examples:
     rep.close();
     console.log(formatAttackTable(report));
     console.log(`attack results: ${join(dir, 'attack.json')}\nreport: ${html}`);
+  });
+
+program
+  .command('models')
+  .description('list the model zoo; with --config/--set, show that run\'s model layer by layer (shapes, parameters, the cut)')
+  .option('-c, --config <file>', 'YAML or JSON config whose model to show')
+  .option('-s, --set <path=value>', 'override one config option (repeatable)', collect, [])
+  .addHelpText('after', '\nExamples:\n  splitfleet models\n  splitfleet models --set model.name=resnet-18 --set model.cut=split-3 --set data.name=cifar10 --set data.dir=x')
+  .action((o: { config?: string; set: string[] }) => {
+    if (!o.config && o.set.length === 0) return void console.log(zooTable().join('\n'));
+    const { spec, cut } = resolveModel(loadConfig(o.config, o.set));
+    console.log(modelSummary(spec, cut).join('\n'));
   });
 
 program

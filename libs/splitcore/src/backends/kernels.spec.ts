@@ -5,7 +5,8 @@ import '@tensorflow/tfjs-backend-wasm';
 import { registerSplitfleetKernels } from './register.ts';
 import { ReluMaxPoolGrad } from './maxpool-grad-wasm.ts';
 import { ConvReluPoolFilterGrad } from './conv-relu-pool-grad-wasm.ts';
-import { cnnSmall } from '../model/zoo.ts';
+import { cnnSmall, getModelSpec } from '../model/zoo.ts';
+import { trainMode } from '../model/layers/kind.ts';
 import { split } from '../model/split.ts';
 import { PartModel } from '../model/part-model.ts';
 import { backwardFromCache, disposeCache, forwardKeep, paramGradsFromCache } from '../train/cached-vjp.ts';
@@ -219,5 +220,28 @@ describe('wasm kernels registered by splitfleet', () => {
     });
     await agrees(grads('head'), 1e-4);
     await agrees(grads('middle'), 1e-4);
+  });
+
+  it('a ResNet middle (residual blocks, batch norm, strided convs) on wasm: cached-activation VJP equals tf.grads on cpu', async () => {
+    const m = getModelSpec('resnet-8', { inputShape: [12, 12, 1], classes: 10 });
+    const s = split(m, m.cuts['stem']!, 5);
+    const grads = () => tf.tidy(() => {
+      const part = new PartModel(s.middle, s.init.middle);
+      const input = tf.tensor(seq(4 * sizeOf(s.middle.inputShape), (i) => Math.sin(i * 0.29)), [4, ...s.middle.inputShape]);
+      const gy = tf.tensor(seq(4 * sizeOf(s.middle.outputShape), (i) => Math.cos(i * 0.11)), [4, ...s.middle.outputShape]);
+      let out: tf.Tensor[];
+      if (tf.getBackend() === 'cpu') out = tf.grads((v: tf.Tensor, ...ps: tf.Tensor[]) => part.apply(v, ps, trainMode(3, false)))([input, ...part.vars], gy);
+      else {
+        const { y, cache } = forwardKeep(part, input, trainMode(3, false));
+        const r = backwardFromCache(part, cache, gy);
+        out = [r.gx, ...r.grads];
+        disposeCache(cache);
+        y.dispose();
+      }
+      const flat = tf.concat(out.map((t) => tf.reshape(t, [-1])));
+      part.dispose();
+      return flat;
+    });
+    await agrees(grads, 1e-4);
   });
 });
