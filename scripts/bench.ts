@@ -112,7 +112,7 @@ print(n*${B}/(time.time()-t))`;
 const resnet20 = getModelSpec('resnet-20', { inputShape: [28, 28, 1], classes: 10 });
 const monoResnet = await composedRate('wasm', 6, B, resnet20);
 add('resnet', 'ResNet-20 monolithic tfjs wasm (1 thread), samples/s', monoResnet, 'samples/s', 'ResNet-20 wasm', monoResnet, `${(trainingFlopsPerSample(resnet20) / 1e6).toFixed(0)} MFLOP per training sample`);
-const torchResnet = (threads: number): number | null => {
+const torchResnet = (threads: number, forwardOnly = false): number | null => {
   if (!torchOk) return null;
   // the same network: PyTorch's BasicBlock with the 1×1-conv-BN projection shortcut (as splitfleet's
   // residual layer and the SPADV authors' code), no conv biases, pad 1
@@ -135,9 +135,14 @@ for si, w in enumerate([16, 32, 64]):
         layers.append(Block(i, w, 2 if si > 0 and b == 0 else 1)); i = w
 m = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
 o = torch.optim.SGD(m.parameters(), lr=0.05, momentum=0.9); x = torch.rand(${B},1,28,28); y = torch.randint(0,10,(${B},))
-for _ in range(2): o.zero_grad(); F.cross_entropy(m(x),y).backward(); o.step()
+def step():
+    if ${forwardOnly ? 'True' : 'False'}:
+        with torch.no_grad(): m(x)
+    else: o.zero_grad(); F.cross_entropy(m(x),y).backward(); o.step()
+if ${forwardOnly ? 'True' : 'False'}: m.eval()
+for _ in range(2): step()
 t=time.time(); n=8
-for _ in range(n): o.zero_grad(); F.cross_entropy(m(x),y).backward(); o.step()
+for _ in range(n): step()
 print(n*${B}/(time.time()-t))`;
   return Number(execFileSync('/usr/bin/python3', ['-c', py], { encoding: 'utf8' }).trim());
 };
@@ -148,6 +153,26 @@ if (torch1 !== null && torch2 !== null) {
   add('resnet', 'ResNet-20 PyTorch 2 threads, samples/s', torch2, 'samples/s', 'ResNet-20 wasm', monoResnet);
   add('targets', 'ResNet-20 monolithic wasm vs PyTorch 1 thread (target ≥ 0.8×)', monoResnet / torch1, '×', '', null, `${monoResnet.toFixed(0)} vs ${torch1.toFixed(0)} samples/s`);
 } else console.log('resnet     PyTorch not installed (Debian python3-torch): reference rows skipped');
+// where the gap lies: inference alone (XNNPACK's forward convolutions vs oneDNN's, no backward kernels)
+{
+  const s20 = split(resnet20, resnet20.defaultCut, 1);
+  const parts = [new PartModel(s20.head, s20.init.head), new PartModel(s20.middle, s20.init.middle), new PartModel(s20.tail, s20.init.tail)];
+  const x = tf.randomUniform([B, 28, 28, 1]);
+  const fwd = async () => {
+    const y = tf.tidy(() => parts.reduce((h, p) => p.apply(h), x as tf.Tensor));
+    await y.data();
+    y.dispose();
+  };
+  await fwd();
+  const t0 = performance.now();
+  for (let i = 0; i < 8; i++) await fwd();
+  const wasmFwd = (8 * B) / ((performance.now() - t0) / 1000);
+  tf.dispose(x);
+  parts.forEach((p) => p.dispose());
+  add('resnet', 'ResNet-20 inference only, tfjs wasm (1 thread), samples/s', wasmFwd, 'samples/s', 'ResNet-20 wasm training', monoResnet);
+  const torchFwd = torchResnet(1, true);
+  if (torchFwd !== null) add('resnet', 'ResNet-20 inference only, PyTorch 1 thread, samples/s', torchFwd, 'samples/s', 'ResNet-20 wasm inference', wasmFwd);
+}
 
 // ---- 1. split over socket.io (server here, fleet in a separate process) ----------------------------
 async function splitRate(clients: number, workers: number, steps: number, middleThreads: number, model: ConfigInput['model'] = {}): Promise<{ rate: number; cpuShare: number }> {

@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayerSlot, PartModel } from '../model/part-model.ts';
 import type { Conv2dLayer, DenseLayer } from '../model/spec.ts';
-import { applyLayer } from '../model/layers/registry.ts';
+import { applyLayer, applyLayerKept, layerVjpKept } from '../model/layers/registry.ts';
 import { trainMode, type ForwardMode } from '../model/layers/kind.ts';
-import { hasBias } from '../model/layers/conv2d.ts';
+import { conv2dFilterGrad, conv2dInputGrad, hasBias } from '../model/layers/conv2d.ts';
 import { ReluMaxPoolGrad } from '../backends/maxpool-grad-wasm.ts';
 import { CONV_RELU_POOL_MAX_TAPS, ConvReluPoolFilterGrad } from '../backends/conv-relu-pool-grad-wasm.ts';
 
@@ -18,6 +18,8 @@ export interface ForwardCache {
   readonly outputs: readonly tf.Tensor[];
   /** The forward's mode: a layer differentiated by re-running it sees the same batch statistics and dropout masks. */
   readonly mode: ForwardMode;
+  /** Per layer: what its own VJP needs (composite kinds with `forwardKept`), else null. */
+  readonly saved: readonly (readonly tf.Tensor[] | null)[];
 }
 
 /**
@@ -27,15 +29,20 @@ export interface ForwardCache {
 export function forwardKeep(part: PartModel, x: tf.Tensor, mode: ForwardMode = trainMode(0)): { y: tf.Tensor; cache: ForwardCache } {
   const inputs: tf.Tensor[] = [];
   const outputs: tf.Tensor[] = [];
+  const saved: (tf.Tensor[] | null)[] = [];
   let h = x;
   part.slots.forEach((slot, i) => {
     inputs.push(h === x ? tf.clone(x) : h);
     const input = h;
-    // one layer at a time through the same forward code as PartModel.apply
-    h = tf.tidy(() => applyLayer(slot.layer, input, part.vars.slice(...slot.params), part.buffers.slice(...slot.buffers), mode, i));
+    const ps = part.vars.slice(...slot.params);
+    const bs = part.buffers.slice(...slot.buffers);
+    // one layer at a time through the same forward code as PartModel.apply (or its kept variant)
+    const r = tf.tidy(() => applyLayerKept(slot.layer, input, ps, bs, mode, i) ?? { y: applyLayer(slot.layer, input, ps, bs, mode, i), saved: [] as tf.Tensor[] });
+    h = r.y;
+    saved.push(r.saved.length > 0 ? r.saved : null);
     outputs.push(h);
   });
-  return { y: tf.clone(h), cache: { inputs, outputs, mode } };
+  return { y: tf.clone(h), cache: { inputs, outputs, mode, saved } };
 }
 
 /**
@@ -90,6 +97,13 @@ function vjpFromCache(part: PartModel, cache: ForwardCache, gy: tf.Tensor, input
         continue;
       }
       const ps = part.vars.slice(...slot.params);
+      const kept = cache.saved[i];
+      if (kept) {
+        const r = layerVjpKept(slot.layer, x, cache.outputs[i]!, ps, kept, g, needGx, cache.mode, i);
+        r.grads.forEach((t, j) => (grads[slot.params[0] + j] = t));
+        if (r.dx) g = r.dx;
+        continue;
+      }
       if (!needGx && ps.length === 0) continue;
       // every other kind: differentiate the layer by re-running it on its kept input (same mode:
       // same batch statistics and dropout mask; running statistics untouched)
@@ -111,9 +125,9 @@ function linearVjp(part: PartModel, slot: LayerSlot, x: tf.Tensor, y: tf.Tensor,
   // ReLU's gradient from its output: y > 0 exactly where its input was > 0
   const gPre = pre ? pre.g : s.activation === 'relu' ? tf.mul(g, tf.step(y)) : g;
   if (s.kind === 'conv2d') {
-    grads[p] = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: gPre }, { strides: [s.stride, s.stride], pad: s.padding, dataFormat: 'NHWC', filterShape: k.shape }) as tf.Tensor;
+    grads[p] = conv2dFilterGrad(x, gPre, s.stride, s.padding, k.shape);
     if (hasBias(s)) grads[p + 1] = pre ? pre.bias : tf.sum(gPre, [0, 1, 2]);
-    return needGx ? tf.conv2dTranspose(gPre as tf.Tensor4D, k as tf.Tensor4D, x.shape as [number, number, number, number], s.stride, s.padding) : g;
+    return needGx ? conv2dInputGrad(gPre, k, x.shape, s.stride, s.padding) : g;
   }
   const flat = x.rank > 2 ? tf.reshape(x, [x.shape[0]!, -1]) : x;
   grads[p] = tf.matMul(flat as tf.Tensor2D, gPre as tf.Tensor2D, true, false);
@@ -137,5 +151,5 @@ function firstConvPoolGrads(part: PartModel, conv: LayerSlot, cache: ForwardCach
 }
 
 export function disposeCache(cache: ForwardCache): void {
-  tf.dispose([...cache.inputs, ...cache.outputs]);
+  tf.dispose([...cache.inputs, ...cache.outputs, ...cache.saved.flatMap((s) => s ?? [])]);
 }

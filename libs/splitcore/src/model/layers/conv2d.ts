@@ -16,6 +16,16 @@ export function kernelParam(name: string, kernel: number, cin: number, filters: 
 
 export const hasBias = (s: Conv2dLayer): boolean => s.bias !== false;
 
+/** ∂loss/∂kernel of a convolution from its input and output gradient (the backend's Conv2DBackpropFilter). */
+export function conv2dFilterGrad(x: tf.Tensor, dy: tf.Tensor, stride: number, padding: Padding, filterShape: readonly number[]): tf.Tensor {
+  return tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: [stride, stride], pad: padding, dataFormat: 'NHWC', filterShape: [...filterShape] }) as tf.Tensor;
+}
+
+/** ∂loss/∂input of a convolution from its output gradient. */
+export function conv2dInputGrad(dy: tf.Tensor, kernel: tf.Tensor, inputShape: readonly number[], stride: number, padding: Padding): tf.Tensor {
+  return tf.conv2dTranspose(dy as tf.Tensor4D, kernel as tf.Tensor4D, inputShape as [number, number, number, number], stride, padding);
+}
+
 export const conv2d: LayerKind<Conv2dLayer> = {
   outputShape(layer: NamedLayer, s, input) {
     const [h, w] = imageInput(layer, input);

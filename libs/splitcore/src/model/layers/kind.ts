@@ -42,6 +42,14 @@ export interface LayerKind<S extends LayerSpec> {
   /** Non-trainable state (running statistics). */
   buffers(layer: NamedLayer, spec: S, input: readonly number[]): ParamShape[];
   forward(call: LayerCall<S>): tf.Tensor;
+  /**
+   * Optional, for composite layers: a training forward that keeps what `vjpKept` needs, so the
+   * cached-activation backward need not re-run the layer (kinds without it are differentiated by
+   * re-running `forward` under tf.grads).
+   */
+  forwardKept?(call: LayerCall<S>): { y: tf.Tensor; saved: tf.Tensor[] };
+  /** The layer's VJP from `forwardKept`'s output `y` and `saved`: the input gradient (when asked) and each parameter's. */
+  vjpKept?(call: LayerCall<S>, y: tf.Tensor, saved: readonly tf.Tensor[], dy: tf.Tensor, needGx: boolean): { dx: tf.Tensor | null; grads: tf.Tensor[] };
   /** Forward floating-point operations per sample (a multiply-add counts 2). */
   flops(spec: S, input: readonly number[], output: readonly number[]): number;
 }

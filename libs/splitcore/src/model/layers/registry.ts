@@ -40,6 +40,23 @@ export function layerFlops(layer: NamedLayer, input: readonly number[], output: 
   return kindOf(layer).flops(layer.spec, input, output);
 }
 
+/** A training forward that keeps what the layer's own VJP needs; null when its kind has none. */
+export function applyLayerKept(
+  layer: NamedLayer, x: tf.Tensor, params: readonly tf.Tensor[], buffers: readonly tf.Tensor[], mode: ForwardMode, index: number,
+): { y: tf.Tensor; saved: tf.Tensor[] } | null {
+  const k = kindOf(layer);
+  return k.forwardKept && mode.training ? k.forwardKept({ spec: layer.spec, x, params, buffers, mode, index }) : null;
+}
+
+/** The VJP of a layer whose forward was `applyLayerKept`. */
+export function layerVjpKept(
+  layer: NamedLayer, x: tf.Tensor, y: tf.Tensor, params: readonly tf.Tensor[], saved: readonly tf.Tensor[], dy: tf.Tensor, needGx: boolean, mode: ForwardMode, index: number,
+): { dx: tf.Tensor | null; grads: tf.Tensor[] } {
+  const k = kindOf(layer);
+  if (!k.vjpKept) throw new Error(`layer ${layer.name}: ${layer.spec.kind} has no kept VJP`);
+  return k.vjpKept({ spec: layer.spec, x, params, buffers: [], mode, index }, y, saved, dy, needGx);
+}
+
 /** One layer's forward; `index` is its position in its part (dropout masks). */
 export function applyLayer(
   layer: NamedLayer, x: tf.Tensor, params: readonly tf.Tensor[], buffers: readonly tf.Tensor[], mode: ForwardMode, index: number,
