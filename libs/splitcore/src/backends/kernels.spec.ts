@@ -7,7 +7,7 @@ import { ReluMaxPoolGrad } from './maxpool-grad-wasm.ts';
 import { ConvReluPoolFilterGrad } from './conv-relu-pool-grad-wasm.ts';
 import { cnnSmall, getModelSpec } from '../model/zoo.ts';
 import { trainMode } from '../model/layers/kind.ts';
-import { split } from '../model/split.ts';
+import { split, type PartSpec, type WeightArray } from '../model/split.ts';
 import { PartModel } from '../model/part-model.ts';
 import { backwardFromCache, disposeCache, forwardKeep, paramGradsFromCache } from '../train/cached-vjp.ts';
 import { sizeOf } from '../model/shape.ts';
@@ -193,24 +193,24 @@ describe('wasm kernels registered by splitfleet', () => {
     }));
   });
 
-  it('backward from cached activations on wasm (fused kernels) equals tf.grads on cpu, for the head and the middle', async () => {
-    const s = split(cnnSmall, cnnSmall.defaultCut, 5);
-    const x = seq(4 * 28 * 28, (i) => (Math.sin(i * 0.13) + 1) / 2);
-    const grads = (part: 'head' | 'middle') => () => tf.tidy(() => {
-      const m = new PartModel(s[part], s.init[part]);
-      const input = part === 'head' ? tf.tensor4d(x, [4, 28, 28, 1]) : tf.relu(tf.tensor(seq(4 * 14 * 14 * 32, (i) => Math.sin(i * 0.31)), [4, 14, 14, 32]));
-      const gy = tf.tensor(seq(4 * sizeOf(s[part].outputShape), (i) => Math.cos(i * 0.07)), [4, ...s[part].outputShape]);
+  /**
+   * Every gradient of a part at `input` as one flat tensor: tf.grads on cpu (the reference), the
+   * cached-activation VJP on the backend under test (with the input gradient or, as a client's head
+   * runs it, without).
+   */
+  const partGrads = (spec: PartSpec, init: readonly WeightArray[], input: () => tf.Tensor, gy: () => tf.Tensor, inputGradient: boolean) => () =>
+    tf.tidy(() => {
+      const m = new PartModel(spec, init);
+      const [x, g] = [input(), gy()];
+      const mode = trainMode(3, false);
       let out: tf.Tensor[];
-      if (tf.getBackend() === 'cpu') {
-        out = tf.grads((v: tf.Tensor, ...ps: tf.Tensor[]) => m.apply(v, ps))([input, ...m.vars], gy);
-        if (part === 'head') out = out.slice(1);
-      } else {
-        const { y, cache } = forwardKeep(m, input);
-        if (part === 'head') out = paramGradsFromCache(m, cache, gy);
-        else {
-          const r = backwardFromCache(m, cache, gy);
+      if (tf.getBackend() === 'cpu') out = tf.grads((v: tf.Tensor, ...ps: tf.Tensor[]) => m.apply(v, ps, mode))([x, ...m.vars], g).slice(inputGradient ? 0 : 1);
+      else {
+        const { y, cache } = forwardKeep(m, x, mode);
+        if (inputGradient) {
+          const r = backwardFromCache(m, cache, g);
           out = [r.gx, ...r.grads];
-        }
+        } else out = paramGradsFromCache(m, cache, g);
         disposeCache(cache);
         y.dispose();
       }
@@ -218,30 +218,22 @@ describe('wasm kernels registered by splitfleet', () => {
       m.dispose();
       return flat;
     });
-    await agrees(grads('head'), 1e-4);
-    await agrees(grads('middle'), 1e-4);
+  const gyOf = (shape: readonly number[]) => () => tf.tensor(seq(4 * sizeOf(shape), (i) => Math.cos(i * 0.07)), [4, ...shape]);
+
+  it('backward from cached activations on wasm (fused kernels) equals tf.grads on cpu, for the head and the middle', async () => {
+    const s = split(cnnSmall, cnnSmall.defaultCut, 5);
+    const x = () => tf.tensor4d(seq(4 * 28 * 28, (i) => (Math.sin(i * 0.13) + 1) / 2), [4, 28, 28, 1]);
+    const z = () => tf.relu(tf.tensor(seq(4 * 14 * 14 * 32, (i) => Math.sin(i * 0.31)), [4, 14, 14, 32]));
+    await agrees(partGrads(s.head, s.init.head, x, gyOf(s.head.outputShape), false), 1e-4);
+    await agrees(partGrads(s.middle, s.init.middle, z, gyOf(s.middle.outputShape), true), 1e-4);
   });
 
-  it('a ResNet middle (residual blocks, batch norm, strided convs) on wasm: cached-activation VJP equals tf.grads on cpu', async () => {
+  it('a ResNet head and middle (residual blocks, batch norm, strided convs) on wasm: cached-activation VJP equals tf.grads on cpu', async () => {
     const m = getModelSpec('resnet-8', { inputShape: [12, 12, 1], classes: 10 });
-    const s = split(m, m.cuts['stem']!, 5);
-    const grads = () => tf.tidy(() => {
-      const part = new PartModel(s.middle, s.init.middle);
-      const input = tf.tensor(seq(4 * sizeOf(s.middle.inputShape), (i) => Math.sin(i * 0.29)), [4, ...s.middle.inputShape]);
-      const gy = tf.tensor(seq(4 * sizeOf(s.middle.outputShape), (i) => Math.cos(i * 0.11)), [4, ...s.middle.outputShape]);
-      let out: tf.Tensor[];
-      if (tf.getBackend() === 'cpu') out = tf.grads((v: tf.Tensor, ...ps: tf.Tensor[]) => part.apply(v, ps, trainMode(3, false)))([input, ...part.vars], gy);
-      else {
-        const { y, cache } = forwardKeep(part, input, trainMode(3, false));
-        const r = backwardFromCache(part, cache, gy);
-        out = [r.gx, ...r.grads];
-        disposeCache(cache);
-        y.dispose();
-      }
-      const flat = tf.concat(out.map((t) => tf.reshape(t, [-1])));
-      part.dispose();
-      return flat;
-    });
-    await agrees(grads, 1e-4);
+    const s = split(m, m.cuts['stage1']!, 5);
+    const x = () => tf.tensor(seq(4 * 144, (i) => (Math.sin(i * 0.13) + 1) / 2), [4, 12, 12, 1]);
+    const z = () => tf.tensor(seq(4 * sizeOf(s.middle.inputShape), (i) => Math.sin(i * 0.29)), [4, ...s.middle.inputShape]);
+    await agrees(partGrads(s.head, s.init.head, x, gyOf(s.head.outputShape), false), 1e-4);
+    await agrees(partGrads(s.middle, s.init.middle, z, gyOf(s.middle.outputShape), true), 1e-4);
   });
 });
