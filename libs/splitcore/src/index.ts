@@ -33,3 +33,4 @@ export * from './codec/checkpoint.ts';
 export * from './rounds/claims.ts';
 export * from './rounds/aggregate.ts';
 export * from './model/spec-schema.ts';
+export * from './data/convert.ts';

@@ -3,3 +3,4 @@
 // importing it loads neither the fleet nor the browser side (playwright-core, esbuild).
 export * from './backend.ts';
 export * from './data.ts';
+export * from './aux-data.ts';

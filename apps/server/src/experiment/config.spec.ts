@@ -81,3 +81,16 @@ describe('model config errors name the layer and the shapes that do not fit', ()
     expect(resolveModel(parseConfig({ model: { name: 'resnet-18', cut: 'split-3' } })).spec.inputShape).toEqual([28, 28, 1]);
   });
 });
+
+describe('attacker data from another data set (attack.aux.source: dataset)', () => {
+  const spadv = (aux: object, more: object = {}) => ({ attack: { method: 'spadv', aux, ...more } });
+  it.each<[string, unknown, string]>([
+    ['no dataset named', spadv({ source: 'dataset' }, { baselines: ['noise'] }), 'attack.aux.dataset: missing; attack.aux.source dataset needs {name: mnist | fashion-mnist | cifar10, dir}'],
+    ['the transfer baseline, which needs D_aux labels of the clients\' classes', spadv({ source: 'dataset', dataset: { name: 'mnist' } }), "attack.baselines: transfer is not allowed with attack.aux.source dataset; its surrogate trains on D_aux's labels, which belong to another data set's classes"],
+    ['a client-shaped draw', spadv({ source: 'dataset', dataset: { name: 'mnist' }, fromClient: 1 }, { baselines: ['noise'] }), "attack.aux.fromClient: 1 is not allowed with attack.aux.source dataset; a client's label mix shapes only held-out draws"],
+    ['a dataset with the held-out source', spadv({ dataset: { name: 'mnist' } }), 'attack.aux.dataset: {"name":"mnist","dir":null} is not allowed with attack.aux.source heldout; set attack.aux.source: dataset'],
+  ])('refuses %s in one line', (_what, raw, line) => {
+    expect(problems(raw)).toEqual([line]);
+  });
+});
+

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
-import { AttackConfigSchema } from '@splitfleet/attack';
+import { attackConfigProblems, AttackConfigSchema } from '@splitfleet/attack';
 import { ConfigError, describeIssues, show } from './config-errors.ts';
 import { resolveModel } from './model-config.ts';
 import { AggregationSchema, ConfigLayerSchema, CutSchema, parsePartitionFile, parseProfileTrace, drawProfiles, validateCut, OptimizerSchema, TrainingModeSchema, type ClientProfile, type PartitionConfig } from '@splitfleet/splitcore';
@@ -170,6 +170,8 @@ export function parseConfig(raw: unknown): Config {
   if (!r.success) throw new ConfigError(describeIssues(ConfigSchema, raw ?? {}, r.error.issues).join('\n'));
   const cfg = r.data;
   resolveModel(cfg);
+  const attack = attackConfigProblems(cfg.attack);
+  if (attack.length) throw new ConfigError(attack.join('\n'));
   const open = cfg.fleet.openSlots;
   if (open > cfg.fleet.clients) throw new ConfigError(`fleet.openSlots: ${open} is not allowed; must be ≤ fleet.clients (${cfg.fleet.clients})`);
   if (open > 0 && !cfg.server.auth)

@@ -5,7 +5,7 @@ import { AttackSetupError, attackerPool, runSpadv, type AttackReport } from '@sp
 import { observationsFrom, stateShapes, tensorsToWeights } from '@splitfleet/splitcore';
 import { readCheckpoint } from './checkpoint.ts';
 import { ConfigError, parseConfig, type Config } from './config.ts';
-import { setupExperiment } from './setup.ts';
+import { loadAttackerImages, setupExperiment } from './setup.ts';
 
 export interface ReattackOptions {
   readonly log?: (line: string, level?: 'info' | 'warn') => void;
@@ -33,6 +33,7 @@ export async function attackFinishedRun(runDir: string, cfg: Config, o: Reattack
   await initBackend('wasm');
   // the run's split and partitions, computed as training computed them (with the pool it recorded)
   const { split: s, partitions, data } = setupExperiment(cfg, readDatasetCached(cfg.data.name, cfg.data.dir), { heldOut });
+  const auxImages = loadAttackerImages(cfg, s.head.inputShape);
   const names = [...stateShapes(s.head), ...stateShapes(s.tail)].map((p) => p.name);
   return runSpadv({
     attack: cfg.attack, seed: cfg.seed, trainingBatchSize: cfg.training.batchSize, split: s, train: data.train, test: data.test,
@@ -40,7 +41,7 @@ export async function attackFinishedRun(runDir: string, cfg: Config, o: Reattack
     middle: tensorsToWeights('middle', tensors, stateShapes(s.middle).map((p) => p.name)),
     observed: observationsFrom(meta.observed, tensors),
     targets: meta.targets.map((t, i) => ({ ...t, headTail: tensorsToWeights(`target${i}`, tensors, names) })),
-    partitions, log: (l) => log(l), onProgress: o.onProgress,
+    partitions, log: (l) => log(l), onProgress: o.onProgress, ...(auxImages ? { auxImages } : {}),
   });
 }
 

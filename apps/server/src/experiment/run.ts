@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, readDataset } from '@splitfleet/client-sim/node';
 import { ObservationRecorder, runSpadv, type AttackReport, type AttackTarget } from '@splitfleet/attack';
-import { observationsFrom, observationTensors, weightsToTensors, type ObservedMeta, type RoundResult } from '@splitfleet/splitcore';
+import { observationsFrom, observationTensors, weightsToTensors, type ImageSet, type ObservedMeta, type RoundResult } from '@splitfleet/splitcore';
 import { writeFileAtomic, writeJsonAtomic } from './atomic.ts';
 import { mintTokens, newSecret } from '../server/auth.ts';
 import { reservedSlots, type Config } from './config.ts';
@@ -15,7 +15,7 @@ import { runHttpHandler } from '../server/run-http.ts';
 import { JoinSlots } from '../server/join-slots.ts';
 import { readCheckpoint, writeCheckpoint } from './checkpoint.ts';
 import { launchFleet, type FleetPlacement, type LaunchedFleet } from './fleet-launch.ts';
-import { setupExperiment, type ExperimentSetup } from './setup.ts';
+import { loadAttackerImages, setupExperiment, type ExperimentSetup } from './setup.ts';
 
 export interface RunOptions {
   readonly outDir: string;
@@ -61,6 +61,8 @@ interface RunContext {
   readonly started: Date;
   readonly backend: string;
   readonly setup: ExperimentSetup;
+  /** attack.aux.source dataset: the attacker's images, in the clients' input shape. */
+  readonly auxImages: ImageSet | undefined;
   readonly recorder: ObservationRecorder | null;
   readonly rounds: RoundResult[];
   readonly dash: Dashboard | null;
@@ -180,6 +182,7 @@ async function finishTraining(c: RunContext): Promise<void> {
   const { data, split, heldOut, partitions } = c.setup;
   c.attack = await runSpadv({
     attack: c.cfg.attack, seed: c.cfg.seed, trainingBatchSize: c.cfg.training.batchSize, split, train: data.train, test: data.test, heldOut, middle, observed: c.recorder.observed, targets, partitions, log: c.log,
+    ...(c.auxImages ? { auxImages: c.auxImages } : {}),
     onProgress: (label, d, t) => {
       c.dash?.onAttack(label, d, t);
       c.opts.onAttackProgress?.(label, d, t);
@@ -193,11 +196,12 @@ async function prepare(cfg: Config, opts: RunOptions) {
   const log = opts.log ?? (() => {});
   // partitions first: a config they cannot satisfy fails before anything is written
   const setup = setupExperiment(cfg, readDataset(cfg.data.name, cfg.data.dir));
+  const auxImages = loadAttackerImages(cfg, setup.split.head.inputShape);
   const { outDir, previous } = openRunDir(cfg, opts);
   const runId = previous?.runId ?? `${Date.now().toString(36)}-${cfg.seed}`;
   const backend = await initBackend(cfg.fleet.backend === 'webgpu' ? 'webgpu' : cfg.fleet.backend === 'cpu' ? 'cpu' : 'wasm');
   const ctx = {
-    cfg, opts, log, outDir, runId, started: previous ? new Date(previous.timings.startedAt) : new Date(), backend: backend.backend, setup,
+    cfg, opts, log, outDir, runId, started: previous ? new Date(previous.timings.startedAt) : new Date(), backend: backend.backend, setup, auxImages,
     recorder: cfg.attack.method === 'spadv' ? new ObservationRecorder(cfg.attack.observe.batches) : null,
     rounds: [] as RoundResult[], stopRequested: false, attack: null as AttackReport | null, dash: null as Dashboard | null,
   };

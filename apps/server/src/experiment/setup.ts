@@ -1,7 +1,7 @@
 import { heldOutIndices } from '@splitfleet/attack';
-import type { Dataset } from '@splitfleet/client-sim/node';
-import { featureNoiseLevels, partitionExcluding, split, type ClientProfile, type SplitModel } from '@splitfleet/splitcore';
-import { resolvePartition, resolveProfiles, type Config } from './config.ts';
+import { readAuxImages, type Dataset } from '@splitfleet/client-sim/node';
+import { convertImages, featureNoiseLevels, partitionExcluding, type ImageSet, split, type ClientProfile, type SplitModel } from '@splitfleet/splitcore';
+import { ConfigError, resolvePartition, resolveProfiles, type Config } from './config.ts';
 import { resolveModel } from './model-config.ts';
 
 /** Everything a run derives from its config and data before anyone connects: computed once, here. */
@@ -30,4 +30,19 @@ export function setupExperiment(cfg: Config, data: Dataset, over: { heldOut?: re
   const pc = resolvePartition(cfg);
   const partitions = partitionExcluding(pc, data.train.labels, cfg.fleet.clients, cfg.seed, data.train.classes, heldOut);
   return { cfg, data, split: s, heldOut, partitions, inputNoise: featureNoiseLevels(pc, cfg.fleet.clients), profiles: resolveProfiles(cfg) };
+}
+
+/**
+ * The attacker's out-of-distribution images (attack.aux.source: dataset), converted to the clients'
+ * input shape; undefined otherwise. Read before training, so a missing directory or an image set
+ * that cannot be converted is a config error (exit 2) and not a failure after hours of training.
+ */
+export function loadAttackerImages(cfg: Config, inputShape: readonly number[]): ImageSet | undefined {
+  const spec = cfg.attack.aux.dataset;
+  if (cfg.attack.method !== 'spadv' || cfg.attack.aux.source !== 'dataset' || spec === null) return undefined;
+  try {
+    return convertImages(readAuxImages(spec), inputShape);
+  } catch (e) {
+    throw new ConfigError(`attack.aux.dataset: ${JSON.stringify(spec)} cannot be used; ${(e as Error).message}`);
+  }
 }

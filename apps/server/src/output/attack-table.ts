@@ -29,7 +29,7 @@ export function formatAttackTable(a: AttackReport, maxClients = 20): string {
     .filter((r) => r)
     .map((r, i) => `${a.objectives[i + 1]!.objective} ${r!.ratio === null ? '–' : `${r!.ratio.toFixed(2)}×`}`);
   const clients = [...a.perClient].sort((x, y) => x.id - y.id);
-  const crow = clients.slice(0, maxClients).map((c) => [String(c.id), String(c.samples), c.hellingerToAux.toFixed(3), pct(c.cleanAccuracy), pct(c.robustAccuracy), pct(c.asr), ...(targeted ? [pct(c.targetedSuccess)] : [])]);
+  const crow = clients.slice(0, maxClients).map((c) => [String(c.id), String(c.samples), c.hellingerToAux === null ? '–' : c.hellingerToAux.toFixed(3), pct(c.cleanAccuracy), pct(c.robustAccuracy), pct(c.asr), ...(targeted ? [pct(c.targetedSuccess)] : [])]);
   const m = a.aggregate.meanOverClients;
   crow.push(['mean', '', '', pct(m.cleanAccuracy), pct(m.robustAccuracy), pct(m.asr), ...(targeted ? [''] : [])]);
   return [

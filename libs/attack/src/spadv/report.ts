@@ -40,7 +40,8 @@ export const ClientAttackRowSchema = z
     target: z.string(),
     samples: z.number(),
     /** Hellinger distance between this client's label distribution and D_aux's. */
-    hellingerToAux: z.number(),
+    /** null when D_aux comes from another data set (its labels are not the clients' classes). */
+    hellingerToAux: z.number().nullable(),
     cleanAccuracy: z.number(),
     robustAccuracy: z.number(),
     asr: z.number(),

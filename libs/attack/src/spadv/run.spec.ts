@@ -76,4 +76,19 @@ describe('runSpadv', () => {
     const extra = { ...report, aggregate: { ...report.aggregate, bogus: 1 } };
     expect(AttackReportSchema.safeParse(extra).success).toBe(false);
   });
+
+  it('attacks with D_aux from another data set (attack.aux.source: dataset): the report names the source and gives no Hellinger distance to client labels', async () => {
+    const base = tinyRun();
+    // the attacker's set: another "data set" of 40 flat grey images
+    const n = 40;
+    const ood: ImageSet = {
+      images: Float32Array.from({ length: n * 784 }, (_, i) => 0.25 + Math.floor(i / 784) / 1000), labels: new Int32Array(n), count: n, shape: [28, 28, 1], classes: 10,
+    };
+    const attack = AttackConfigSchema.parse({ ...base.attack, aux: { size: 16, holdout: 60, source: 'dataset', dataset: { name: 'mnist' } }, objectives: ['observe'], baselines: ['noise'] });
+    const r = await runSpadv({ ...base, attack, auxImages: ood });
+    expect(AttackReportSchema.safeParse(JSON.parse(JSON.stringify(r))).success).toBe(true);
+    expect(r.aux).toEqual({ size: 16, classShare: [], source: 'dataset mnist, 40 images, uniform draw' });
+    expect(r.perClient.every((c) => c.hellingerToAux === null)).toBe(true);
+    await expect(runSpadv({ ...base, attack })).rejects.toThrow(/passed no auxImages/);
+  });
 });

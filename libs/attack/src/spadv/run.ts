@@ -2,7 +2,7 @@ import {
   gather, initWeights, PartModel, Rng, stateShapes,
   type ImageSet, type SplitModel, type WeightArray,
 } from '@splitfleet/splitcore';
-import { drawAux, type AuxDraw } from '../aux-data.ts';
+import { drawAux, drawOutOfDistribution, type AuxDraw } from '../aux-data.ts';
 import type { AttackConfig, ShadowObjective } from '../config.ts';
 import type { ThreePart } from '../craft.ts';
 import { evaluateSuite } from '../evaluate.ts';
@@ -33,6 +33,8 @@ export interface SpadvInputs {
   readonly test: ImageSet;
   /** Training samples no client holds: the attacker's pool for D_aux. */
   readonly heldOut: readonly number[];
+  /** With attack.aux.source dataset: the other data set's images, already in the clients' input shape. */
+  readonly auxImages?: ImageSet;
   readonly middle: WeightArray[];
   readonly observed: readonly ObservedBatch[];
   readonly targets: readonly AttackTarget[];
@@ -65,9 +67,15 @@ function part(spec: SplitModel['head'], w: readonly WeightArray[]): PartModel {
   return new PartModel(spec, w);
 }
 
-/** D_aux: drawn from the held-out pool, Dirichlet-skewed or shaped like one client's labels. */
+/** D_aux: drawn from the held-out pool, Dirichlet-skewed or shaped like one client's labels; or from another data set. */
 function drawAttackerData(a: SpadvInputs, seed: number): { aux: AuxDraw; auxX: Float32Array; auxY: Int32Array } {
   const ac = a.attack;
+  if (ac.aux.source === 'dataset') {
+    if (!a.auxImages) throw new Error('attack.aux.source dataset: the runner passed no auxImages');
+    const aux = drawOutOfDistribution(a.auxImages.count, ac.aux.size, seed);
+    const { x, y } = gather(a.auxImages, aux.indices);
+    return { aux, auxX: x, auxY: y };
+  }
   const classes = a.split.model.classes;
   const dist = ac.aux.fromClient !== null
     ? { proportions: labelShares(a.partitions[ac.aux.fromClient] ?? [], a.train.labels, classes) }
@@ -178,10 +186,16 @@ function assembleReport(c: AttackContext, reports: readonly ObjectiveReport[]): 
       transfer: summarize(base, 'transfer-pgd', pe), whiteBox: wb,
     },
     relativeToWhitebox: wb && wb.asr > 0 ? agg.asr / wb.asr : null,
-    aux: { size: aux.indices.length, classShare: aux.classShare, source: ac.aux.fromClient !== null ? `client ${ac.aux.fromClient}` : `dirichlet(alpha=${ac.aux.alpha})` },
+    aux: { size: aux.indices.length, classShare: aux.classShare, source: auxSource(ac, c.a.auxImages) },
     surrogate: c.surrogate ? { seconds: c.surrogate.seconds, finalLoss: c.surrogate.finalLoss } : null,
     observedSamples: c.observed?.n ?? 0, epsilons: c.epsilons, objectives,
   };
+}
+
+/** Where D_aux came from, for the report. */
+function auxSource(ac: AttackConfig, images: ImageSet | undefined): string {
+  if (ac.aux.source === 'dataset') return `dataset ${ac.aux.dataset?.name}${ac.aux.dataset?.dir ? ` (${ac.aux.dataset.dir})` : ''}, ${images?.count ?? 0} images, uniform draw`;
+  return ac.aux.fromClient !== null ? `client ${ac.aux.fromClient}` : `dirichlet(alpha=${ac.aux.alpha})`;
 }
 
 /**

@@ -56,7 +56,7 @@ export function clientAttackRows(targets: ObjectiveReport['targets'], method: At
       const share = frequencies(labelCounts(pop.labels, pop.partitions[id] ?? [], pop.classes));
       const w = reweight(cell.perClass, share, targeted);
       return {
-        id, target: t.label, samples: pop.partitions[id]?.length ?? 0, hellingerToAux: hellinger(share, pop.auxClassShare),
+        id, target: t.label, samples: pop.partitions[id]?.length ?? 0, hellingerToAux: pop.auxClassShare.length ? hellinger(share, pop.auxClassShare) : null,
         cleanAccuracy: w.cleanAccuracy, robustAccuracy: w.robustAccuracy, asr: w.asr, targetedSuccess: w.targetedSuccess,
         linfMax: w.linfMax, l2Mean: w.l2Mean,
       };
