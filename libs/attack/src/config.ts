@@ -13,7 +13,12 @@ export const AttackKindSchema = z.enum(['none', 'spadv']);
 /** Stage 1: what the shadow head/tail are trained to do (docs/spadv.md). */
 export const ShadowObjectiveSchema = z.enum(['infomax', 'match', 'cluster', 'observe']);
 /** The shadow head: the real head's layers, or one strided conv with the same output shape. */
-export const ShadowArchitectureSchema = z.enum(['same', 'small']);
+/**
+ * The shadow head: `same` (the real head's layers), `small` (one 3×3 conv + ReLU), and the SPADV
+ * authors' `single` (one conv without bias producing the smashed shape) and `multi` (residual basic
+ * blocks reaching the smashed shape) from their get_shadow_model.
+ */
+export const ShadowArchitectureSchema = z.enum(['same', 'small', 'single', 'multi']);
 /** Stage 2: how adversarial examples are crafted through the shadow. */
 export const CraftMethodSchema = z.enum(['pgd', 'feature', 'ila']);
 /** Where the intermediate-output attacks perturb: the smashed data, or the middle's output. */

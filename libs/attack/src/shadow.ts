@@ -38,16 +38,40 @@ export interface ShadowModel {
   dispose(): void;
 }
 
-/** The shadow head: same layers as the real one, or a single strided conv with the same output. */
+/**
+ * The shadow head (`attack.shadow.architecture`): the real head's layers (`same`), one strided 3×3
+ * conv + ReLU (`small`), or the SPADV authors' get_shadow_model heads: `single`, one conv without bias
+ * whose output has the smashed shape (3×3, pad 1, stride 1 or 2 where the size halves or stays, as
+ * theirs for ResNet-18 split 1–3; otherwise a kernel = stride = input ÷ output, where theirs is a
+ * hand-picked 9×9 stride 3 for split 4), and `multi`, residual basic blocks — one stride-1 block, then
+ * one stride-2 block per halving, channels doubling up to the smashed data's (their stacks start with
+ * two stride-1 blocks from split 2 on; this one with one).
+ */
 export function shadowHeadSpec(real: PartSpec, arch: ShadowArchitecture): PartSpec {
   if (arch === 'same') return real;
-  const [h, , cin] = real.inputShape as [number, number, number];
+  const [h] = real.inputShape as [number, number, number];
   const out = real.outputShape;
-  if (out.length !== 3 || cin === undefined) throw new Error(`attack.shadow.architecture=small needs an image head with a [h,w,c] output, got [${out}]`);
-  const stride = h / out[0]!;
-  if (!Number.isInteger(stride)) throw new Error(`attack.shadow.architecture=small: input height ${h} is not a multiple of the smashed height ${out[0]}`);
-  const layer: NamedLayer = { name: 'shadow-conv', spec: { kind: 'conv2d', filters: out[2]!, kernel: 3, stride, padding: 'same', activation: 'relu' } };
-  return partSpec('head', [layer], real.inputShape);
+  if (out.length !== 3) throw new Error(`attack.shadow.architecture=${arch} needs an image head with a [h,w,c] output, got [${out}]`);
+  const [oh, , oc] = out as [number, number, number];
+  const stride = h / oh;
+  if (!Number.isInteger(stride)) throw new Error(`attack.shadow.architecture=${arch}: input height ${h} is not a multiple of the smashed height ${oh}`);
+  const layers: NamedLayer[] =
+    arch === 'small' ? [{ name: 'shadow-conv', spec: { kind: 'conv2d', filters: oc, kernel: 3, stride, padding: 'same', activation: 'relu' } }]
+    : arch === 'single' ? [{ name: 'shadow-conv', spec: stride <= 2
+      ? { kind: 'conv2d', filters: oc, kernel: 3, stride, padding: 1, activation: 'linear', bias: false }
+      : { kind: 'conv2d', filters: oc, kernel: stride, stride, padding: 'valid', activation: 'linear', bias: false } }]
+    : residualStack(stride, oc);
+  const spec = partSpec('head', layers, real.inputShape);
+  if (spec.outputShape.join() !== out.join()) throw new Error(`attack.shadow.architecture=${arch}: cannot reach the smashed shape [${out}] from [${real.inputShape}] (got [${spec.outputShape}])`);
+  return spec;
+}
+
+/** `multi`: a stride-1 block, then one stride-2 block per halving; channels double up to `channels`. */
+function residualStack(stride: number, channels: number): NamedLayer[] {
+  const halvings = Math.log2(stride);
+  if (!Number.isInteger(halvings)) throw new Error(`attack.shadow.architecture=multi needs the smashed size to halve a whole number of times, got a factor of ${stride}`);
+  const widths = Array.from({ length: halvings + 1 }, (_, i) => Math.max(1, Math.round(channels / 2 ** (halvings - i))));
+  return widths.map((filters, i) => ({ name: `shadow-block${i + 1}`, spec: { kind: 'residual', filters, stride: i === 0 ? 1 : 2 } }));
 }
 
 /**
