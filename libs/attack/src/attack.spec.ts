@@ -7,7 +7,7 @@ import {
   type GradientObservation, type RoundEndObservation, type ServerTaps, type SmashedObservation,
 } from '@splitfleet/splitcore';
 import { drawAux, heldOutIndices } from './aux-data.ts';
-import { intermediateAttack, noise, perSampleCrossEntropy, pgd, type ThreePart } from './craft.ts';
+import { intermediateAttack, middleOutputAttack, noise, perSampleCrossEntropy, pgd, type ThreePart } from './craft.ts';
 import { reweight, targetClasses } from './evaluate.ts';
 import { matchedAccuracy, maxAssignment } from './hungarian.ts';
 import { kmeans } from './kmeans.ts';
@@ -148,7 +148,7 @@ describe('crafting adversarial examples', () => {
   });
 
   it('every method keeps x_adv in the ε-ball (measured from the original x) and in [0,1], with no NaN (property)', async () => {
-    const methods = ['pgd', 'pgd-restarts', 'pgd-targeted', 'feature', 'ila', 'ila-middle', 'noise'] as const;
+    const methods = ['pgd', 'pgd-restarts', 'pgd-targeted', 'feature', 'ila', 'ila-middle', 'middle-l2', 'middle-cosine', 'noise'] as const;
     await fc.assert(
       fc.asyncProperty(fc.double({ min: 0, max: 0.4, noNaN: true }), fc.integer({ min: 1, max: 3 }), fc.constantFrom(...methods), fc.integer({ min: 0, max: 1000 }), async (eps, steps, method, seed) => {
         const r = Rng.fromSeed(seed);
@@ -162,6 +162,7 @@ describe('crafting adversarial examples', () => {
           : method === 'pgd-targeted' ? pgd(model, xs, ys, 10, { ...o, targeted: true })
           : method === 'noise' ? noise(xs, eps, Rng.fromSeed(seed))
           : method === 'ila-middle' ? intermediateAttack(model, xs, ys, 10, { ...o, variant: 'ila', layer: 'middle' })
+          : method === 'middle-l2' || method === 'middle-cosine' ? middleOutputAttack(model, xs, { ...o, distance: method === 'middle-l2' ? 'l2' : 'cosine' })
           : intermediateAttack(model, xs, ys, 10, { ...o, variant: method });
         const [d, lo, hi, finite] = await Promise.all([tf.max(tf.abs(tf.sub(adv, xs))).data(), tf.min(adv).data(), tf.max(adv).data(), tf.all(tf.isFinite(adv)).data()]);
         expect(d[0]).toBeLessThanOrEqual(eps + 1e-6);
@@ -172,6 +173,23 @@ describe('crafting adversarial examples', () => {
       }),
       { numRuns: 25 },
     );
+  });
+
+  it('the head-only crafts move the middle\'s output further than noise of the same ε, and the same seed gives the same x_adv', async () => {
+    const shift = async (adv: tf.Tensor) => {
+      const d = tf.tidy(() => tf.norm(tf.sub(model.middle.apply(model.head.apply(adv)), model.middle.apply(model.head.apply(x)))));
+      const v = (await d.data())[0]!;
+      d.dispose();
+      return v;
+    };
+    for (const distance of ['l2', 'cosine'] as const) {
+      const a = middleOutputAttack(model, x, { epsilon: 0.1, steps: 5, rng: Rng.fromSeed(3), distance });
+      const b = middleOutputAttack(model, x, { epsilon: 0.1, steps: 5, rng: Rng.fromSeed(3), distance });
+      const n = noise(x, 0.1, Rng.fromSeed(3));
+      expect(await a.data()).toEqual(await b.data());
+      expect(await shift(a)).toBeGreaterThan(await shift(n));
+      tf.dispose([a, b, n]);
+    }
   });
 
   it('restarts never end weaker than one run: per sample the loss is at least the single run’s', async () => {

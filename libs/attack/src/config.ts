@@ -20,7 +20,11 @@ export const ShadowObjectiveSchema = z.enum(['infomax', 'match', 'cluster', 'obs
  */
 export const ShadowArchitectureSchema = z.enum(['same', 'small', 'single', 'multi']);
 /** Stage 2: how adversarial examples are crafted through the shadow. */
-export const CraftMethodSchema = z.enum(['pgd', 'feature', 'ila']);
+/**
+ * `middle-l2` / `middle-cosine`: the SPADV authors' head-only reading — push the middle's own output
+ * m(ĥ(x')) away from m(ĥ(x)) (squared distance, or 1 − cosine), no tail and no labels (untargeted only).
+ */
+export const CraftMethodSchema = z.enum(['pgd', 'feature', 'ila', 'middle-l2', 'middle-cosine']);
 /** Where the intermediate-output attacks perturb: the smashed data, or the middle's output. */
 export const IntermediateLayerSchema = z.enum(['smashed', 'middle']);
 /** Baselines run next to SPADV with the same budget on the same samples. */
@@ -125,5 +129,8 @@ export function attackConfigProblems(ac: AttackConfig): string[] {
     if (ac.method === 'spadv' && ac.baselines.includes('transfer'))
       out.push("attack.baselines: transfer is not allowed with attack.aux.source dataset; its surrogate trains on D_aux's labels, which belong to another data set's classes");
   } else if (aux.dataset !== null) out.push(`attack.aux.dataset: ${JSON.stringify(aux.dataset)} is not allowed with attack.aux.source heldout; set attack.aux.source: dataset`);
+  const headOnly = ac.craft.filter((c) => c.startsWith('middle-'));
+  if (headOnly.length && ac.target !== 'untargeted')
+    out.push(`attack.target: ${JSON.stringify(ac.target)} is not allowed with attack.craft ${headOnly.join(', ')}; they push the middle's output away from the clean one and know no classes (untargeted only)`);
   return out;
 }

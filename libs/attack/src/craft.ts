@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng, type PartModel } from '@splitfleet/splitcore';
-import type { CraftMethod, IntermediateLayer } from './config.ts';
+import type { IntermediateLayer } from './config.ts';
 
 /** A full model as three parts: a real client model with the server's middle, or a shadow. */
 export interface ThreePart {
@@ -156,7 +156,7 @@ export function pgd(model: ThreePart, x: tf.Tensor, labels: tf.Tensor1D, classes
  */
 export function intermediateAttack(
   model: ThreePart, x: tf.Tensor, labels: tf.Tensor1D, classes: number,
-  o: CraftOptions & { variant: Exclude<CraftMethod, 'pgd'>; targeted?: boolean; latentScale?: number; layer?: IntermediateLayer },
+  o: CraftOptions & { variant: 'feature' | 'ila'; targeted?: boolean; latentScale?: number; layer?: IntermediateLayer },
 ): tf.Tensor {
   checkCraft(o, x);
   if (o.epsilon === 0) return tf.clone(x);
@@ -188,6 +188,29 @@ export function intermediateAttack(
       : ascendChecked(x, o, (v) => tf.sum(tf.mul(tf.sub(features(v), z0), dir), axes) as tf.Tensor1D);
   tf.dispose([z0, z, dir]);
   return out;
+}
+
+/**
+ * The SPADV authors' head-only stage 2 (our reading of it): x' in the L∞ ball maximising how far the
+ * middle's output m(ĥ(x')) moves from m(ĥ(x)) — mean squared distance (`l2`) or 1 − cosine similarity
+ * (`cosine`). Uses only the head and the middle; no labels, no tail. The objective's gradient is 0 at
+ * x' = x, so the first run always starts from a random point of the ball.
+ */
+export function middleOutputAttack(model: Pick<ThreePart, 'head' | 'middle'>, x: tf.Tensor, o: CraftOptions & { distance: 'l2' | 'cosine' }): tf.Tensor {
+  checkCraft(o, x);
+  if (o.epsilon === 0) return tf.clone(x);
+  const out = (v: tf.Tensor) => tf.reshape(model.middle.apply(model.head.apply(v)), [v.shape[0]!, -1]);
+  const m0 = tf.tidy(() => out(x));
+  const n0 = tf.tidy(() => tf.norm(m0, 'euclidean', 1));
+  const objective = (v: tf.Tensor) => {
+    const m = out(v);
+    if (o.distance === 'l2') return tf.mean(tf.square(tf.sub(m, m0)), 1) as tf.Tensor1D;
+    const cos = tf.div(tf.sum(tf.mul(m, m0), 1), tf.add(tf.mul(tf.norm(m, 'euclidean', 1), n0), 1e-12));
+    return tf.sub(1, cos) as tf.Tensor1D;
+  };
+  const adv = ascendChecked(x, { ...o, randomStart: true }, objective);
+  tf.dispose([m0, n0]);
+  return adv;
 }
 
 /** Random-sign noise of size ε drawn from `rng`'s fork `noise` (a sanity baseline every attack must beat). */

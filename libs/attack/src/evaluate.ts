@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { labelWeighted, Rng, sizeOf } from '@splitfleet/splitcore';
 import type { BaselineName, CraftMethod, IntermediateLayer, TargetSpec } from './config.ts';
-import { intermediateAttack, logits, noise, pgd, type ThreePart } from './craft.ts';
+import { intermediateAttack, logits, middleOutputAttack, noise, pgd, type ThreePart } from './craft.ts';
 import { matchedAccuracy } from './hungarian.ts';
 import type { AttackCell, AttackMethodName, PerClassCounts, SuiteResult } from './suite-result.ts';
 
@@ -109,14 +109,22 @@ function suiteJobs(o: SuiteOptions, set: AttackedSet, labels: { shadow: Int32Arr
       return out;
     },
   });
-  const jobs: Job[] = o.crafts.map((craft): Job => craft === 'pgd' ? pgdJob('spadv-pgd', o.shadow, labels.shadow, o.momentum ?? 0) : {
-    method: `spadv-${craft}`, queries: o.steps * (restarts + 1),
-    run: (x, r, eps, rng) => {
-      const t = lab(labels.shadow, r);
-      const out = intermediateAttack(o.shadow, x, t, K, { ...common(eps, rng), momentum: o.momentum ?? 0, variant: craft, layer: o.layer });
-      t.dispose();
-      return out;
-    },
+  const jobs: Job[] = o.crafts.map((craft): Job => {
+    if (craft === 'pgd') return pgdJob('spadv-pgd', o.shadow, labels.shadow, o.momentum ?? 0);
+    if (craft === 'middle-l2' || craft === 'middle-cosine')
+      return {
+        method: `spadv-${craft}`, queries: o.steps * restarts,
+        run: (x, _r, eps, rng) => middleOutputAttack(o.shadow, x, { ...common(eps, rng), momentum: o.momentum ?? 0, distance: craft === 'middle-l2' ? 'l2' : 'cosine' }),
+      };
+    return {
+      method: `spadv-${craft}`, queries: o.steps * (restarts + 1),
+      run: (x, r, eps, rng) => {
+        const t = lab(labels.shadow, r);
+        const out = intermediateAttack(o.shadow, x, t, K, { ...common(eps, rng), momentum: o.momentum ?? 0, variant: craft, layer: o.layer });
+        t.dispose();
+        return out;
+      },
+    };
   });
   if (o.baselines.includes('whitebox')) jobs.push(pgdJob('whitebox-pgd', o.real, labels.real));
   if (o.baselines.includes('random-shadow')) jobs.push(pgdJob('random-shadow-pgd', o.randomShadow, labels.random));

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { cnnSmall, PartModel, Rng, split } from '@splitfleet/splitcore';
-import { intermediateAttack, noise, pgd, type ThreePart } from './craft.ts';
+import { intermediateAttack, middleOutputAttack, noise, pgd, type ThreePart } from './craft.ts';
 import { evaluateSuite } from './evaluate.ts';
 
 /** Live tensors after `f` (whose result is disposed) minus before: 0 when nothing leaks. */
@@ -32,6 +32,11 @@ describe('crafting and evaluating free every tensor they create', () => {
 
   it('the feature craft from a random start leaves no tensor behind', async () => {
     expect(await leakedBy(() => intermediateAttack(model, x, y, 10, { epsilon: 0.1, steps: 1, randomStart: true, rng: Rng.fromSeed(1), variant: 'feature' }))).toBe(0);
+  });
+
+  it('the head-only middle-output crafts, with restarts, leave no tensor behind', async () => {
+    for (const distance of ['l2', 'cosine'] as const)
+      expect(await leakedBy(() => middleOutputAttack(model, x, { epsilon: 0.1, steps: 1, restarts: 2, rng: Rng.fromSeed(1), distance }))).toBe(0);
   });
 
   it('the noise baseline leaves no tensor behind', async () => {

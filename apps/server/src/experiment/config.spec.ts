@@ -89,6 +89,7 @@ describe('attacker data from another data set (attack.aux.source: dataset)', () 
     ['the transfer baseline, which needs D_aux labels of the clients\' classes', spadv({ source: 'dataset', dataset: { name: 'mnist' } }), "attack.baselines: transfer is not allowed with attack.aux.source dataset; its surrogate trains on D_aux's labels, which belong to another data set's classes"],
     ['a client-shaped draw', spadv({ source: 'dataset', dataset: { name: 'mnist' }, fromClient: 1 }, { baselines: ['noise'] }), "attack.aux.fromClient: 1 is not allowed with attack.aux.source dataset; a client's label mix shapes only held-out draws"],
     ['a dataset with the held-out source', spadv({ dataset: { name: 'mnist' } }), 'attack.aux.dataset: {"name":"mnist","dir":null} is not allowed with attack.aux.source heldout; set attack.aux.source: dataset'],
+    ['a target class with the head-only crafts', { attack: { method: 'spadv', craft: ['middle-l2'], target: 'next' } }, 'attack.target: "next" is not allowed with attack.craft middle-l2; they push the middle\'s output away from the clean one and know no classes (untargeted only)'],
   ])('refuses %s in one line', (_what, raw, line) => {
     expect(problems(raw)).toEqual([line]);
   });
