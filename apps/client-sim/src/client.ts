@@ -3,7 +3,7 @@ import type { Socket } from 'socket.io-client';
 import {
   EvaluateRequestSchema, frameToTensor, framesToWeights, headBackward, headForward, forwardKeep, disposeCache, type ForwardCache,
   isErrorReply, LossSignal, makeOptimizer, disposeOptimizer, parseMessage, PartModel, PROTOCOL_VERSION, RoundStartSchema, batchOrder, Rng,
-  splitSpecs, stateShapes, tailEvaluate, tailStep, tensorToFrame, weightsToFrames, gather, derivedSeed, trainMode,
+  headTailShapes, splitSpecs, stateShapes, tailEvaluate, tailStep, tensorToFrame, weightsToFrames, gather, derivedSeed, trainMode,
   type Assignment, type ClientToServerEvents, type ErrorReply, type Hello, type ImageSet,
   type ServerToClientEvents, type SplitSpecs,
 } from '@splitfleet/splitcore';
@@ -125,11 +125,11 @@ export class SplitClient {
   /** Builds head and tail from the weights the server sent. */
   private loadModels(frames: readonly Uint8Array[]): void {
     const p = this.parts!;
-    const headState = stateShapes(p.head);
-    const w = framesToWeights(frames, [...headState, ...stateShapes(p.tail)]);
+    const w = framesToWeights(frames, headTailShapes(p));
+    const nHead = stateShapes(p.head).length;
     this.releaseModels();
-    this.head = new PartModel(p.head, w.slice(0, headState.length));
-    this.tail = new PartModel(p.tail, w.slice(headState.length));
+    this.head = new PartModel(p.head, w.slice(0, nHead));
+    this.tail = new PartModel(p.tail, w.slice(nHead));
   }
 
   private releaseModels(): void {

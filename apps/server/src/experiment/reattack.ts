@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initBackend, readDatasetCached } from '@splitfleet/client-sim/node';
 import { AttackSetupError, attackerPool, runSpadv, type AttackReport } from '@splitfleet/attack';
-import { observationsFrom, stateShapes, tensorsToWeights } from '@splitfleet/splitcore';
+import { headTailShapes, observationsFrom, stateShapes, tensorsToWeights } from '@splitfleet/splitcore';
 import { readCheckpoint } from './checkpoint.ts';
 import { ConfigError, parseConfig, type Config } from './config.ts';
 import { loadAttackerImages, setupExperiment } from './setup.ts';
@@ -34,7 +34,7 @@ export async function attackFinishedRun(runDir: string, cfg: Config, o: Reattack
   // the run's split and partitions, computed as training computed them (with the pool it recorded)
   const { split: s, partitions, data } = setupExperiment(cfg, readDatasetCached(cfg.data.name, cfg.data.dir), { heldOut });
   const auxImages = loadAttackerImages(cfg, s.head.inputShape);
-  const names = [...stateShapes(s.head), ...stateShapes(s.tail)].map((p) => p.name);
+  const names = headTailShapes(s).map((p) => p.name);
   return runSpadv({
     attack: cfg.attack, seed: cfg.seed, trainingBatchSize: cfg.training.batchSize, split: s, train: data.train, test: data.test,
     heldOut,

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { CodecError, errorReply, float32Bytes, framesToWeights, frameToTensor, headerBytes, stateShapes, type ErrorReply, type SplitModel, type WeightArray } from '@splitfleet/splitcore';
+import { CodecError, errorReply, float32Bytes, framesToWeights, frameToTensor, headerBytes, headTailShapes, type ErrorReply, type SplitModel, type WeightArray } from '@splitfleet/splitcore';
 
 /**
  * Frame policy of the split server: the largest legal frame, and decoding a client's tensor frame
@@ -15,7 +15,7 @@ export class FramePolicy {
     this.batchSize = batchSize;
     // a full batch of smashed data or of the middle's output, or all of a client's head+tail weights
     // (roundDone), plus headers and socket.io framing slack
-    const weightBytes = [...stateShapes(split.head), ...stateShapes(split.tail)].reduce((a, p) => a + float32Bytes(p.shape) + headerBytes(p.shape.length), 0);
+    const weightBytes = headTailShapes(split).reduce((a, p) => a + float32Bytes(p.shape) + headerBytes(p.shape.length), 0);
     this.maxFrameBytes = Math.max(batchSize * float32Bytes(split.middle.inputShape), batchSize * float32Bytes(split.middle.outputShape), weightBytes) + 64 * 1024;
   }
 
@@ -32,7 +32,7 @@ export class FramePolicy {
   /** A client's head+tail weights (roundDone): the model's shapes, finite values. */
   headTail(frames: readonly Uint8Array[]): WeightArray[] | ErrorReply {
     try {
-      return framesToWeights(frames, [...stateShapes(this.split.head), ...stateShapes(this.split.tail)]);
+      return framesToWeights(frames, headTailShapes(this.split));
     } catch (e) {
       return toErrorReply(e);
     }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { disposeOptimizer, makeOptimizer, PartModel, stateShapes, tensorsToWeights, weightsToTensors, type OptimizerConfig, type SplitModel, type WeightArray, type WireTensor } from '@splitfleet/splitcore';
+import { disposeOptimizer, makeOptimizer, headTailShapes, PartModel, stateShapes, tensorsToWeights, weightsToTensors, type OptimizerConfig, type SplitModel, type WeightArray, type WireTensor } from '@splitfleet/splitcore';
 
 /** What the server's checkpoint meta says besides the tensors. */
 export interface ServerStateMeta {
@@ -30,7 +30,7 @@ export class ModelState {
   }
 
   get headTailParams() {
-    return [...stateShapes(this.split.head), ...stateShapes(this.split.tail)];
+    return headTailShapes(this.split);
   }
 
   /**

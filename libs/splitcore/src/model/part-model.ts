@@ -25,19 +25,6 @@ export function layerSlotsOf(spec: PartSpec): LayerSlot[] {
 }
 
 /**
- * Applies a part's layers functionally: `params` are its trainable parameters in layer order,
- * `buffers` its running statistics (updated in place when `mode.updateStats`).
- */
-export function applyLayers(spec: PartSpec, params: readonly tf.Tensor[], buffers: readonly tf.Tensor[], x: tf.Tensor, mode: ForwardMode): tf.Tensor {
-  if (params.length !== spec.params.length) throw new Error(`applyLayers: ${params.length} parameters given, ${spec.part} uses ${spec.params.length}`);
-  let h = x;
-  layerSlotsOf(spec).forEach((s, i) => {
-    h = applyLayer(s.layer, h, params.slice(...s.params), buffers.slice(...s.buffers), mode, i);
-  });
-  return h;
-}
-
-/**
  * A runtime part (head, middle or tail): its spec, its trainable weights as tf variables (`vars`,
  * what optimisers update) and its running statistics (`buffers`, moved only by training forwards).
  * Variables are left unnamed so many clients can live in one tfjs engine.
@@ -65,9 +52,18 @@ export class PartModel {
     this.buffers = weights.slice(n).map((w) => variable(w, false));
   }
 
-  /** The part's forward; evaluation mode unless told otherwise. */
+  /**
+   * The part's forward, functional in `params` (its trainable parameters in layer order; default its
+   * variables); evaluation mode unless told otherwise. Running statistics are this part's buffers,
+   * updated in place when `mode.updateStats`.
+   */
   apply(x: tf.Tensor, params: readonly tf.Tensor[] = this.vars, mode: ForwardMode = EVAL_MODE): tf.Tensor {
-    return applyLayers(this.spec, params, this.buffers, x, mode);
+    if (params.length !== this.spec.params.length) throw new Error(`PartModel.apply: ${params.length} parameters given, ${this.spec.part} uses ${this.spec.params.length}`);
+    let h = x;
+    this.slots.forEach((s, i) => {
+      h = applyLayer(s.layer, h, params.slice(...s.params), this.buffers.slice(...s.buffers), mode, i);
+    });
+    return h;
   }
 
   /** The part's state: parameters then buffers. */

@@ -31,6 +31,11 @@ export function stateShapes(spec: PartSpec): readonly ParamShape[] {
   return spec.buffers.length === 0 ? spec.params : [...spec.params, ...spec.buffers];
 }
 
+/** What a client holds and sends: the head's state, then the tail's (roundStart/roundDone/evaluate weights, checkpoints). */
+export function headTailShapes(s: Pick<SplitSpecs, 'head' | 'tail'>): ParamShape[] {
+  return [...stateShapes(s.head), ...stateShapes(s.tail)];
+}
+
 /** The three parts' layers and shapes, without weights (what a client needs: weights come from the server). */
 export interface SplitSpecs {
   readonly model: ModelSpec;
