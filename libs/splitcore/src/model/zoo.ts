@@ -28,6 +28,11 @@ function cutsAfter(layers: readonly NamedLayer[], names: Record<string, string>,
   return Object.fromEntries(Object.entries(names).map(([cut, after]) => [cut, { headEnd: layers.findIndex((l) => l.name === after) + 1, tailStart }]));
 }
 
+/** A model with one cut, named `default`. */
+function oneCut(name: string, { inputShape, classes }: ModelInput, layers: NamedLayer[], cut: Cut): ModelSpec & { readonly cuts: Readonly<Record<string, Cut>> } {
+  return { name, inputShape, classes, layers, defaultCut: cut, cuts: { default: cut } };
+}
+
 /**
  * The small CNN for 28×28×1 (Fashion-MNIST). Cut points after every layer: conv1, pool1, conv2,
  * pool2, fc1. Default: head = conv1+pool1 (smashed data 14×14×32), tail = fc2 (a dense tail, the
@@ -36,44 +41,35 @@ function cutsAfter(layers: readonly NamedLayer[], names: Record<string, string>,
 const cnnSmallEntry: ZooEntry = {
   designedFor: FMNIST,
   describe: 'plain CNN: conv32-pool-conv64-pool-fc128-fc (28×28×1)',
-  build: ({ inputShape, classes }) => {
-    const layers = [conv('conv1', 32), pool('pool1'), conv('conv2', 64), pool('pool2'), dense('fc1', 128, 'relu'), dense('fc2', classes, 'linear')];
-    const cuts = { default: { headEnd: 2, tailStart: 5 } };
-    return { name: 'cnn-small', inputShape, classes, layers, defaultCut: cuts.default, cuts };
-  },
+  build: (input) =>
+    oneCut('cnn-small', input, [conv('conv1', 32), pool('pool1'), conv('conv2', 64), pool('pool2'), dense('fc1', 128, 'relu'), dense('fc2', input.classes, 'linear')], { headEnd: 2, tailStart: 5 }),
 };
 
 /** The same CNN with batch norms (conv without bias → BN → ReLU) and dropout before the last layer. */
 const cnnBnEntry: ZooEntry = {
   designedFor: FMNIST,
   describe: 'CNN with batch norm: conv32-bn-pool-conv64-bn-pool-fc128-dropout-fc (28×28×1)',
-  build: ({ inputShape, classes }) => {
-    const layers: NamedLayer[] = [
+  build: (input) =>
+    oneCut('cnn-bn', input, [
       L('conv1', { kind: 'conv2d', filters: 32, kernel: 3, stride: 1, padding: 'same', activation: 'linear', bias: false }),
       L('bn1', { kind: 'batchnorm', activation: 'relu' }), pool('pool1'),
       L('conv2', { kind: 'conv2d', filters: 64, kernel: 3, stride: 1, padding: 'same', activation: 'linear', bias: false }),
       L('bn2', { kind: 'batchnorm', activation: 'relu' }), pool('pool2'),
-      dense('fc1', 128, 'relu'), L('dropout', { kind: 'dropout', rate: 0.25 }), dense('fc2', classes, 'linear'),
-    ];
-    const cuts = { default: { headEnd: 3, tailStart: 7 } };
-    return { name: 'cnn-bn', inputShape, classes, layers, defaultCut: cuts.default, cuts };
-  },
+      dense('fc1', 128, 'relu'), L('dropout', { kind: 'dropout', rate: 0.25 }), dense('fc2', input.classes, 'linear'),
+    ], { headEnd: 3, tailStart: 7 }),
 };
 
 /** A deeper VGG-style network for 32×32×3 inputs (CIFAR-10). */
 const vggMiniEntry: ZooEntry = {
   designedFor: CIFAR,
   describe: 'VGG-style: 2×conv32-pool-2×conv64-pool-conv128-pool-fc256-fc (32×32×3)',
-  build: ({ inputShape, classes }) => {
-    const layers = [
+  build: (input) =>
+    oneCut('vgg-mini', input, [
       conv('conv1', 32), conv('conv2', 32), pool('pool1'),
       conv('conv3', 64), conv('conv4', 64), pool('pool2'),
       conv('conv5', 128), pool('pool3'),
-      dense('fc1', 256, 'relu'), dense('fc2', classes, 'linear'),
-    ];
-    const cuts = { default: { headEnd: 3, tailStart: 8 } };
-    return { name: 'vgg-mini', inputShape, classes, layers, defaultCut: cuts.default, cuts };
-  },
+      dense('fc1', 256, 'relu'), dense('fc2', input.classes, 'linear'),
+    ], { headEnd: 3, tailStart: 8 }),
 };
 
 /** Stages of basic blocks: stage s has `blocks` blocks of `widths[s]` channels, the first strided by 2 after stage 0. */
