@@ -10,11 +10,14 @@ const NEEDS = {
   // BullMQ sweep queue) and iproute2 (network namespaces of the multi-host test)
   test: ['libegl1', 'libegl-mesa0', 'libgles2', 'libgl1-mesa-dri', 'chromium', 'redis-server', 'iproute2'],
   start: [],
+  // the full Fashion-MNIST (60,000 / 10,000) for data.dir /usr/share/datasets/fashion-mnist: the
+  // ResNet job and the SPADV authors' preset (examples/resnet-fmnist.yaml, spadv-authors.yaml)
+  data: ['dataset-fashion-mnist'],
 };
 const args = process.argv.slice(2);
 const forIdx = args.indexOf('--for');
 const target = forIdx >= 0 ? args[forIdx + 1] : 'test';
-const wanted = [...new Set([...(NEEDS[target] ?? NEEDS.test), ...(target === 'all' ? NEEDS.test : [])])];
+const wanted = [...new Set([...(NEEDS[target] ?? NEEDS.test), ...(target === 'all' ? [...NEEDS.test, ...NEEDS.data] : [])])];
 
 function installed(pkg) {
   const r = spawnSync('dpkg-query', ['-W', '-f=${Status}', pkg], { encoding: 'utf8' });

@@ -1,8 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runExperiment } from '../apps/server/src/experiment/run.ts';
+import { attackFinishedRun } from '../apps/server/src/experiment/reattack.ts';
+import { parseConfig, type Config } from '../apps/server/src/experiment/config.ts';
 import { testConfig } from './helpers.ts';
 import * as tf from '@tensorflow/tfjs-core';
 import { cnnSmall, PartModel, Rng, split } from '@splitfleet/splitcore';
@@ -10,8 +12,12 @@ import { AttackReportSchema, intermediateAttack, noise, pgd, trainShadow, type A
 import { initBackend } from '@splitfleet/client-sim';
 
 describe('SPADV end to end', () => {
-  it('a server that only recorded smashed data and gradients fools the clients’ real model far beyond a random shadow', async () => {
-    const cfg = testConfig({
+  // one training run (4 clients, 2 rounds on the committed subset) that both tests attack
+  let cfg: Config;
+  let runDir: string;
+  let a: AttackReport;
+  beforeAll(async () => {
+    cfg = testConfig({
       seed: 42,
       fleet: { clients: 4, workers: 2 },
       training: { mode: 'splitfed', rounds: 2, batchSize: 32, maxStepsPerRound: 25 },
@@ -22,8 +28,12 @@ describe('SPADV end to end', () => {
         evalSamples: 150, baselines: ['whitebox', 'random-shadow', 'noise'],
       },
     });
-    const { results } = await runExperiment(cfg, { outDir: join(mkdtempSync(join(tmpdir(), 'sf-atk-')), 'run'), fleet: 'workers' });
-    const a = results.attack as AttackReport;
+    runDir = join(mkdtempSync(join(tmpdir(), 'sf-atk-')), 'run');
+    const { results } = await runExperiment(cfg, { outDir: runDir, fleet: 'workers' });
+    a = results.attack as AttackReport;
+  });
+
+  it('a server that only recorded smashed data and gradients fools the clients’ real model far beyond a random shadow', () => {
     const o = a.objectives[0]!;
     const cells = o.targets[0]!.suite.cells;
     const rate = (m: string) => cells.find((c) => c.method === m)!.successRate;
@@ -56,6 +66,22 @@ describe('SPADV end to end', () => {
     const written = JSON.parse(JSON.stringify(a));
     expect(AttackReportSchema.parse(written)).toEqual(written);
   });
+
+  it('the SPADV authors’ setting — MNIST digits as D_aux, a head-only `single` shadow, no tail — beats random noise and a random shadow head on the same run', async () => {
+    const attack = {
+      ...cfg.attack, aux: { ...cfg.attack.aux, source: 'dataset', dataset: { name: 'mnist', dir: null }, size: 256 }, objectives: ['observe', 'match-middle'],
+      shadow: { ...cfg.attack.shadow, architecture: 'single', tail: 'none' }, craft: ['middle-l2'], baselines: ['random-shadow', 'noise'],
+    };
+    const r = await attackFinishedRun(runDir, parseConfig({ ...cfg, attack }));
+    expect(r.aux.source).toMatch(/^dataset mnist/);
+    // baselines run once, with the first objective; each reading of the head-only shadow must beat them
+    const rate = (oi: number, m: string) => r.objectives[oi]!.targets[0]!.suite.cells.find((c) => c.method === m)?.successRate ?? NaN;
+    for (const [oi, o] of r.objectives.entries()) {
+      expect(o.targets[0]!.suite.shadow.agreement).toBeNull();
+      expect(rate(oi, 'spadv-middle-l2')).toBeGreaterThan(rate(0, 'noise') + 0.05);
+      expect(rate(oi, 'spadv-middle-l2')).toBeGreaterThan(rate(0, 'random-shadow-head') + 0.05);
+    }
+  });
 });
 
 describe('SPADV is deterministic on the wasm backend', () => {
@@ -68,7 +94,7 @@ describe('SPADV is deterministic on the wasm backend', () => {
     const x = tf.tensor(auxX.slice(0, 6 * 784), [6, 28, 28, 1]);
     const craftAll = async (seed: number) => {
       const sh = await trainShadow({ objective: 'infomax', architecture: 'same', middle, headSpec: s.head, tailSpec: s.tail, classes: 10, aux: { x: auxX, n: 32 }, observed: null, steps: 5, lr: 0.003, batchSize: 16, seed });
-      const m = { head: sh.head, middle, tail: sh.tail };
+      const m = { head: sh.head, middle, tail: sh.tail! };
       const labels = tf.tensor1d([0, 1, 2, 3, 4, 5], 'int32');
       const o = { epsilon: 0.1, steps: 3, rng: Rng.fromSeed(seed), randomStart: true, restarts: 2, momentum: 0.5 };
       const advs = [pgd(m, x, labels, 10, o), intermediateAttack(m, x, labels, 10, { ...o, variant: 'feature' }), noise(x, 0.1, Rng.fromSeed(seed))];

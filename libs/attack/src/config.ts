@@ -10,9 +10,14 @@ const int = (min: number) => z.number().int().min(min);
 
 /** none: no attack; spadv: record during training, attack after it. */
 export const AttackKindSchema = z.enum(['none', 'spadv']);
-/** Stage 1: what the shadow head/tail are trained to do (docs/spadv.md). */
-export const ShadowObjectiveSchema = z.enum(['infomax', 'match', 'cluster', 'observe']);
-/** The shadow head: the real head's layers, or one strided conv with the same output shape. */
+/**
+ * Stage 1: what the shadow head/tail are trained to do (docs/spadv.md). `match-middle` (ours, one
+ * reading of the SPADV authors' head-only shadow): ĥ makes m(ĥ(D_aux)) match the distribution of the
+ * middle's outputs on the observed batches (per-feature moments + an RBF-kernel MMD).
+ */
+export const ShadowObjectiveSchema = z.enum(['infomax', 'match', 'cluster', 'observe', 'match-middle']);
+/** Objectives that can train a head alone (attack.shadow.tail none). */
+export const HEAD_ONLY_OBJECTIVES: readonly ShadowObjective[] = ['match', 'observe', 'match-middle'];
 /**
  * The shadow head: `same` (the real head's layers), `small` (one 3×3 conv + ReLU), and the SPADV
  * authors' `single` (one conv without bias producing the smashed shape) and `multi` (residual basic
@@ -25,6 +30,13 @@ export const ShadowArchitectureSchema = z.enum(['same', 'small', 'single', 'mult
  * m(ĥ(x')) away from m(ĥ(x)) (squared distance, or 1 − cosine), no tail and no labels (untargeted only).
  */
 export const CraftMethodSchema = z.enum(['pgd', 'feature', 'ila', 'middle-l2', 'middle-cosine']);
+/** Crafts that use only ĥ and m (the ones a head-only shadow can run). */
+export const HEAD_ONLY_CRAFTS: readonly CraftMethod[] = ['middle-l2', 'middle-cosine'];
+/**
+ * Which part of the test split the attack evaluates on: `all` (from its first image), or the
+ * `tune` (first half) / `eval` (second half) slice — settings chosen on one are reported on the other.
+ */
+export const EvalSliceSchema = z.enum(['all', 'tune', 'eval']);
 /** Where the intermediate-output attacks perturb: the smashed data, or the middle's output. */
 export const IntermediateLayerSchema = z.enum(['smashed', 'middle']);
 /** Baselines run next to SPADV with the same budget on the same samples. */
@@ -42,6 +54,7 @@ export type CraftMethod = z.infer<typeof CraftMethodSchema>;
 export type IntermediateLayer = z.infer<typeof IntermediateLayerSchema>;
 export type BaselineName = z.infer<typeof BaselineNameSchema>;
 export type TargetSpec = z.infer<typeof TargetSpecSchema>;
+export type EvalSlice = z.infer<typeof EvalSliceSchema>;
 
 export const AttackConfigSchema = z
   .object({
@@ -79,6 +92,11 @@ export const AttackConfigSchema = z
     shadow: z
       .object({
         architecture: ShadowArchitectureSchema.default('same'),
+        /**
+         * learned: a shadow tail t̂ is trained too (the reconstruction's default); none: only ĥ (the
+         * SPADV authors' get_shadow_model), attacked through the middle's own output (middle-* crafts).
+         */
+        tail: z.enum(['learned', 'none']).default('learned'),
         steps: int(1).default(400),
         lr: z.number().positive().default(0.003),
         batchSize: int(2).default(64),
@@ -108,6 +126,8 @@ export const AttackConfigSchema = z
     /** MI-FGSM momentum for SPADV's crafts (0: plain PGD). */
     momentum: z.number().min(0).max(10).default(0),
     evalSamples: int(1).default(500),
+    /** The part of the test split evalSamples are taken from (its first images). */
+    evalSlice: EvalSliceSchema.default('all'),
     /** transfer: a same-architecture surrogate trained on D_aux *with labels* (stronger than SPADV's attacker). */
     baselines: z.array(BaselineNameSchema).default(['whitebox', 'random-shadow', 'transfer', 'noise']),
   })
@@ -129,8 +149,19 @@ export function attackConfigProblems(ac: AttackConfig): string[] {
     if (ac.method === 'spadv' && ac.baselines.includes('transfer'))
       out.push("attack.baselines: transfer is not allowed with attack.aux.source dataset; its surrogate trains on D_aux's labels, which belong to another data set's classes");
   } else if (aux.dataset !== null) out.push(`attack.aux.dataset: ${JSON.stringify(aux.dataset)} is not allowed with attack.aux.source heldout; set attack.aux.source: dataset`);
-  const headOnly = ac.craft.filter((c) => c.startsWith('middle-'));
+  if (ac.shadow.tail === 'none') out.push(...headOnlyProblems(ac));
+  const headOnly = ac.craft.filter((c) => HEAD_ONLY_CRAFTS.includes(c));
   if (headOnly.length && ac.target !== 'untargeted')
     out.push(`attack.target: ${JSON.stringify(ac.target)} is not allowed with attack.craft ${headOnly.join(', ')}; they push the middle's output away from the clean one and know no classes (untargeted only)`);
+  return out;
+}
+
+/** attack.shadow.tail none: every objective must train ĥ alone and every craft must need no tail. */
+function headOnlyProblems(ac: AttackConfig): string[] {
+  const out: string[] = [];
+  for (const o of ac.objectives ?? [ac.objective])
+    if (!HEAD_ONLY_OBJECTIVES.includes(o)) out.push(`attack.objective: ${o} is not allowed with attack.shadow.tail none; it trains ĥ through a shadow tail (allowed: ${HEAD_ONLY_OBJECTIVES.join(', ')})`);
+  const needTail = ac.craft.filter((c) => !HEAD_ONLY_CRAFTS.includes(c));
+  if (needTail.length) out.push(`attack.craft: ${needTail.join(', ')} is not allowed with attack.shadow.tail none; it needs a shadow tail (allowed: ${HEAD_ONLY_CRAFTS.join(', ')})`);
   return out;
 }

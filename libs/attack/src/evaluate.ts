@@ -1,13 +1,22 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { labelWeighted, Rng, sizeOf } from '@splitfleet/splitcore';
+import { labelWeighted, Rng, sizeOf, type PartModel } from '@splitfleet/splitcore';
 import type { BaselineName, CraftMethod, IntermediateLayer, TargetSpec } from './config.ts';
 import { intermediateAttack, logits, middleOutputAttack, noise, pgd, type ThreePart } from './craft.ts';
 import { matchedAccuracy } from './hungarian.ts';
 import type { AttackCell, AttackMethodName, PerClassCounts, SuiteResult } from './suite-result.ts';
 
+/** A shadow around the server's middle: its tail is null when only ĥ was trained (attack.shadow.tail none). */
+export type ShadowParts = Omit<ThreePart, 'tail'> & { readonly tail: PartModel | null };
+
+/** The shadow as a full model; only the crafts and metrics that need t̂ call this. */
+function withTail(s: ShadowParts): ThreePart {
+  if (!s.tail) throw new Error('this attack needs a shadow tail (attack.shadow.tail none trains none; use the middle-* crafts)');
+  return s as ThreePart;
+}
+
 export interface SuiteOptions {
   readonly real: ThreePart;
-  readonly shadow: ThreePart;
+  readonly shadow: ShadowParts;
   readonly randomShadow: ThreePart;
   /** The transfer baseline's surrogate (trained with labels); null to skip it. */
   readonly surrogate?: ThreePart | null;
@@ -80,22 +89,30 @@ interface AttackedSet {
   readonly n: number;
 }
 
-/** How close the shadow head is to the real one on the evaluation inputs. */
-function smashedSimilarity(o: SuiteOptions, all: tf.Tensor, n: number): tf.Tensor[] {
+/** Mean per-row cosine similarity of two [n, …] tensors. */
+const meanCosine = (a: tf.Tensor, b: tf.Tensor, n: number): tf.Tensor =>
+  tf.tidy(() => {
+    const u = tf.reshape(a, [n, -1]);
+    const v = tf.reshape(b, [n, -1]);
+    return tf.mean(tf.div(tf.sum(tf.mul(u, v), 1), tf.add(tf.mul(tf.norm(u, 2, 1), tf.norm(v, 2, 1)), 1e-12)));
+  });
+
+/** How close the shadow head is to the real one on the evaluation inputs: smashed cosine, channel-mean gap, middle-output cosine. */
+function smashedSimilarity(o: SuiteOptions, all: tf.Tensor): tf.Tensor[] {
   return tf.tidy(() => {
-    const h = tf.reshape(o.real.head.apply(all), [n, -1]);
-    const hs = tf.reshape(o.shadow.head.apply(all), [n, -1]);
-    const cos = tf.mean(tf.div(tf.sum(tf.mul(h, hs), 1), tf.add(tf.mul(tf.norm(h, 2, 1), tf.norm(hs, 2, 1)), 1e-12)));
+    const n = all.shape[0]!;
+    const h = o.real.head.apply(all);
+    const hs = o.shadow.head.apply(all);
     const c = o.real.head.spec.outputShape[o.real.head.spec.outputShape.length - 1]!;
     const hc = tf.reshape(h, [-1, c]);
     const hsc = tf.reshape(hs, [-1, c]);
     const gap = tf.mean(tf.div(tf.abs(tf.sub(tf.mean(hc, 0), tf.mean(hsc, 0))), tf.add(tf.sqrt(tf.moments(hc, 0).variance), 1e-6)));
-    return [cos, gap];
+    return [meanCosine(h, hs, n), gap, meanCosine(o.real.middle.apply(h), o.shadow.middle.apply(hs), n)];
   });
 }
 
 /** The attacks to run, each with the labels it ascends/descends on in its own model's label space. */
-function suiteJobs(o: SuiteOptions, set: AttackedSet, labels: { shadow: Int32Array; random: Int32Array; surrogate: Int32Array | null; real: Int32Array }): Job[] {
+function suiteJobs(o: SuiteOptions, set: AttackedSet, labels: { shadow: Int32Array | null; random: Int32Array; surrogate: Int32Array | null; real: Int32Array }): Job[] {
   const K = o.classes;
   const lab = (arr: Int32Array, [a, b]: [number, number]) => tf.tensor1d(arr.slice(a, b), 'int32');
   const restarts = o.restarts ?? 1;
@@ -109,25 +126,31 @@ function suiteJobs(o: SuiteOptions, set: AttackedSet, labels: { shadow: Int32Arr
       return out;
     },
   });
+  const headOnlyJob = (method: AttackMethodName, model: Pick<ThreePart, 'head' | 'middle'>, craft: 'middle-l2' | 'middle-cosine'): Job => ({
+    method, queries: o.steps * restarts,
+    run: (x, _r, eps, rng) => middleOutputAttack(model, x, { ...common(eps, rng), momentum: o.momentum ?? 0, distance: craft === 'middle-l2' ? 'l2' : 'cosine' }),
+  });
+  // the shadow's own labels exist exactly when it has a tail (withTail refuses the crafts first otherwise)
+  const shadowLabels = (): Int32Array => labels.shadow ?? new Int32Array(0);
   const jobs: Job[] = o.crafts.map((craft): Job => {
-    if (craft === 'pgd') return pgdJob('spadv-pgd', o.shadow, labels.shadow, o.momentum ?? 0);
-    if (craft === 'middle-l2' || craft === 'middle-cosine')
-      return {
-        method: `spadv-${craft}`, queries: o.steps * restarts,
-        run: (x, _r, eps, rng) => middleOutputAttack(o.shadow, x, { ...common(eps, rng), momentum: o.momentum ?? 0, distance: craft === 'middle-l2' ? 'l2' : 'cosine' }),
-      };
+    if (craft === 'pgd') return pgdJob('spadv-pgd', withTail(o.shadow), shadowLabels(), o.momentum ?? 0);
+    if (craft === 'middle-l2' || craft === 'middle-cosine') return headOnlyJob(`spadv-${craft}`, o.shadow, craft);
+    const model = withTail(o.shadow);
     return {
       method: `spadv-${craft}`, queries: o.steps * (restarts + 1),
       run: (x, r, eps, rng) => {
-        const t = lab(labels.shadow, r);
-        const out = intermediateAttack(o.shadow, x, t, K, { ...common(eps, rng), momentum: o.momentum ?? 0, variant: craft, layer: o.layer });
+        const t = lab(shadowLabels(), r);
+        const out = intermediateAttack(model, x, t, K, { ...common(eps, rng), momentum: o.momentum ?? 0, variant: craft, layer: o.layer });
         t.dispose();
         return out;
       },
     };
   });
   if (o.baselines.includes('whitebox')) jobs.push(pgdJob('whitebox-pgd', o.real, labels.real));
-  if (o.baselines.includes('random-shadow')) jobs.push(pgdJob('random-shadow-pgd', o.randomShadow, labels.random));
+  // a head-only shadow's random twin: a random ĥ through the real middle with SPADV's first craft
+  const headOnlyCraft = o.crafts[0] === 'middle-l2' || o.crafts[0] === 'middle-cosine' ? o.crafts[0] : null;
+  if (o.baselines.includes('random-shadow'))
+    jobs.push(o.shadow.tail === null && headOnlyCraft ? headOnlyJob('random-shadow-head', o.randomShadow, headOnlyCraft) : pgdJob('random-shadow-pgd', o.randomShadow, labels.random));
   if (o.baselines.includes('transfer') && o.surrogate && labels.surrogate) jobs.push(pgdJob('transfer-pgd', o.surrogate, labels.surrogate));
   if (o.baselines.includes('noise')) jobs.push({ method: 'noise', queries: 0, run: (x, _r, eps, rng) => noise(x, eps, rng) });
   return jobs;
@@ -241,14 +264,14 @@ export async function evaluateSuite(o: SuiteOptions): Promise<SuiteResult> {
   const K = o.classes;
   const all = tf.tensor(o.x, [n, ...o.inputShape]);
   const realPred = await argmax(o.real, all);
-  const shadowPred = await argmax(o.shadow, all);
+  const shadowPred = o.shadow.tail ? await argmax(withTail(o.shadow), all) : null;
   const keep: number[] = [];
   realPred.forEach((p, i) => p === o.y[i] && keep.push(i));
-  const { accuracy: agreement, mapping } = matchedAccuracy(shadowPred, realPred, K);
+  const matched = shadowPred ? matchedAccuracy(shadowPred, realPred, K) : null;
   const realToShadow = new Array<number>(K).fill(0);
-  mapping.forEach((realClass, shadowClass) => (realToShadow[realClass] = shadowClass));
-  const quality = smashedSimilarity(o, all, n);
-  const [cosV, gapV] = await Promise.all(quality.map((t) => t.data()));
+  matched?.mapping.forEach((realClass, shadowClass) => (realToShadow[realClass] = shadowClass));
+  const quality = smashedSimilarity(o, all);
+  const [cosV, gapV, midV] = await Promise.all(quality.map((t) => t.data()));
   tf.dispose([...quality, all]);
   const xs = new Float32Array(keep.length * per);
   keep.forEach((k, i) => xs.set(o.x.subarray(k * per, (k + 1) * per), i * per));
@@ -267,7 +290,7 @@ export async function evaluateSuite(o: SuiteOptions): Promise<SuiteResult> {
     return v;
   };
   const jobs = suiteJobs(o, set, {
-    shadow: targets ? Int32Array.from(targets, (t) => realToShadow[t]!) : Int32Array.from(keep, (k) => shadowPred[k]!),
+    shadow: !shadowPred ? null : targets ? Int32Array.from(targets, (t) => realToShadow[t]!) : Int32Array.from(keep, (k) => shadowPred[k]!),
     random: targets ?? (await predOn(o.randomShadow)),
     surrogate: o.surrogate ? (targets ?? (await predOn(o.surrogate))) : null,
     real: targets ?? ys,
@@ -284,7 +307,7 @@ export async function evaluateSuite(o: SuiteOptions): Promise<SuiteResult> {
   }
   return {
     cleanAccuracy: keep.length / n, evaluated: keep.length, cells,
-    shadow: { agreement, smashedCosine: cosV![0]!, channelMeanGap: gapV![0]! },
+    shadow: { agreement: matched?.accuracy ?? null, smashedCosine: cosV![0]!, channelMeanGap: gapV![0]!, middleCosine: midV![0]! },
     examples,
   };
 }

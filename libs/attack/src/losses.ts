@@ -81,3 +81,67 @@ export function statsMatchLoss(z: tf.Tensor, assign: tf.Tensor2D, target: Smashe
     return tf.div(tf.sum(tf.mul(perClass, present)), tf.add(tf.sum(present), 1e-6)) as tf.Scalar;
   });
 }
+
+/** The distribution of the middle's outputs on the observed batches: rows (n × M) and their moments. */
+export interface FeatureTarget {
+  readonly n: number;
+  readonly rows: Float32Array;
+  readonly mean: Float32Array;
+  readonly std: Float32Array;
+  /** RBF bandwidth: the median squared distance between observed rows (the median heuristic). */
+  readonly bandwidth: number;
+}
+
+/** Moments and the median-heuristic bandwidth of n observed feature rows. */
+export function featureTarget(rows: Float32Array, n: number): FeatureTarget {
+  const d = rows.length / n;
+  const mean = new Float64Array(d);
+  const sq = new Float64Array(d);
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < d; j++) {
+      const v = rows[i * d + j]!;
+      mean[j]! += v / n;
+      sq[j]! += (v * v) / n;
+    }
+  const std = Float32Array.from(mean, (m, j) => Math.sqrt(Math.max(0, sq[j]! - m * m)));
+  // median over pairs (i, i + n/2): n/2 independent pairs are enough for a bandwidth
+  const dists: number[] = [];
+  for (let i = 0; i + Math.floor(n / 2) < n && i < 512; i++) {
+    const k = i + Math.floor(n / 2);
+    let s = 0;
+    for (let j = 0; j < d; j++) s += (rows[i * d + j]! - rows[k * d + j]!) ** 2;
+    dists.push(s);
+  }
+  dists.sort((a, b) => a - b);
+  const bandwidth = Math.max(dists[Math.floor(dists.length / 2)] ?? 1, 1e-6);
+  return { n, rows, mean: Float32Array.from(mean), std, bandwidth };
+}
+
+/** Squared MMD (biased) between row sets a and b under RBF kernels at 0.5, 1 and 2 × `bandwidth`. */
+export function mmdRbf(a: tf.Tensor2D, b: tf.Tensor2D, bandwidth: number): tf.Scalar {
+  return tf.tidy(() => {
+    const sqd = (p: tf.Tensor2D, q: tf.Tensor2D) =>
+      tf.relu(tf.add(tf.sub(tf.sum(tf.square(p), 1, true), tf.mul(2, tf.matMul(p, q, false, true))), tf.transpose(tf.sum(tf.square(q), 1, true))));
+    const kernel = (dd: tf.Tensor) => tf.addN([0.5, 1, 2].map((s) => tf.exp(tf.div(dd, -s * bandwidth))));
+    const kaa = tf.mean(kernel(sqd(a, a)));
+    const kbb = tf.mean(kernel(sqd(b, b)));
+    const kab = tf.mean(kernel(sqd(a, b)));
+    return tf.add(tf.sub(kaa, tf.mul(2, kab)), kbb) as tf.Scalar;
+  });
+}
+
+/**
+ * How far a batch of the middle's outputs on shadow smashed data (f, B × M) is from the observed
+ * distribution: per-feature mean and std errors (scaled by the target's magnitudes) plus the MMD
+ * to `observedBatch` (B' observed rows drawn for this step).
+ */
+export function featureMatchLoss(f: tf.Tensor2D, observedBatch: tf.Tensor2D, target: FeatureTarget): tf.Scalar {
+  return tf.tidy(() => {
+    const { mean, variance } = tf.moments(f, 0);
+    const mu = tf.tensor1d(target.mean);
+    const sd = tf.tensor1d(target.std);
+    const meanErr = tf.div(tf.mean(tf.square(tf.sub(mean, mu))), tf.add(tf.mean(tf.square(mu)), 1e-6));
+    const sdErr = tf.div(tf.mean(tf.square(tf.sub(tf.sqrt(tf.add(variance, 1e-6)), sd))), tf.add(tf.mean(tf.square(sd)), 1e-6));
+    return tf.addN([meanErr, sdErr, mmdRbf(f, observedBatch, target.bandwidth)]) as tf.Scalar;
+  });
+}

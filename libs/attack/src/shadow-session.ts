@@ -3,7 +3,7 @@ import {
   applyGradients, crossEntropy, derivedSeed, disposeOptimizer, initWeights, makeOptimizer, PartModel, Rng, stateShapes, trainMode, type ForwardMode,
   type PartSpec,
 } from '@splitfleet/splitcore';
-import { statsMatchLoss, type SmashedStats } from './losses.ts';
+import { featureMatchLoss, statsMatchLoss, type FeatureTarget, type SmashedStats } from './losses.ts';
 import type { ShadowOptions } from './shadow.ts';
 
 /** A part being trained, with its own optimiser. */
@@ -59,7 +59,8 @@ export class ShadowSession {
   readonly o: ShadowOptions;
   readonly rng: Rng;
   readonly head: Trainable;
-  readonly tail: Trainable;
+  /** null with attack.shadow.tail none: only ĥ is trained. */
+  readonly tail: Trainable | null;
   readonly log: (line: string) => void;
   /** Loss of the latest optimiser step: the shadow's final loss once the objective is done. */
   last = NaN;
@@ -70,14 +71,21 @@ export class ShadowSession {
   constructor(o: ShadowOptions, headSpec: PartSpec) {
     this.o = o;
     this.log = o.log ?? (() => {});
-    // forks in this order: 'head', then 'tail', then the batch draws on `rng` itself
+    // forks in this order: 'head', then 'tail', then the batch draws on `rng` itself; the tail's
+    // fork is taken without a tail too, so both settings draw the same D_aux batches
     this.rng = Rng.fromSeed(o.seed).fork('shadow');
     const head = new PartModel(headSpec, initWeights(stateShapes(headSpec), this.rng.fork('head')));
-    const tail = new PartModel(o.tailSpec, initWeights(stateShapes(o.tailSpec), this.rng.fork('tail')));
+    const tailRng = this.rng.fork('tail');
     this.head = { model: head, opt: adam(o.lr) };
-    this.tail = { model: tail, opt: adam(o.lr) };
-    // every objective runs `steps` (infomax) or 2 × `steps` optimiser steps in all
-    this.totalSteps = o.objective === 'infomax' ? o.steps : 2 * o.steps;
+    this.tail = o.tail === 'none' ? null : { model: new PartModel(o.tailSpec, initWeights(stateShapes(o.tailSpec), tailRng)), opt: adam(o.lr) };
+    // infomax and every head-only training run `steps` optimiser steps; the others 2 × `steps`
+    this.totalSteps = o.objective === 'infomax' || o.tail === 'none' ? o.steps : 2 * o.steps;
+  }
+
+  /** The shadow tail; the objectives that need one are refused with attack.shadow.tail none. */
+  learnedTail(): Trainable {
+    if (!this.tail) throw new Error(`attack.objective=${this.o.objective} needs a shadow tail (attack.shadow.tail none)`);
+    return this.tail;
   }
 
   /** `stepParts`, counted for onProgress; its loss becomes `last`. */
@@ -108,9 +116,10 @@ export class ShadowSession {
 
   /** t̂∘m∘ĥ(x): with parameters of ĥ and t̂ given, a training forward of both; without, evaluation. */
   logits(x: tf.Tensor, headParams?: tf.Tensor[], tailParams?: tf.Tensor[]): tf.Tensor {
-    if (!headParams || !tailParams) return this.tail.model.apply(this.o.middle.apply(this.head.model.apply(x)));
+    const tail = this.learnedTail().model;
+    if (!headParams || !tailParams) return tail.apply(this.o.middle.apply(this.head.model.apply(x)));
     const mode = this.trainMode();
-    return this.tail.model.apply(this.o.middle.apply(this.head.model.apply(x, headParams, mode)), tailParams, mode);
+    return tail.apply(this.o.middle.apply(this.head.model.apply(x, headParams, mode)), tailParams, mode);
   }
 
   /** m∘ĥ(x), read back. */
@@ -128,7 +137,8 @@ export class ShadowSession {
       for (const idx of batches(n, this.o.batchSize * 2, this.rng).slice(0, 1)) {
         const x = tf.tensor2d(rowsOf(feats, n, idx), [idx.length, d]);
         const y = tf.tensor1d(Int32Array.from(idx, (i) => labels[i]!), 'int32');
-        await this.step([this.tail], (pt) => crossEntropy(this.tail.model.apply(x, pt, this.trainMode()), y, this.o.classes));
+        const tail = this.learnedTail();
+        await this.step([tail], (pt) => crossEntropy(tail.model.apply(x, pt, this.trainMode()), y, this.o.classes));
         tf.dispose([x, y]);
       }
     }
@@ -145,9 +155,28 @@ export class ShadowSession {
     }
   }
 
+  /**
+   * Trains ĥ alone so that the middle's outputs on ĥ(D_aux) match the observed ones (`target`):
+   * each step draws a D_aux batch and as many observed rows.
+   */
+  async trainHeadFeatures(target: FeatureTarget, steps: number): Promise<void> {
+    const d = target.rows.length / target.n;
+    for (let s = 0; s < steps; s++) {
+      const x = this.auxBatch(this.auxIndices());
+      const idx = batches(target.n, this.o.batchSize, this.rng)[0]!;
+      const fb = tf.tensor2d(rowsOf(target.rows, target.n, idx), [idx.length, d]);
+      await this.step([this.head], (ph) => {
+        const f = this.o.middle.apply(this.head.model.apply(x, ph, this.trainMode()));
+        return featureMatchLoss(tf.reshape(f, [x.shape[0]!, d]) as tf.Tensor2D, fb, target);
+      });
+      tf.dispose([x, fb]);
+      if (s % 50 === 0) this.log(`shadow head (middle matching) step ${s}/${steps} loss ${this.last.toFixed(4)}`);
+    }
+  }
+
   /** Frees the optimisers' state; ĥ and t̂ themselves go to the caller. */
   disposeOptimisers(): void {
     disposeOptimizer(this.head.opt);
-    disposeOptimizer(this.tail.opt);
+    if (this.tail) disposeOptimizer(this.tail.opt);
   }
 }

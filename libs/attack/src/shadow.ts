@@ -3,13 +3,15 @@ import {
   crossEntropy, derivedSeed, disposeOptimizer, initWeights, stateShapes, trainMode, makeOptimizer, PartModel, Rng,
   partSpec, type NamedLayer, type PartSpec,
 } from '@splitfleet/splitcore';
-import type { ShadowArchitecture, ShadowObjective } from './config.ts';
+import { HEAD_ONLY_OBJECTIVES, type ShadowArchitecture, type ShadowObjective } from './config.ts';
 import { objectiveTraining } from './shadow-objectives.ts';
 import { batches, rowsOf, ShadowSession, stepParts } from './shadow-session.ts';
 
 export interface ShadowOptions {
   readonly objective: ShadowObjective;
   readonly architecture: ShadowArchitecture;
+  /** learned: train t̂ too; none: ĥ only (the SPADV authors' head-only shadow). Default learned. */
+  readonly tail?: 'learned' | 'none';
   /** The server's own middle, frozen (never updated here). */
   readonly middle: PartModel;
   /** Architectures of the real head and tail (the server knows the model family and the cut). */
@@ -31,7 +33,8 @@ export interface ShadowOptions {
 
 export interface ShadowModel {
   readonly head: PartModel;
-  readonly tail: PartModel;
+  /** null for a head-only shadow (attack.shadow.tail none). */
+  readonly tail: PartModel | null;
   /** For 'observe': labels inferred from the observed gradients (attacker's label space). */
   readonly inferredLabels: Int32Array | null;
   readonly finalLoss: number;
@@ -83,17 +86,19 @@ function residualStack(stride: number, channels: number): NamedLayer[] {
 export async function trainShadow(o: ShadowOptions): Promise<ShadowModel> {
   if (!Number.isInteger(o.steps) || o.steps < 1) throw new Error(`attack.shadow.steps must be an integer ≥ 1, got ${o.steps}`);
   if (o.aux.n < 2) throw new Error(`attack.aux.size must be ≥ 2, got ${o.aux.n}`);
+  if (o.tail === 'none' && !HEAD_ONLY_OBJECTIVES.includes(o.objective))
+    throw new Error(`attack.objective=${o.objective} needs a shadow tail; with attack.shadow.tail none use ${HEAD_ONLY_OBJECTIVES.join(', ')}`);
   const train = objectiveTraining(o);
   const session = new ShadowSession(o, shadowHeadSpec(o.headSpec, o.architecture));
   const inferredLabels = await train(session);
   session.disposeOptimisers();
   const head = session.head.model;
-  const tail = session.tail.model;
+  const tail = session.tail?.model ?? null;
   return {
     head, tail, inferredLabels, finalLoss: session.last,
     dispose() {
       head.dispose();
-      tail.dispose();
+      tail?.dispose();
     },
   };
 }

@@ -11,7 +11,8 @@ const counts = z.array(z.number());
 /** Every attack an evaluation cell can hold: a SPADV craft or a baseline. */
 export const AttackMethodNameSchema = z.union([
   z.templateLiteral(['spadv-', CraftMethodSchema]),
-  z.enum(['whitebox-pgd', 'random-shadow-pgd', 'transfer-pgd', 'noise']),
+  // random-shadow-head: a head-only shadow's baseline (a random ĥ, the real middle, SPADV's first middle-* craft)
+  z.enum(['whitebox-pgd', 'random-shadow-pgd', 'random-shadow-head', 'transfer-pgd', 'noise']),
 ]);
 export type AttackMethodName = z.infer<typeof AttackMethodNameSchema>;
 
@@ -63,12 +64,14 @@ export type AttackCell = z.infer<typeof AttackCellSchema>;
 
 export const ShadowQualitySchema = z
   .object({
-    /** Agreement of shadow and real predictions on the evaluation inputs, after the best relabelling. */
-    agreement: z.number(),
+    /** Agreement of shadow and real predictions on the evaluation inputs, after the best relabelling; null without a shadow tail. */
+    agreement: z.number().nullable(),
     /** Mean per-sample cosine similarity between ĥ(x) and h(x). */
     smashedCosine: z.number(),
     /** Mean |per-channel mean difference| / per-channel std of h(x). */
     channelMeanGap: z.number(),
+    /** Mean per-sample cosine similarity between the middle's outputs m(ĥ(x)) and m(h(x)). */
+    middleCosine: z.number(),
   })
   .strict();
 export type ShadowQuality = z.infer<typeof ShadowQualitySchema>;

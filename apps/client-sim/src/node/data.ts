@@ -30,7 +30,7 @@ function readMaybeGz(dir: string, base: string): Uint8Array {
 export function readDataset(name: string, dir: string | null): Dataset {
   const root = dir ?? BUNDLED_FASHION_MNIST;
   if (!existsSync(root)) {
-    const hint = name === 'fashion-mnist' ? ' (the full set: apt-get install dataset-fashion-mnist, then data.dir=/usr/share/datasets/fashion-mnist)' : '';
+    const hint = name === 'fashion-mnist' ? ' (the full set: npm run setup -- --for data, which apt-installs dataset-fashion-mnist, then data.dir=/usr/share/datasets/fashion-mnist)' : '';
     throw new Error(`data.dir ${root} does not exist${hint}`);
   }
   if (name === 'fashion-mnist') {

@@ -120,19 +120,29 @@ withCommon(
     .command('attack')
     .description('run SPADV and baselines on a finished run (from its final checkpoint and recorded observations)')
     .requiredOption('-r, --run <dir>', 'run directory of a finished run')
-    .option('-s, --set <path=value>', 'override attack options, e.g. attack.epsilons=[0.05,0.1]', collect, []),
+    .option('-s, --set <path=value>', 'override attack options, e.g. attack.epsilons=[0.05,0.1]', collect, [])
+    .option('-o, --out <file>', "write the attack report to this file instead of the run's attack.json (results.json and report.html stay as they are)"),
 )
   .addHelpText('after', `
 Examples:
   splitfleet attack --run runs/x
-  splitfleet attack --run runs/x --set attack.objectives=[observe,infomax] --set attack.epsilons=[0.05,0.1,0.2]`)
-  .action(async (o: CommonOpts & { run: string; set: string[] }) => {
+  splitfleet attack --run runs/x --set attack.objectives=[observe,infomax] --set attack.epsilons=[0.05,0.1,0.2]
+  splitfleet attack --run runs/x --set attack.shadow.tail=none --set 'attack.craft=[middle-l2]' --out runs/x/head-only.json`)
+  .action(async (o: CommonOpts & { run: string; set: string[]; out?: string }) => {
     const dir = o.run;
     const base = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Config;
     const cfg = parseConfig(applyOverrides({ ...base, attack: { ...base.attack, method: 'spadv' } }, o.set));
     for (const s of o.set) if (!s.startsWith('attack.')) throw new ConfigError(`--set ${s}: only attack.* options can change after training`);
     const rep = reporterFor(o, dir);
     const report = await attackFinishedRun(dir, cfg, { log: (l, level) => rep.log(l, level), onProgress: (l, d, t) => rep.attackProgress(l, d, t) });
+    if (o.out) {
+      // a side experiment: the run's own results stay those of its configured attack
+      writeJsonAtomic(o.out, report);
+      rep.close();
+      console.log(formatAttackTable(report));
+      console.log(`attack results: ${o.out}`);
+      return;
+    }
     const previous = readResults(dir);
     writeJsonAtomic(join(dir, 'attack.json'), report);
     writeJsonAtomic(join(dir, 'results.json'), { ...previous, attack: report } satisfies RunResults);

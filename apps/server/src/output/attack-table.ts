@@ -18,7 +18,7 @@ export function formatAttackTable(a: AttackReport, maxClients = 20): string {
     row(`SPADV ${p.method.replace('spadv-', '')} (${p.objective})`, a.aggregate),
     row('white-box pgd (upper bound)', a.baselines.whiteBox),
     row('transfer (labelled D_aux)', a.baselines.transfer),
-    row('random shadow pgd', a.baselines.randomShadow),
+    row(a.config.shadow.tail === 'none' ? 'random shadow head' : 'random shadow pgd', a.baselines.randomShadow),
     row('random noise', a.baselines.randomNoise),
   ].filter((r): r is string[] => r !== null);
   const head = ['attack', 'clean', 'robust', 'ASR', ...(targeted ? ['target hit'] : []), 'L∞ max', 'L2 mean', 'sec'];

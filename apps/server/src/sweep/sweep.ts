@@ -88,7 +88,7 @@ export function sweepRows(points: readonly SweepPoint[], results: ReadonlyMap<st
         rows.push({
           ...base, objective: o.objective, epsilon: eps, spadvAsr: sp?.successRate ?? null, spadvRobustAccuracy: sp?.robustAccuracy ?? null,
           whiteBoxAsr: wb, ratioToWhiteBox: sp && wb ? sp.successRate / wb : null, transferAsr: asr('transfer-pgd'),
-          randomShadowAsr: asr('random-shadow-pgd'), noiseAsr: asr('noise'), labelInference: o.labelInferenceAccuracy,
+          randomShadowAsr: asr('random-shadow-pgd') ?? asr('random-shadow-head'), noiseAsr: asr('noise'), labelInference: o.labelInferenceAccuracy,
           shadowAgreement: o.targets[0]?.suite.shadow.agreement ?? null, shadowSeconds: o.shadowSeconds,
         });
       }

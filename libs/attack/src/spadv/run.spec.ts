@@ -91,4 +91,24 @@ describe('runSpadv', () => {
     expect(r.perClient.every((c) => c.hellingerToAux === null)).toBe(true);
     await expect(runSpadv({ ...base, attack })).rejects.toThrow(/passed no auxImages/);
   });
+
+  it('attacks with a head-only shadow (attack.shadow.tail none): no shadow agreement, a random head as its baseline, every tensor freed', async () => {
+    const base = tinyRun();
+    const attack = AttackConfigSchema.parse({
+      ...base.attack, objectives: ['observe', 'match-middle'], shadow: { steps: 2, batchSize: 8, architecture: 'single', tail: 'none' },
+      craft: ['middle-l2', 'middle-cosine'], baselines: ['whitebox', 'random-shadow', 'noise'], evalSlice: 'eval', evalSamples: 4,
+    });
+    const before = tf.memory().numTensors;
+    const r = await runSpadv({ ...base, attack });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(AttackReportSchema.parse(JSON.parse(JSON.stringify(r)))).toEqual(JSON.parse(JSON.stringify(r)));
+    expect(r.primary.method).toBe('spadv-middle-l2');
+    const suite = r.objectives[0]!.targets[0]!.suite;
+    expect(suite.shadow.agreement).toBeNull();
+    expect(suite.shadow.middleCosine).toEqual(expect.any(Number));
+    expect(new Set(suite.cells.map((c) => c.method))).toEqual(new Set(['spadv-middle-l2', 'spadv-middle-cosine', 'whitebox-pgd', 'random-shadow-head', 'noise']));
+    expect(r.baselines.randomShadow?.method).toBe('random-shadow-head');
+    // the evaluation slice: the second half of the 12 test images, the first 4 of it
+    expect(suite.cleanAccuracy * 4).toBeCloseTo(suite.evaluated, 9);
+  });
 });

@@ -3,7 +3,7 @@ import {
   type ImageSet, type SplitModel, type WeightArray,
 } from '@splitfleet/splitcore';
 import { drawAux, drawOutOfDistribution, type AuxDraw } from '../aux-data.ts';
-import type { AttackConfig, ShadowObjective } from '../config.ts';
+import type { AttackConfig, EvalSlice, ShadowObjective } from '../config.ts';
 import type { ThreePart } from '../craft.ts';
 import { evaluateSuite } from '../evaluate.ts';
 import { matchedAccuracy } from '../hungarian.ts';
@@ -106,14 +106,23 @@ async function trainTransferSurrogate(a: SpadvInputs, aux: { x: Float32Array; y:
   return { model: { head, middle, tail }, finalLoss: sur.finalLoss, seconds: (performance.now() - t0) / 1000 };
 }
 
+/**
+ * The attacked test images: the first `samples` of the slice — `all` the test split, `tune` its
+ * first half, `eval` its second half (settings tuned on one are reported on the other).
+ */
+export function evaluationIndices(testCount: number, slice: EvalSlice, samples: number): number[] {
+  const half = Math.floor(testCount / 2);
+  const [from, to] = slice === 'tune' ? [0, half] : slice === 'eval' ? [half, testCount] : [0, testCount];
+  return Array.from({ length: Math.min(samples, to - from) }, (_, i) => from + i);
+}
+
 async function prepare(a: SpadvInputs): Promise<AttackContext> {
   const ac = a.attack;
   const log = a.log ?? (() => {});
   const seed = ac.aux.seed ?? a.seed + 1;
   const { aux, auxX, auxY } = drawAttackerData(a, seed);
   const middle = part(a.split.middle, a.middle);
-  const nEval = Math.min(ac.evalSamples, a.test.count);
-  const { x: evalX, y: evalY } = gather(a.test, Array.from({ length: nEval }, (_, i) => i));
+  const { x: evalX, y: evalY } = gather(a.test, evaluationIndices(a.test.count, ac.evalSlice, ac.evalSamples));
   const randomShadow = randomShadowOf(a.split, middle, ac, seed);
   const surrogate = ac.baselines.includes('transfer') ? await trainTransferSurrogate(a, { x: auxX, y: auxY, n: aux.indices.length }, seed, log) : null;
   return {
@@ -130,7 +139,7 @@ async function attackWithObjective(c: AttackContext, objective: ShadowObjective,
   const t0 = performance.now();
   log(`SPADV stage 1: training the shadow (${objective}, |D_aux|=${c.aux.indices.length}, ${c.observed?.n ?? 0} observed samples)`);
   const shadow = await trainShadow({
-    objective, architecture: ac.shadow.architecture, middle, headSpec: s.head, tailSpec: s.tail, classes: c.classes,
+    objective, architecture: ac.shadow.architecture, tail: ac.shadow.tail, middle, headSpec: s.head, tailSpec: s.tail, classes: c.classes,
     aux: { x: c.auxX, n: c.aux.indices.length }, observed: c.observed, steps: ac.shadow.steps, lr: ac.shadow.lr,
     batchSize: ac.shadow.batchSize, seed: c.seed, log, onProgress: (d, t) => a.onProgress?.(`shadow ${objective}`, d, t),
   });
@@ -182,7 +191,7 @@ function assembleReport(c: AttackContext, reports: readonly ObjectiveReport[]): 
     perClient,
     aggregate: { ...agg, meanOverClients: meanOverClients(perClient) },
     baselines: {
-      randomNoise: summarize(base, 'noise', pe), randomShadow: summarize(base, 'random-shadow-pgd', pe),
+      randomNoise: summarize(base, 'noise', pe), randomShadow: summarize(base, 'random-shadow-pgd', pe) ?? summarize(base, 'random-shadow-head', pe),
       transfer: summarize(base, 'transfer-pgd', pe), whiteBox: wb,
     },
     relativeToWhitebox: wb && wb.asr > 0 ? agg.asr / wb.asr : null,

@@ -12,7 +12,7 @@ const cell: AttackCell = {
   targetedSuccess: null, linfMean: 0.06, linfMax: 0.1, l2Mean: 1.25, l2Max: 2, seconds: 0, queriesPerSample: 1,
   perClass: { total: [10, 10], correct: [10, 10], fooled: [1, 4], hit: [0, 0], targetable: [0, 0], l2Sum: [5, 20], linfMax: [0.02, 0.1] },
 };
-const suite: SuiteResult = { cleanAccuracy: 1, evaluated: 20, cells: [cell], shadow: { agreement: 1, smashedCosine: 1, channelMeanGap: 0 }, examples: { clean: [], adversarial: [], method: '', epsilon: 0 } };
+const suite: SuiteResult = { cleanAccuracy: 1, evaluated: 20, cells: [cell], shadow: { agreement: 1, smashedCosine: 1, channelMeanGap: 0, middleCosine: 1 }, examples: { clean: [], adversarial: [], method: '', epsilon: 0 } };
 const targets: ObjectiveReport['targets'] = [{ label: 'global model', clientIds: [0, 1, 2], suite }];
 // client 0 holds only class 0, client 1 only class 1, client 2 three of class 0 for one of class 1
 const labels = [0, 0, 0, 0, 1, 1, 1, 1];
