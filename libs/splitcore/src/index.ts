@@ -22,6 +22,7 @@ export * from './train/schedule.ts';
 export * from './hooks/server-hooks.ts';
 export * from './population/noniid.ts';
 export * from './metrics/label-weighted.ts';
+export * from './metrics/interval.ts';
 export * from './population/profiles.ts';
 export * from './model/shape.ts';
 export * from './rounds/strategy.ts';

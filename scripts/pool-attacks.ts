@@ -1,0 +1,73 @@
+// Pools SPADV reports over seeds: every `<label>-s<seed>` run directory given, every `atk-<setting>.json`
+// report in it (written by `splitfleet attack --run DIR --out DIR/atk-<setting>.json`), grouped by
+// (label, setting, objective, craft, ε) into a markdown table of mean ± 95 % t-interval over seeds.
+// ASR counts over the attacked images (those the real model classifies correctly); the ratio divides
+// by the white-box PGD success of the same seed's run at the same ε (found in any report of that
+// directory that ran the white-box baseline). A stop-gap until the study command of issue #20.
+//   node scripts/pool-attacks.ts runs/authors/train-*-s*
+import { readdirSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { AttackReportSchema, type AttackReport } from '@splitfleet/attack';
+import { formatPercentInterval, seedInterval } from '@splitfleet/splitcore';
+
+type Cell = AttackReport['objectives'][number]['targets'][number]['suite']['cells'][number];
+interface Row { label: string; setting: string; objective: string; method: string; epsilon: number; seed: number; asr: number; ratio: number | null; attacked: number; middleCosine: number; lia: number | null }
+
+const cellsOf = (o: AttackReport['objectives'][number]): Cell[] => o.targets.flatMap((t) => t.suite.cells);
+
+function rowsOfRun(dir: string): { rows: Row[]; baselines: Row[]; clean: number | null } {
+  const m = /^(.*)-s(\d+)$/.exec(basename(dir));
+  if (!m) throw new Error(`${dir}: expected a directory named <label>-s<seed>`);
+  const [label, seed] = [m[1]!, Number(m[2])];
+  const reports = readdirSync(dir).filter((f) => /^atk-.*\.json$/.test(f))
+    .map((f) => ({ setting: f.slice(4, -5), r: AttackReportSchema.parse(JSON.parse(readFileSync(join(dir, f), 'utf8'))) }));
+  const wb = new Map<number, Cell>();
+  const baselines: Row[] = [];
+  let clean: number | null = null;
+  for (const { setting, r } of reports)
+    for (const c of cellsOf(r.objectives[0]!).filter((c) => !c.method.startsWith('spadv-'))) {
+      if (c.method === 'whitebox-pgd') wb.set(c.epsilon, c);
+      clean = c.cleanAccuracy;
+      baselines.push({ label, setting, objective: '–', method: c.method, epsilon: c.epsilon, seed, asr: c.successRate, ratio: null, attacked: c.evaluated, middleCosine: NaN, lia: null });
+    }
+  const rows = reports.flatMap(({ setting, r }) => r.objectives.flatMap((o) => cellsOf(o).filter((c) => c.method.startsWith('spadv-')).map((c): Row => {
+    const w = wb.get(c.epsilon);
+    return {
+      label, setting, objective: o.objective, method: c.method, epsilon: c.epsilon, seed, asr: c.successRate,
+      ratio: w && w.successRate > 0 ? c.successRate / w.successRate : null, attacked: c.evaluated,
+      middleCosine: o.targets[0]!.suite.shadow.middleCosine, lia: o.labelInferenceAccuracy,
+    };
+  })));
+  return { rows, baselines, clean };
+}
+
+function pooled(rows: Row[], keyOf: (r: Row) => string): Map<string, Row[]> {
+  const g = new Map<string, Row[]>();
+  for (const r of rows) g.set(keyOf(r), [...(g.get(keyOf(r)) ?? []), r]);
+  return g;
+}
+
+const iv = (v: number[]) => (v.length ? formatPercentInterval(seedInterval(v)) : '–');
+const ratioIv = (v: number[]) => {
+  if (!v.length) return '–';
+  const i = seedInterval(v);
+  return i.halfWidth === null ? `${i.mean.toFixed(2)}×` : `${i.mean.toFixed(2)} ± ${i.halfWidth.toFixed(2)}×`;
+};
+const eps = (e: number) => (Math.abs(e - 8 / 255) < 1e-6 ? '8/255' : String(e));
+
+const runs = process.argv.slice(2).map(rowsOfRun);
+const key = (r: Row) => [r.label, r.setting, r.objective, r.method, r.epsilon].join('|');
+console.log('| run | setting | objective | craft | ε | SPADV ASR | ÷ white-box | seeds | attacked/seed | middle cos |');
+console.log('|---|---|---|---|---|---|---|---|---|---|');
+for (const g of pooled(runs.flatMap((r) => r.rows), key).values()) {
+  const r = g[0]!;
+  const ratios = g.map((x) => x.ratio).filter((x): x is number => x !== null);
+  const cos = g.reduce((s, x) => s + x.middleCosine, 0) / g.length;
+  console.log(`| ${r.label} | ${r.setting} | ${r.objective} | ${r.method.replace('spadv-', '')} | ${eps(r.epsilon)} | ${iv(g.map((x) => x.asr))} | ${ratioIv(ratios)} | ${g.length} | ${Math.round(g.reduce((s, x) => s + x.attacked, 0) / g.length)} | ${cos.toFixed(3)} |`);
+}
+console.log('\n| run | baseline | ε | ASR | seeds |');
+console.log('|---|---|---|---|---|');
+for (const g of pooled(runs.flatMap((r) => r.baselines), (r) => [r.label, r.method, r.epsilon].join('|')).values())
+  console.log(`| ${g[0]!.label} | ${g[0]!.method} | ${eps(g[0]!.epsilon)} | ${iv(g.map((x) => x.asr))} | ${g.length} |`);
+const cleans = runs.map((r) => r.clean).filter((c): c is number => c !== null);
+if (cleans.length) console.log(`\nclean accuracy on the evaluated images: ${iv(cleans)} over ${cleans.length} runs`);
