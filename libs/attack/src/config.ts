@@ -40,7 +40,12 @@ export const EvalSliceSchema = z.enum(['all', 'tune', 'eval']);
 /** Where the intermediate-output attacks perturb: the smashed data, or the middle's output. */
 export const IntermediateLayerSchema = z.enum(['smashed', 'middle']);
 /** Baselines run next to SPADV with the same budget on the same samples. */
-export const BaselineNameSchema = z.enum(['whitebox', 'random-shadow', 'transfer', 'noise']);
+/**
+ * `whitebox` is PGD on the cross-entropy of the real model; `whitebox-cw` PGD on the margin loss and
+ * `whitebox-apgd` APGD-CE (Croce & Hein 2020) add the other components of an AutoAttack-style upper
+ * bound, and `whitebox-worst` reports their per-sample worst case.
+ */
+export const BaselineNameSchema = z.enum(['whitebox', 'whitebox-cw', 'whitebox-apgd', 'whitebox-worst', 'random-shadow', 'transfer', 'noise']);
 /**
  * Untargeted, or targeted at: the next class (y+1 mod C), a seeded random class ≠ y, or one fixed
  * class (samples already of that class are left out of the targeted success rate).
@@ -150,6 +155,11 @@ export function attackConfigProblems(ac: AttackConfig): string[] {
       out.push("attack.baselines: transfer is not allowed with attack.aux.source dataset; its surrogate trains on D_aux's labels, which belong to another data set's classes");
   } else if (aux.dataset !== null) out.push(`attack.aux.dataset: ${JSON.stringify(aux.dataset)} is not allowed with attack.aux.source heldout; set attack.aux.source: dataset`);
   if (ac.shadow.tail === 'none') out.push(...headOnlyProblems(ac));
+  const components = ac.baselines.filter((b) => b === 'whitebox-cw' || b === 'whitebox-apgd');
+  if (components.length && ac.target !== 'untargeted')
+    out.push(`attack.baselines: ${components.join(', ')} is not allowed with attack.target ${JSON.stringify(ac.target)}; they are untargeted (targeted: whitebox)`);
+  if (ac.baselines.includes('whitebox-worst') && !ac.baselines.some((b) => b === 'whitebox' || b === 'whitebox-cw' || b === 'whitebox-apgd'))
+    out.push('attack.baselines: whitebox-worst needs at least one of whitebox, whitebox-cw, whitebox-apgd to take the worst case over');
   const headOnly = ac.craft.filter((c) => HEAD_ONLY_CRAFTS.includes(c));
   if (headOnly.length && ac.target !== 'untargeted')
     out.push(`attack.target: ${JSON.stringify(ac.target)} is not allowed with attack.craft ${headOnly.join(', ')}; they push the middle's output away from the clean one and know no classes (untargeted only)`);

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { labelWeighted, Rng, sizeOf, type PartModel } from '@splitfleet/splitcore';
 import type { BaselineName, CraftMethod, IntermediateLayer, TargetSpec } from './config.ts';
 import { intermediateAttack, logits, middleOutputAttack, noise, pgd, type ThreePart } from './craft.ts';
+import { apgdCE, pgdMargin } from './whitebox.ts';
 import { matchedAccuracy } from './hungarian.ts';
 import type { AttackCell, AttackMethodName, PerClassCounts, SuiteResult } from './suite-result.ts';
 
@@ -147,6 +148,18 @@ function suiteJobs(o: SuiteOptions, set: AttackedSet, labels: { shadow: Int32Arr
     };
   });
   if (o.baselines.includes('whitebox')) jobs.push(pgdJob('whitebox-pgd', o.real, labels.real));
+  // the other components of the AutoAttack-style upper bound (untargeted: they ascend on the true label)
+  const whiteboxJob = (method: AttackMethodName, attack: typeof apgdCE): Job => ({
+    method, queries: o.steps * restarts,
+    run: (x, r, eps, rng) => {
+      const t = lab(labels.real, r);
+      const out = attack(o.real, x, t, K, common(eps, rng));
+      t.dispose();
+      return out;
+    },
+  });
+  if (o.baselines.includes('whitebox-cw')) jobs.push(whiteboxJob('whitebox-cw', pgdMargin));
+  if (o.baselines.includes('whitebox-apgd')) jobs.push(whiteboxJob('whitebox-apgd', apgdCE));
   // a head-only shadow's random twin: a random ĥ through the real middle with SPADV's first craft
   const headOnlyCraft = o.crafts[0] === 'middle-l2' || o.crafts[0] === 'middle-cosine' ? o.crafts[0] : null;
   if (o.baselines.includes('random-shadow'))
@@ -213,10 +226,12 @@ class CellTally {
  * checks every x_adv (finite, in [0,1], within ε) and counts the real model's answers. With
  * `examples`, also returns the first batch's clean and adversarial images for the report.
  */
-async function measureCell(o: SuiteOptions, set: AttackedSet, job: Job, eps: number, examples: boolean): Promise<{ cell: AttackCell; examples: SuiteResult['examples'] | null }> {
+async function measureCell(o: SuiteOptions, set: AttackedSet, job: Job, eps: number, examples: boolean): Promise<{ cell: AttackCell; examples: SuiteResult['examples'] | null; outcomes: Outcomes }> {
   const t0 = performance.now();
   const { per, xs } = set;
   const tally = new CellTally(o.classes);
+  const m = set.ys.length;
+  const outcomes: Outcomes = { pred: new Int32Array(m), linf: new Float32Array(m), l2: new Float32Array(m) };
   const bs = o.batch ?? 100;
   let shown: SuiteResult['examples'] | null = null;
   for (let a = 0; a < set.ys.length; a += bs) {
@@ -235,6 +250,9 @@ async function measureCell(o: SuiteOptions, set: AttackedSet, job: Job, eps: num
       const li = linf![i]!;
       if (li > eps + 1e-6) throw new Error(`${job.method}: perturbation ${li} exceeds ε=${eps}`);
       tally.add(set.ys[a + i]!, pred[i]!, set.targets ? set.targets[a + i]! : null, li, l2![i]!);
+      outcomes.pred[a + i] = pred[i]!;
+      outcomes.linf[a + i] = li;
+      outcomes.l2[a + i] = l2![i]!;
     }
     if (a === 0 && examples) {
       const k = Math.min(8, b - a);
@@ -247,7 +265,29 @@ async function measureCell(o: SuiteOptions, set: AttackedSet, job: Job, eps: num
     }
     tf.dispose([x, adv]);
   }
-  return { cell: tally.cell(job, eps, set, (performance.now() - t0) / 1000), examples: shown };
+  return { cell: tally.cell(job, eps, set, (performance.now() - t0) / 1000), examples: shown, outcomes };
+}
+
+/** What an attack did to each attacked sample: the real model's prediction and the perturbation sizes. */
+interface Outcomes {
+  readonly pred: Int32Array;
+  readonly linf: Float32Array;
+  readonly l2: Float32Array;
+}
+
+/**
+ * `whitebox-worst`: per sample, the first white-box component that succeeded (else the first
+ * component), as AutoAttack counts its ensemble — a sample is robust only if every component failed.
+ */
+function worstCaseCell(o: SuiteOptions, set: AttackedSet, eps: number, parts: readonly { cell: AttackCell; outcomes: Outcomes }[]): AttackCell {
+  const tally = new CellTally(o.classes);
+  const succeeded = (p: number, i: number) => (set.targets ? p === set.targets[i] : p !== set.ys[i]);
+  for (let i = 0; i < set.ys.length; i++) {
+    const won = parts.find((c) => succeeded(c.outcomes.pred[i]!, i)) ?? parts[0]!;
+    tally.add(set.ys[i]!, won.outcomes.pred[i]!, set.targets ? set.targets[i]! : null, won.outcomes.linf[i]!, won.outcomes.l2[i]!);
+  }
+  const job: Job = { method: 'whitebox-worst', queries: parts.reduce((q, c) => q + c.cell.queriesPerSample, 0), run: () => { throw new Error('whitebox-worst crafts nothing'); } };
+  return tally.cell(job, eps, set, parts.reduce((t, c) => t + c.cell.seconds, 0));
 }
 
 /**
@@ -298,12 +338,15 @@ export async function evaluateSuite(o: SuiteOptions): Promise<SuiteResult> {
   const cells: AttackCell[] = [];
   let examples: SuiteResult['examples'] = { clean: [], adversarial: [], method: '', epsilon: 0 };
   for (const eps of o.epsilons) {
+    const whitebox: { cell: AttackCell; outcomes: Outcomes }[] = [];
     for (const job of jobs) {
       const measured = await measureCell(o, set, job, eps, job.method.startsWith('spadv') && eps === o.epsilons[o.epsilons.length - 1]);
       cells.push(measured.cell);
+      if (job.method.startsWith('whitebox-')) whitebox.push(measured);
       examples = measured.examples ?? examples;
       o.onProgress?.(cells.length, jobs.length * o.epsilons.length, `${job.method} ε=${eps}`);
     }
+    if (o.baselines.includes('whitebox-worst') && whitebox.length) cells.push(worstCaseCell(o, set, eps, whitebox));
   }
   return {
     cleanAccuracy: keep.length / n, evaluated: keep.length, cells,

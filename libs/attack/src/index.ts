@@ -8,6 +8,7 @@ export * from './hungarian.ts';
 export * from './losses.ts';
 export * from './shadow.ts';
 export * from './craft.ts';
+export * from './whitebox.ts';
 export * from './suite-result.ts';
 export * from './evaluate.ts';
 export * from './spadv/observed-labels.ts';

@@ -91,6 +91,8 @@ describe('attacker data from another data set (attack.aux.source: dataset)', () 
     ['a dataset with the held-out source', spadv({ dataset: { name: 'mnist' } }), 'attack.aux.dataset: {"name":"mnist","dir":null} is not allowed with attack.aux.source heldout; set attack.aux.source: dataset'],
     ['a target class with the head-only crafts', { attack: { method: 'spadv', craft: ['middle-l2'], target: 'next' } }, 'attack.target: "next" is not allowed with attack.craft middle-l2; they push the middle\'s output away from the clean one and know no classes (untargeted only)'],
     ['a craft that needs a shadow tail with a head-only shadow', { attack: { method: 'spadv', shadow: { tail: 'none' } } }, 'attack.craft: pgd, feature is not allowed with attack.shadow.tail none; it needs a shadow tail (allowed: middle-l2, middle-cosine)'],
+    ['untargeted white-box components with a target', { attack: { method: 'spadv', target: 'next', baselines: ['whitebox', 'whitebox-apgd'] } }, 'attack.baselines: whitebox-apgd is not allowed with attack.target "next"; they are untargeted (targeted: whitebox)'],
+    ['a worst case over no white-box component', { attack: { method: 'spadv', baselines: ['noise', 'whitebox-worst'] } }, 'attack.baselines: whitebox-worst needs at least one of whitebox, whitebox-cw, whitebox-apgd to take the worst case over'],
     ['an objective that trains a shadow tail with a head-only shadow', { attack: { method: 'spadv', shadow: { tail: 'none' }, objective: 'cluster', craft: ['middle-cosine'] } }, 'attack.objective: cluster is not allowed with attack.shadow.tail none; it trains ĥ through a shadow tail (allowed: match, observe, match-middle)'],
   ])('refuses %s in one line', (_what, raw, line) => {
     expect(problems(raw)).toEqual([line]);

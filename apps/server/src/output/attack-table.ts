@@ -16,7 +16,7 @@ export function formatAttackTable(a: AttackReport, maxClients = 20): string {
     m && [name, pct(m.cleanAccuracy), pct(m.robustAccuracy), pct(m.asr), ...(targeted ? [pct(m.targetedSuccess)] : []), m.linfMax.toFixed(3), m.l2Mean.toFixed(2), m.seconds.toFixed(1)];
   const rows = [
     row(`SPADV ${p.method.replace('spadv-', '')} (${p.objective})`, a.aggregate),
-    row('white-box pgd (upper bound)', a.baselines.whiteBox),
+    row(a.baselines.whiteBox?.method === 'whitebox-worst' ? 'white-box worst case (upper bound)' : 'white-box pgd (upper bound)', a.baselines.whiteBox),
     row('transfer (labelled D_aux)', a.baselines.transfer),
     row(a.config.shadow.tail === 'none' ? 'random shadow head' : 'random shadow pgd', a.baselines.randomShadow),
     row('random noise', a.baselines.randomNoise),

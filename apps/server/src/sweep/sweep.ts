@@ -84,7 +84,7 @@ export function sweepRows(points: readonly SweepPoint[], results: ReadonlyMap<st
       for (const eps of a.epsilons) {
         const asr = (m: string, obj = 0): Num => cellOf(a, obj, m, eps)?.successRate ?? null;
         const sp = cellOf(a, oi, craft, eps);
-        const wb = asr('whitebox-pgd');
+        const wb = asr('whitebox-worst') ?? asr('whitebox-pgd');
         rows.push({
           ...base, objective: o.objective, epsilon: eps, spadvAsr: sp?.successRate ?? null, spadvRobustAccuracy: sp?.robustAccuracy ?? null,
           whiteBoxAsr: wb, ratioToWhiteBox: sp && wb ? sp.successRate / wb : null, transferAsr: asr('transfer-pgd'),

@@ -111,4 +111,20 @@ describe('runSpadv', () => {
     // the evaluation slice: the second half of the 12 test images, the first 4 of it
     expect(suite.cleanAccuracy * 4).toBeCloseTo(suite.evaluated, 9);
   });
+
+  it('the white-box upper bound is the per-sample worst case of PGD-CE, PGD on the margin loss and APGD-CE, and the ratio divides by it', async () => {
+    const base = tinyRun();
+    const attack = AttackConfigSchema.parse({
+      ...base.attack, objectives: ['observe'], craft: ['pgd'], baselines: ['whitebox', 'whitebox-cw', 'whitebox-apgd', 'whitebox-worst'], epsilons: [0.1],
+    });
+    const r = await runSpadv({ ...base, attack });
+    const cells = r.objectives[0]!.targets[0]!.suite.cells;
+    const rate = (m: string) => cells.find((c) => c.method === m)!.successRate;
+    const parts = ['whitebox-pgd', 'whitebox-cw', 'whitebox-apgd'].map(rate);
+    expect(rate('whitebox-worst')).toBeGreaterThanOrEqual(Math.max(...parts));
+    expect(rate('whitebox-worst')).toBeLessThanOrEqual(Math.min(1, parts.reduce((a, b) => a + b, 0)) + 1e-12);
+    expect(r.baselines.whiteBox?.method).toBe('whitebox-worst');
+    if (rate('whitebox-worst') > 0) expect(r.relativeToWhitebox).toBeCloseTo(r.aggregate.asr / rate('whitebox-worst'), 12);
+    expect(cells.find((c) => c.method === 'whitebox-worst')!.linfMax).toBeLessThanOrEqual(0.1 + 1e-6);
+  });
 });

@@ -11,7 +11,7 @@ import { stackObservations, type ObservedBatch } from '../observations.ts';
 import { shadowHeadSpec, trainShadow, trainSurrogate } from '../shadow.ts';
 import { labelShares, observedLabels } from './observed-labels.ts';
 import type { AttackReport, ObjectiveReport } from './report.ts';
-import { clientAttackRows, meanOverClients, primaryEpsilon, summarize, whiteboxRatios } from './summarize.ts';
+import { clientAttackRows, meanOverClients, primaryEpsilon, strongestWhitebox, summarize, whiteboxRatios } from './summarize.ts';
 
 /** A real client model to attack: its head and tail (evaluation only) and who holds it. */
 export interface AttackTarget {
@@ -184,7 +184,7 @@ function assembleReport(c: AttackContext, reports: readonly ObjectiveReport[]): 
   const targeted = ac.target !== 'untargeted';
   const agg = summarize(base, pm, pe)!;
   const perClient = clientAttackRows(base, pm, pe, targeted, { labels: a.train.labels, partitions: a.partitions, classes: c.classes, auxClassShare: aux.classShare });
-  const wb = summarize(base, 'whitebox-pgd', pe);
+  const wb = strongestWhitebox(base, pe);
   return {
     method: 'spadv', config: ac,
     primary: { objective: reports[0]!.objective, method: pm, epsilon: pe, targeted },

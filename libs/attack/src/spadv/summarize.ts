@@ -25,13 +25,18 @@ export function summarize(targets: ObjectiveReport['targets'], method: AttackMet
   };
 }
 
+/** The white-box yardstick at ε: the per-sample worst case over the white-box components when it ran, else PGD. */
+export function strongestWhitebox(targets: ObjectiveReport['targets'], eps: number): MetricSummary | null {
+  return summarize(targets, 'whitebox-worst', eps) ?? summarize(targets, 'whitebox-pgd', eps);
+}
+
 /** SPADV success ÷ white-box success per craft and ε; white-box (run once, with the first objective) is the yardstick. */
 export function whiteboxRatios(
   targets: ObjectiveReport['targets'], whiteboxTargets: ObjectiveReport['targets'], crafts: readonly CraftMethod[], epsilons: readonly number[],
 ): ObjectiveReport['relativeToWhitebox'] {
   return crafts.flatMap((craft) => epsilons.map((eps) => {
     const sp = summarize(targets, `spadv-${craft}`, eps);
-    const wb = summarize(whiteboxTargets, 'whitebox-pgd', eps);
+    const wb = strongestWhitebox(whiteboxTargets, eps);
     return { method: `spadv-${craft}` as const, epsilon: eps, ratio: sp && wb && wb.asr > 0 ? sp.asr / wb.asr : null };
   }));
 }
