@@ -2,8 +2,9 @@
 // report in it (written by `splitfleet attack --run DIR --out DIR/atk-<setting>.json`), grouped by
 // (label, setting, objective, craft, ε) into a markdown table of mean ± 95 % t-interval over seeds.
 // ASR counts over the attacked images (those the real model classifies correctly); the ratio divides
-// by the white-box PGD success of the same seed's run at the same ε (found in any report of that
-// directory that ran the white-box baseline). A stop-gap until the study command of issue #20.
+// by the white-box success of the same seed's run at the same ε — the per-sample worst case
+// (whitebox-worst) where any report of that directory ran it, else PGD. A report named
+// atk-whitebox.json contributes only its baselines. A stop-gap until the study command of issue #20.
 //   node scripts/pool-attacks.ts runs/authors/train-*-s*
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -15,30 +16,32 @@ interface Row { label: string; setting: string; objective: string; method: strin
 
 const cellsOf = (o: AttackReport['objectives'][number]): Cell[] => o.targets.flatMap((t) => t.suite.cells);
 
-function rowsOfRun(dir: string): { rows: Row[]; baselines: Row[]; clean: number | null } {
+function rowsOfRun(dir: string): { label: string; rows: Row[]; baselines: Row[]; clean: number | null } {
   const m = /^(.*)-s(\d+)$/.exec(basename(dir));
   if (!m) throw new Error(`${dir}: expected a directory named <label>-s<seed>`);
   const [label, seed] = [m[1]!, Number(m[2])];
   const reports = readdirSync(dir).filter((f) => /^atk-.*\.json$/.test(f))
     .map((f) => ({ setting: f.slice(4, -5), r: AttackReportSchema.parse(JSON.parse(readFileSync(join(dir, f), 'utf8'))) }));
   const wb = new Map<number, Cell>();
+  const worst = new Map<number, Cell>();
   const baselines: Row[] = [];
   let clean: number | null = null;
   for (const { setting, r } of reports)
     for (const c of cellsOf(r.objectives[0]!).filter((c) => !c.method.startsWith('spadv-'))) {
       if (c.method === 'whitebox-pgd') wb.set(c.epsilon, c);
+      if (c.method === 'whitebox-worst') worst.set(c.epsilon, c);
       clean = c.cleanAccuracy;
       baselines.push({ label, setting, objective: '–', method: c.method, epsilon: c.epsilon, seed, asr: c.successRate, ratio: null, attacked: c.evaluated, middleCosine: NaN, lia: null });
     }
-  const rows = reports.flatMap(({ setting, r }) => r.objectives.flatMap((o) => cellsOf(o).filter((c) => c.method.startsWith('spadv-')).map((c): Row => {
-    const w = wb.get(c.epsilon);
+  const rows = reports.filter(({ setting }) => setting !== 'whitebox').flatMap(({ setting, r }) => r.objectives.flatMap((o) => cellsOf(o).filter((c) => c.method.startsWith('spadv-')).map((c): Row => {
+    const w = worst.get(c.epsilon) ?? wb.get(c.epsilon);
     return {
       label, setting, objective: o.objective, method: c.method, epsilon: c.epsilon, seed, asr: c.successRate,
       ratio: w && w.successRate > 0 ? c.successRate / w.successRate : null, attacked: c.evaluated,
       middleCosine: o.targets[0]!.suite.shadow.middleCosine, lia: o.labelInferenceAccuracy,
     };
   })));
-  return { rows, baselines, clean };
+  return { label, rows, baselines, clean };
 }
 
 function pooled(rows: Row[], keyOf: (r: Row) => string): Map<string, Row[]> {
@@ -69,5 +72,9 @@ console.log('\n| run | baseline | ε | ASR | seeds |');
 console.log('|---|---|---|---|---|');
 for (const g of pooled(runs.flatMap((r) => r.baselines), (r) => [r.label, r.method, r.epsilon].join('|')).values())
   console.log(`| ${g[0]!.label} | ${g[0]!.method} | ${eps(g[0]!.epsilon)} | ${iv(g.map((x) => x.asr))} | ${g.length} |`);
-const cleans = runs.map((r) => r.clean).filter((c): c is number => c !== null);
-if (cleans.length) console.log(`\nclean accuracy on the evaluated images: ${iv(cleans)} over ${cleans.length} runs`);
+console.log('\n| run | clean accuracy on the evaluated images | seeds |');
+console.log('|---|---|---|');
+for (const label of new Set(runs.map((r) => r.label))) {
+  const cleans = runs.filter((r) => r.label === label && r.clean !== null).map((r) => r.clean!);
+  if (cleans.length) console.log(`| ${label} | ${iv(cleans)} | ${cleans.length} |`);
+}
