@@ -5,7 +5,9 @@
 // by the white-box success of the same seed's run at the same ε — the per-sample worst case
 // (whitebox-worst) where any report of that directory ran it, else PGD. A report named
 // atk-whitebox.json contributes only its baselines. A stop-gap until the study command of issue #20.
-//   node scripts/pool-attacks.ts runs/authors/train-*-s*
+// With --ref SETTING/OBJECTIVE/CRAFT, also every row's ASR minus that row's, paired within each seed
+// (same model, same images), with its 95 % t-interval over seeds.
+//   node scripts/pool-attacks.ts [--ref ours-in1024/observe/pgd] runs/authors/train-*-s*
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { AttackReportSchema, type AttackReport } from '@splitfleet/attack';
@@ -31,6 +33,8 @@ function rowsOfRun(dir: string): { label: string; rows: Row[]; baselines: Row[];
       if (c.method === 'whitebox-pgd') wb.set(c.epsilon, c);
       if (c.method === 'whitebox-worst') worst.set(c.epsilon, c);
       clean = c.cleanAccuracy;
+      // a baseline is the same cell in every report of one run (same model, images and seed): count it once
+      if (baselines.some((b) => b.method === c.method && b.epsilon === c.epsilon)) continue;
       baselines.push({ label, setting, objective: '–', method: c.method, epsilon: c.epsilon, seed, asr: c.successRate, ratio: null, attacked: c.evaluated, middleCosine: NaN, lia: null });
     }
   const rows = reports.filter(({ setting }) => setting !== 'whitebox').flatMap(({ setting, r }) => r.objectives.flatMap((o) => cellsOf(o).filter((c) => c.method.startsWith('spadv-')).map((c): Row => {
@@ -58,7 +62,10 @@ const ratioIv = (v: number[]) => {
 };
 const eps = (e: number) => (Math.abs(e - 8 / 255) < 1e-6 ? '8/255' : String(e));
 
-const runs = process.argv.slice(2).map(rowsOfRun);
+const args = process.argv.slice(2);
+const refAt = args.indexOf('--ref');
+const ref = refAt >= 0 ? args.splice(refAt, 2)[1]! : null;
+const runs = args.map(rowsOfRun);
 const key = (r: Row) => [r.label, r.setting, r.objective, r.method, r.epsilon].join('|');
 console.log('| run | setting | objective | craft | ε | SPADV ASR | ÷ white-box | seeds | attacked/seed | middle cos |');
 console.log('|---|---|---|---|---|---|---|---|---|---|');
@@ -77,4 +84,20 @@ console.log('|---|---|---|');
 for (const label of new Set(runs.map((r) => r.label))) {
   const cleans = runs.filter((r) => r.label === label && r.clean !== null).map((r) => r.clean!);
   if (cleans.length) console.log(`| ${label} | ${iv(cleans)} | ${cleans.length} |`);
+}
+
+if (ref) {
+  const [setting, objective, craft] = ref.split('/');
+  const all = runs.flatMap((r) => r.rows);
+  const refOf = (r: Row) => all.find((x) => x.label === r.label && x.seed === r.seed && x.epsilon === r.epsilon && x.setting === setting && x.objective === objective && x.method === `spadv-${craft}`);
+  console.log(`\n| run | setting | objective | craft | ε | ASR − ${ref} (paired by seed) | seeds |`);
+  console.log('|---|---|---|---|---|---|---|');
+  for (const g of pooled(all, key).values()) {
+    const d = g.flatMap((r) => { const b = refOf(r); return b && b !== r ? [r.asr - b.asr] : []; });
+    if (!d.length) continue;
+    const r = g[0]!;
+    const i = seedInterval(d);
+    const pp = (v: number) => `${v >= 0 ? '+' : '−'}${Math.abs(100 * v).toFixed(1)}`;
+    console.log(`| ${r.label} | ${r.setting} | ${r.objective} | ${r.method.replace('spadv-', '')} | ${eps(r.epsilon)} | ${pp(i.mean)}${i.halfWidth === null ? '' : ` ± ${(100 * i.halfWidth).toFixed(1)}`} points | ${d.length} |`);
+  }
 }
