@@ -11,13 +11,16 @@ export interface ObservedBatch {
 }
 
 /**
- * A tap that keeps the most recent `capacity` (z, gm) batches the server handled — everything the
- * observation-based shadow objectives use, and nothing a server could not see.
+ * A tap that keeps, for every client, the most recent `capacity` (z, gm) batches the server handled
+ * for it — a server knows which client sent each smashed batch — in one list in arrival order.
+ * Everything the observation-based shadow objectives use, and nothing a server could not see.
+ * The fleet-wide view (`fleetView`) is the last `capacity` batches of all clients together.
  */
 export class ObservationRecorder implements ServerTaps {
   readonly name = 'spadv-recorder';
   private readonly capacity: number;
   private readonly batches: ObservedBatch[] = [];
+  private readonly perClient = new Map<number, number>();
   seen = 0;
 
   constructor(capacity: number) {
@@ -28,19 +31,47 @@ export class ObservationRecorder implements ServerTaps {
   async onGradient(o: GradientObservation): Promise<void> {
     // copy: the server frees these tensors when the hook returns
     const [z, gm] = await Promise.all([o.z.data(), o.gm.data()]);
-    this.batches.push({ clientId: o.clientId, round: o.round, step: o.step, batch: o.z.shape[0]!, z: z as Float32Array, gm: gm as Float32Array });
+    this.keep({ clientId: o.clientId, round: o.round, step: o.step, batch: o.z.shape[0]!, z: z as Float32Array, gm: gm as Float32Array });
     this.seen++;
-    if (this.batches.length > this.capacity) this.batches.shift();
   }
 
-  /** Restores recorded batches (resume from a checkpoint). */
+  /** Appends a batch; drops the client's oldest one when its ring is over capacity. */
+  private keep(b: ObservedBatch): void {
+    this.batches.push(b);
+    const count = (this.perClient.get(b.clientId) ?? 0) + 1;
+    if (count <= this.capacity) {
+      this.perClient.set(b.clientId, count);
+      return;
+    }
+    this.batches.splice(this.batches.findIndex((x) => x.clientId === b.clientId), 1);
+  }
+
+  /** Restores recorded batches in their arrival order (resume from a checkpoint). */
   restore(batches: readonly ObservedBatch[]): void {
-    this.batches.splice(0, this.batches.length, ...batches.slice(-this.capacity));
+    this.batches.length = 0;
+    this.perClient.clear();
+    for (const b of batches) this.keep(b);
   }
 
+  /** Every kept batch, every client's ring, in arrival order. */
   get observed(): readonly ObservedBatch[] {
     return this.batches;
   }
+
+  /** Bytes of smashed data and gradients held. */
+  get bytes(): number {
+    return this.batches.reduce((s, b) => s + 4 * (b.z.length + b.gm.length), 0);
+  }
+}
+
+/** The fleet-wide observation budget: the last `capacity` batches of all clients, in arrival order. */
+export function fleetView(observed: readonly ObservedBatch[], capacity: number): readonly ObservedBatch[] {
+  return observed.slice(-capacity);
+}
+
+/** Bytes per observed batch of `batchSize` samples: the smashed data and the gradient at the middle's output, float32. */
+export function observationBytes(batchSize: number, smashedSize: number, middleOutSize: number): number {
+  return 4 * batchSize * (smashedSize + middleOutSize);
 }
 
 /** Concatenates observed batches into row matrices. */
