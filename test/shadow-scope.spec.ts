@@ -16,7 +16,7 @@ import { testConfig } from './helpers.ts';
 describe('per-client shadows on a fleet whose clients differ', () => {
   let cfg: Config;
   let runDir: string;
-  let fleet: AttackReport;
+  let own: AttackReport;
   beforeAll(async () => {
     cfg = testConfig({
       seed: 5,
@@ -27,15 +27,19 @@ describe('per-client shadows on a fleet whose clients differ', () => {
       attack: {
         method: 'spadv', objective: 'observe', aux: { size: 128, alpha: 0.5, holdout: 600 }, observe: { batches: 24 },
         shadow: { steps: 150 }, craft: ['pgd'], epsilon: 0.1, steps: 10, evalSamples: 150, baselines: ['whitebox'], minClientSamples: 32,
+        // the server keeps a ring per client; the fleet shadow uses the last 24 batches of both
+        shadowScope: 'client',
       },
     });
     runDir = join(mkdtempSync(join(tmpdir(), 'sf-scope-')), 'run');
-    fleet = (await runExperiment(cfg, { outDir: runDir, fleet: 'workers' })).results.attack as AttackReport;
+    own = (await runExperiment(cfg, { outDir: runDir, fleet: 'workers' })).results.attack as AttackReport;
   });
 
   it('client scope attacks the fleet shadow’s worse-served client better, with that client’s own shadow', async () => {
-    const own = await attackFinishedRun(runDir, parseConfig({ ...cfg, attack: { ...cfg.attack, shadowScope: 'client' } }));
+    const fleet = await attackFinishedRun(runDir, parseConfig({ ...cfg, attack: { ...cfg.attack, shadowScope: 'fleet' } }));
     expect(AttackReportSchema.parse(JSON.parse(JSON.stringify(own)))).toBeTruthy();
+    expect(fleet.observedSamples).toBeLessThanOrEqual(24 * 32);
+    expect(own.observedSamples).toBeGreaterThan(fleet.observedSamples);
     expect(fleet.perClient.map((c) => c.shadow)).toEqual(['fleet', 'fleet']);
     expect(own.perClient.map((c) => [c.id, c.shadow, c.scope])).toEqual([[0, 'client 0', 'client'], [1, 'client 1', 'client']]);
     // the two heads differ (local mode), and each shadow saw only its own client's batches

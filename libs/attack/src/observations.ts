@@ -11,21 +11,24 @@ export interface ObservedBatch {
 }
 
 /**
- * A tap that keeps, for every client, the most recent `capacity` (z, gm) batches the server handled
- * for it — a server knows which client sent each smashed batch — in one list in arrival order.
- * Everything the observation-based shadow objectives use, and nothing a server could not see.
- * The fleet-wide view (`fleetView`) is the last `capacity` batches of all clients together.
+ * A tap that keeps the most recent (z, gm) batches the server handled, in arrival order — everything
+ * the observation-based shadow objectives use, and nothing a server could not see. A server knows
+ * which client sent each smashed batch: with `perClient` it keeps a ring of `capacity` batches for
+ * every client (what per-client and per-cluster shadows need); without, one ring of `capacity`
+ * batches for the whole fleet (the fleet shadow's budget, `capacity` × one batch of memory).
  */
 export class ObservationRecorder implements ServerTaps {
   readonly name = 'spadv-recorder';
   private readonly capacity: number;
   private readonly batches: ObservedBatch[] = [];
-  private readonly perClient = new Map<number, number>();
+  private readonly counts = new Map<number, number>();
+  private readonly perClient: boolean;
   seen = 0;
 
-  constructor(capacity: number) {
+  constructor(capacity: number, opts: { perClient?: boolean } = {}) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new Error(`attack.observe.batches must be an integer ≥ 1, got ${capacity}`);
     this.capacity = capacity;
+    this.perClient = opts.perClient ?? false;
   }
 
   async onGradient(o: GradientObservation): Promise<void> {
@@ -35,12 +38,16 @@ export class ObservationRecorder implements ServerTaps {
     this.seen++;
   }
 
-  /** Appends a batch; drops the client's oldest one when its ring is over capacity. */
+  /** Appends a batch; drops the oldest one of its ring (the client's, or the fleet's) when over capacity. */
   private keep(b: ObservedBatch): void {
     this.batches.push(b);
-    const count = (this.perClient.get(b.clientId) ?? 0) + 1;
+    if (!this.perClient) {
+      if (this.batches.length > this.capacity) this.batches.shift();
+      return;
+    }
+    const count = (this.counts.get(b.clientId) ?? 0) + 1;
     if (count <= this.capacity) {
-      this.perClient.set(b.clientId, count);
+      this.counts.set(b.clientId, count);
       return;
     }
     this.batches.splice(this.batches.findIndex((x) => x.clientId === b.clientId), 1);
@@ -49,11 +56,11 @@ export class ObservationRecorder implements ServerTaps {
   /** Restores recorded batches in their arrival order (resume from a checkpoint). */
   restore(batches: readonly ObservedBatch[]): void {
     this.batches.length = 0;
-    this.perClient.clear();
+    this.counts.clear();
     for (const b of batches) this.keep(b);
   }
 
-  /** Every kept batch, every client's ring, in arrival order. */
+  /** Every kept batch (with perClient, every client's ring) in arrival order. */
   get observed(): readonly ObservedBatch[] {
     return this.batches;
   }

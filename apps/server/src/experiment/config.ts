@@ -188,16 +188,18 @@ export function parseConfig(raw: unknown): Config {
 }
 
 /**
- * The server keeps attack.observe.batches batches per client (smashed data and returned gradients):
- * refused before training when that could exceed attack.observe.maxMegabytes.
+ * The server keeps attack.observe.batches batches (smashed data and returned gradients) for the
+ * fleet, or per client with a client or cluster shadow scope: refused before training when that
+ * could exceed attack.observe.maxMegabytes.
  */
 function checkObservationBudget(cfg: Config, parts: SplitSpecs): void {
   const o = cfg.attack.observe;
   const perBatch = observationBytes(cfg.training.batchSize, sizeOf(parts.head.outputShape), sizeOf(parts.middle.outputShape));
-  const megabytes = (perBatch * o.batches * cfg.fleet.clients) / 2 ** 20;
+  const rings = cfg.attack.shadowScope === 'fleet' ? 1 : cfg.fleet.clients;
+  const megabytes = (perBatch * o.batches * rings) / 2 ** 20;
   if (megabytes > o.maxMegabytes)
     throw new ConfigError(
-      `attack.observe.batches: ${o.batches} per client × ${cfg.fleet.clients} clients × ${(perBatch / 2 ** 20).toFixed(2)} MB per batch = ${Math.round(megabytes)} MB exceeds attack.observe.maxMegabytes (${o.maxMegabytes}); lower attack.observe.batches or raise the limit`,
+      `attack.observe.batches: ${o.batches}${rings > 1 ? ` per client × ${rings} clients (attack.shadowScope ${cfg.attack.shadowScope})` : ''} × ${(perBatch / 2 ** 20).toFixed(2)} MB per batch = ${Math.round(megabytes)} MB exceeds attack.observe.maxMegabytes (${o.maxMegabytes}); lower attack.observe.batches or raise the limit`,
     );
 }
 

@@ -11,16 +11,18 @@ const batch = (clientId: number, step: number, size = 4, zValue = clientId): Obs
   clientId, round: 0, step, batch: size, z: new Float32Array(size * 2).fill(zValue), gm: Float32Array.from({ length: size * 3 }, (_, i) => ((i % 3) === clientId % 3 ? 1 : 0)),
 });
 
-describe('the observation recorder keeps a bounded ring per client', () => {
+describe('the observation recorder keeps a bounded ring per client (or one for the fleet)', () => {
   it('each client keeps its last `capacity` batches, clients never mix, arrival order is kept, and the fleet view is the last `capacity` of all (property)', async () => {
     await tf.setBackend('cpu');
     await fc.assert(
       fc.asyncProperty(fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 1, maxLength: 60 }), fc.integer({ min: 1, max: 6 }), async (clients, capacity) => {
-        const rec = new ObservationRecorder(capacity);
+        const rec = new ObservationRecorder(capacity, { perClient: true });
+        const fleetRing = new ObservationRecorder(capacity);
         for (const [step, clientId] of clients.entries()) {
           const z = tf.fill([2, 2], clientId);
           const gm = tf.fill([2, 3], step);
           await rec.onGradient({ clientId, round: 0, step, z, gm } as never);
+          await fleetRing.onGradient({ clientId, round: 0, step, z, gm } as never);
           tf.dispose([z, gm]);
         }
         const kept = rec.observed;
@@ -34,6 +36,7 @@ describe('the observation recorder keeps a bounded ring per client', () => {
         expect(kept.map((b) => b.step)).toEqual([...kept.map((b) => b.step)].sort((a, b) => a - b));
         // the fleet-wide view equals a single ring of `capacity` over all clients (the budget before per-client rings)
         expect(fleetView(kept, capacity).map((b) => b.step)).toEqual(clients.map((_, s) => s).slice(-capacity));
+        expect(fleetRing.observed.map((b) => b.step)).toEqual(clients.map((_, s) => s).slice(-capacity));
         expect(rec.bytes).toBe(kept.reduce((s, b) => s + 4 * (b.z.length + b.gm.length), 0));
       }),
       { numRuns: 60 },
@@ -41,7 +44,7 @@ describe('the observation recorder keeps a bounded ring per client', () => {
   });
 
   it('restores a checkpoint’s batches into the same rings', () => {
-    const rec = new ObservationRecorder(2);
+    const rec = new ObservationRecorder(2, { perClient: true });
     rec.restore([batch(0, 0), batch(1, 1), batch(0, 2), batch(0, 3)]);
     expect(rec.observed.map((b) => [b.clientId, b.step])).toEqual([[1, 1], [0, 2], [0, 3]]);
   });
