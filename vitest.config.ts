@@ -22,7 +22,7 @@ export default defineConfig({
       { extends: true, test: { name: 'client-sim', include: ['apps/client-sim/src/**/*.spec.ts'] } },
       { extends: true, test: { name: 'scripts', include: ['scripts/**/*.spec.ts'] } },
       // cross-process end-to-end tests: one file at a time, they each use both cores
-      { extends: true, test: { name: 'e2e', include: ['test/**/*.spec.ts'], setupFiles: ['test/e2e-setup.ts'], fileParallelism: false, testTimeout: 600_000 } },
+      { extends: true, test: { name: 'e2e', include: ['test/**/*.spec.ts'], setupFiles: ['test/e2e-setup.ts'], fileParallelism: false, testTimeout: 600_000, hookTimeout: 600_000 } },
     ],
   },
 });

@@ -45,6 +45,11 @@ export const IntermediateLayerSchema = z.enum(['smashed', 'middle']);
  * `whitebox-apgd` APGD-CE (Croce & Hein 2020) add the other components of an AutoAttack-style upper
  * bound, and `whitebox-worst` reports their per-sample worst case.
  */
+/**
+ * Which shadow attacks which client: one for the `fleet`, one per `client` from its own observations,
+ * or one per `cluster` of clients grouped by the statistics of their smashed data and gradients.
+ */
+export const ShadowScopeSchema = z.enum(['fleet', 'client', 'cluster']);
 export const BaselineNameSchema = z.enum(['whitebox', 'whitebox-cw', 'whitebox-apgd', 'whitebox-worst', 'random-shadow', 'transfer', 'noise']);
 /**
  * Untargeted, or targeted at: the next class (y+1 mod C), a seeded random class ≠ y, or one fixed
@@ -60,6 +65,7 @@ export type IntermediateLayer = z.infer<typeof IntermediateLayerSchema>;
 export type BaselineName = z.infer<typeof BaselineNameSchema>;
 export type TargetSpec = z.infer<typeof TargetSpecSchema>;
 export type EvalSlice = z.infer<typeof EvalSliceSchema>;
+export type ShadowScope = z.infer<typeof ShadowScopeSchema>;
 
 export const AttackConfigSchema = z
   .object({
@@ -93,7 +99,20 @@ export const AttackConfigSchema = z
     objective: ShadowObjectiveSchema.default('observe'),
     /** Compare several objectives in one run (overrides objective). */
     objectives: z.array(ShadowObjectiveSchema).nullable().default(null),
-    observe: z.object({ batches: int(1).default(32) }).strict().prefault({}),
+    observe: z
+      .object({
+        /** Batches the server keeps per client (the fleet shadow uses the last this many of all clients). */
+        batches: int(1).default(32),
+        /** Bound on what the observations may hold: checked before training (one line naming both options). */
+        maxMegabytes: z.number().positive().default(2048),
+      })
+      .strict()
+      .prefault({}),
+    shadowScope: ShadowScopeSchema.default('fleet'),
+    /** With shadowScope cluster: the number of clusters (null: chosen by silhouette over 2…8). */
+    clusters: int(2).nullable().default(null),
+    /** Clients seen less than this many samples are attacked with the fleet's shadow. */
+    minClientSamples: int(1).default(64),
     shadow: z
       .object({
         architecture: ShadowArchitectureSchema.default('same'),

@@ -11,36 +11,74 @@ export interface ObservedBatch {
 }
 
 /**
- * A tap that keeps the most recent `capacity` (z, gm) batches the server handled — everything the
- * observation-based shadow objectives use, and nothing a server could not see.
+ * A tap that keeps the most recent (z, gm) batches the server handled, in arrival order — everything
+ * the observation-based shadow objectives use, and nothing a server could not see. A server knows
+ * which client sent each smashed batch: with `perClient` it keeps a ring of `capacity` batches for
+ * every client (what per-client and per-cluster shadows need); without, one ring of `capacity`
+ * batches for the whole fleet (the fleet shadow's budget, `capacity` × one batch of memory).
  */
 export class ObservationRecorder implements ServerTaps {
   readonly name = 'spadv-recorder';
   private readonly capacity: number;
   private readonly batches: ObservedBatch[] = [];
+  private readonly counts = new Map<number, number>();
+  private readonly perClient: boolean;
   seen = 0;
 
-  constructor(capacity: number) {
+  constructor(capacity: number, opts: { perClient?: boolean } = {}) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new Error(`attack.observe.batches must be an integer ≥ 1, got ${capacity}`);
     this.capacity = capacity;
+    this.perClient = opts.perClient ?? false;
   }
 
   async onGradient(o: GradientObservation): Promise<void> {
     // copy: the server frees these tensors when the hook returns
     const [z, gm] = await Promise.all([o.z.data(), o.gm.data()]);
-    this.batches.push({ clientId: o.clientId, round: o.round, step: o.step, batch: o.z.shape[0]!, z: z as Float32Array, gm: gm as Float32Array });
+    this.keep({ clientId: o.clientId, round: o.round, step: o.step, batch: o.z.shape[0]!, z: z as Float32Array, gm: gm as Float32Array });
     this.seen++;
-    if (this.batches.length > this.capacity) this.batches.shift();
   }
 
-  /** Restores recorded batches (resume from a checkpoint). */
+  /** Appends a batch; drops the oldest one of its ring (the client's, or the fleet's) when over capacity. */
+  private keep(b: ObservedBatch): void {
+    this.batches.push(b);
+    if (!this.perClient) {
+      if (this.batches.length > this.capacity) this.batches.shift();
+      return;
+    }
+    const count = (this.counts.get(b.clientId) ?? 0) + 1;
+    if (count <= this.capacity) {
+      this.counts.set(b.clientId, count);
+      return;
+    }
+    this.batches.splice(this.batches.findIndex((x) => x.clientId === b.clientId), 1);
+  }
+
+  /** Restores recorded batches in their arrival order (resume from a checkpoint). */
   restore(batches: readonly ObservedBatch[]): void {
-    this.batches.splice(0, this.batches.length, ...batches.slice(-this.capacity));
+    this.batches.length = 0;
+    this.counts.clear();
+    for (const b of batches) this.keep(b);
   }
 
+  /** Every kept batch (with perClient, every client's ring) in arrival order. */
   get observed(): readonly ObservedBatch[] {
     return this.batches;
   }
+
+  /** Bytes of smashed data and gradients held. */
+  get bytes(): number {
+    return this.batches.reduce((s, b) => s + 4 * (b.z.length + b.gm.length), 0);
+  }
+}
+
+/** The fleet-wide observation budget: the last `capacity` batches of all clients, in arrival order. */
+export function fleetView(observed: readonly ObservedBatch[], capacity: number): readonly ObservedBatch[] {
+  return observed.slice(-capacity);
+}
+
+/** Bytes per observed batch of `batchSize` samples: the smashed data and the gradient at the middle's output, float32. */
+export function observationBytes(batchSize: number, smashedSize: number, middleOutSize: number): number {
+  return 4 * batchSize * (smashedSize + middleOutSize);
 }
 
 /** Concatenates observed batches into row matrices. */

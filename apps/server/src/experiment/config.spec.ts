@@ -99,3 +99,16 @@ describe('attacker data from another data set (attack.aux.source: dataset)', () 
   });
 });
 
+describe('shadow scopes and the observation budget (attack.shadowScope, attack.observe)', () => {
+  it('refuses more clusters than clients, and observation rings that could outgrow their bound, each in one line', () => {
+    expect(problems({ fleet: { clients: 4 }, attack: { method: 'spadv', shadowScope: 'cluster', clusters: 5 } })).toEqual([
+      'attack.clusters: 5 is not allowed; must be ≤ fleet.clients (4), or null to choose it by silhouette',
+    ]);
+    const [line, ...rest] = problems({ fleet: { clients: 1000 }, attack: { method: 'spadv', shadowScope: 'client', observe: { batches: 64, maxMegabytes: 100 } } });
+    expect(rest).toEqual([]);
+    expect(line).toMatch(/^attack\.observe\.batches: 64 per client × 1000 clients \(attack\.shadowScope client\) × [0-9.]+ MB per batch = [0-9]+ MB exceeds attack\.observe\.maxMegabytes \(100\); lower attack\.observe\.batches or raise the limit$/);
+    // the fleet scope keeps one ring for the whole fleet: 1000 clients cost no more than 4
+    expect(() => parseConfig({ fleet: { clients: 1000 }, attack: { method: 'spadv', observe: { batches: 64, maxMegabytes: 100 } } })).not.toThrow();
+    expect(problems({ attack: { method: 'spadv', shadowScope: 'everyone' } })[0]).toMatch(/^attack\.shadowScope: "everyone" is not allowed; must be one of fleet, client, cluster/);
+  });
+});

@@ -1,10 +1,13 @@
 import { z } from 'zod';
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
-import { attackConfigProblems, AttackConfigSchema } from '@splitfleet/attack';
+import { attackConfigProblems, AttackConfigSchema, observationBytes } from '@splitfleet/attack';
 import { ConfigError, describeIssues, show } from './config-errors.ts';
 import { resolveModel } from './model-config.ts';
-import { AggregationSchema, ConfigLayerSchema, CutSchema, parsePartitionFile, parseProfileTrace, drawProfiles, validateCut, OptimizerSchema, TrainingModeSchema, type ClientProfile, type PartitionConfig } from '@splitfleet/splitcore';
+import {
+  AggregationSchema, ConfigLayerSchema, CutSchema, parsePartitionFile, parseProfileTrace, drawProfiles, sizeOf, splitSpecs, validateCut, OptimizerSchema, TrainingModeSchema,
+  type ClientProfile, type PartitionConfig, type SplitSpecs,
+} from '@splitfleet/splitcore';
 
 /**
  * The run configuration: one schema, documented defaults, validated before any work starts.
@@ -169,9 +172,12 @@ export function parseConfig(raw: unknown): Config {
   const r = ConfigSchema.safeParse(raw ?? {});
   if (!r.success) throw new ConfigError(describeIssues(ConfigSchema, raw ?? {}, r.error.issues).join('\n'));
   const cfg = r.data;
-  resolveModel(cfg);
+  const model = resolveModel(cfg);
   const attack = attackConfigProblems(cfg.attack);
   if (attack.length) throw new ConfigError(attack.join('\n'));
+  if (cfg.attack.method === 'spadv') checkObservationBudget(cfg, splitSpecs(model.spec, model.cut));
+  const k = cfg.attack.clusters;
+  if (k !== null && k > cfg.fleet.clients) throw new ConfigError(`attack.clusters: ${k} is not allowed; must be ≤ fleet.clients (${cfg.fleet.clients}), or null to choose it by silhouette`);
   const open = cfg.fleet.openSlots;
   if (open > cfg.fleet.clients) throw new ConfigError(`fleet.openSlots: ${open} is not allowed; must be ≤ fleet.clients (${cfg.fleet.clients})`);
   if (open > 0 && !cfg.server.auth)
@@ -179,6 +185,22 @@ export function parseConfig(raw: unknown): Config {
   if (cfg.data.name === 'cifar10' && cfg.data.dir === null)
     throw new ConfigError('data.dir: missing; cifar10 is not shipped: give the directory holding data_batch_*.bin and test_batch.bin');
   return cfg;
+}
+
+/**
+ * The server keeps attack.observe.batches batches (smashed data and returned gradients) for the
+ * fleet, or per client with a client or cluster shadow scope: refused before training when that
+ * could exceed attack.observe.maxMegabytes.
+ */
+function checkObservationBudget(cfg: Config, parts: SplitSpecs): void {
+  const o = cfg.attack.observe;
+  const perBatch = observationBytes(cfg.training.batchSize, sizeOf(parts.head.outputShape), sizeOf(parts.middle.outputShape));
+  const rings = cfg.attack.shadowScope === 'fleet' ? 1 : cfg.fleet.clients;
+  const megabytes = (perBatch * o.batches * rings) / 2 ** 20;
+  if (megabytes > o.maxMegabytes)
+    throw new ConfigError(
+      `attack.observe.batches: ${o.batches}${rings > 1 ? ` per client × ${rings} clients (attack.shadowScope ${cfg.attack.shadowScope})` : ''} × ${(perBatch / 2 ** 20).toFixed(2)} MB per batch = ${Math.round(megabytes)} MB exceeds attack.observe.maxMegabytes (${o.maxMegabytes}); lower attack.observe.batches or raise the limit`,
+    );
 }
 
 /** Parses YAML or JSON text (JSON is YAML). */

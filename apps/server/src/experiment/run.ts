@@ -202,7 +202,7 @@ async function prepare(cfg: Config, opts: RunOptions) {
   const backend = await initBackend(cfg.fleet.backend === 'webgpu' ? 'webgpu' : cfg.fleet.backend === 'cpu' ? 'cpu' : 'wasm');
   const ctx = {
     cfg, opts, log, outDir, runId, started: previous ? new Date(previous.timings.startedAt) : new Date(), backend: backend.backend, setup, auxImages,
-    recorder: cfg.attack.method === 'spadv' ? new ObservationRecorder(cfg.attack.observe.batches) : null,
+    recorder: cfg.attack.method === 'spadv' ? new ObservationRecorder(cfg.attack.observe.batches, { perClient: cfg.attack.shadowScope !== 'fleet' }) : null,
     rounds: [] as RoundResult[], stopRequested: false, attack: null as AttackReport | null, dash: null as Dashboard | null,
   };
   if (cfg.server.dashboard)

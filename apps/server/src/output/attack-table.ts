@@ -29,16 +29,20 @@ export function formatAttackTable(a: AttackReport, maxClients = 20): string {
     .filter((r) => r)
     .map((r, i) => `${a.objectives[i + 1]!.objective} ${r!.ratio === null ? '–' : `${r!.ratio.toFixed(2)}×`}`);
   const clients = [...a.perClient].sort((x, y) => x.id - y.id);
-  const crow = clients.slice(0, maxClients).map((c) => [String(c.id), String(c.samples), c.hellingerToAux === null ? '–' : c.hellingerToAux.toFixed(3), pct(c.cleanAccuracy), pct(c.robustAccuracy), pct(c.asr), ...(targeted ? [pct(c.targetedSuccess)] : [])]);
+  const ratio2 = (v: number | null) => (v === null ? '–' : `${v.toFixed(2)}×`);
+  const crow = clients.slice(0, maxClients).map((c) => [
+    String(c.id), String(c.samples), c.hellingerToAux === null ? '–' : c.hellingerToAux.toFixed(3), c.shadow, pct(c.cleanAccuracy), pct(c.robustAccuracy), pct(c.asr),
+    ...(targeted ? [pct(c.targetedSuccess)] : []), ratio2(c.ratioToWhitebox),
+  ]);
   const m = a.aggregate.meanOverClients;
-  crow.push(['mean', '', '', pct(m.cleanAccuracy), pct(m.robustAccuracy), pct(m.asr), ...(targeted ? [''] : [])]);
+  crow.push(['mean', '', '', '', pct(m.cleanAccuracy), pct(m.robustAccuracy), pct(m.asr), ...(targeted ? [''] : []), '']);
   return [
     `SPADV at ε=${p.epsilon}${targeted ? ` (targeted: ${JSON.stringify(a.config.target)})` : ''}, |D_aux|=${a.aux.size} (${a.aux.source}), ${a.observedSamples} observed samples.${ratio}`,
     ...(extra.length ? [`other stage-1 objectives (× white-box): ${extra.join(', ')}`] : []),
     table(head, rows),
     '',
     `per client (test set re-weighted to each client's label distribution; H = Hellinger distance to D_aux's):`,
-    table(['client', 'samples', 'H(aux)', 'clean', 'robust', 'ASR', ...(targeted ? ['target hit'] : [])], crow),
+    table(['client', 'samples', 'H(aux)', 'shadow', 'clean', 'robust', 'ASR', ...(targeted ? ['target hit'] : []), '÷ white-box'], crow),
     ...(clients.length > maxClients ? [`… ${clients.length - maxClients} more clients in results.json (attack.perClient)`] : []),
   ].join('\n');
 }

@@ -112,6 +112,20 @@ async function clockChart(results: RunResults): Promise<Chart[]> {
   return [await chart('Simulated vs wall time per round', { data: { values: t }, mark: 'bar', encoding: { x: { field: 'round', type: 'ordinal' }, xOffset: { field: 'clock' }, y: { field: 'seconds', type: 'quantitative' }, color: { field: 'clock', type: 'nominal' } } })];
 }
 
+/** Per-client SPADV success against the Hellinger distance of the client's labels to D_aux and against its head's distance from the mean head, coloured by the shadow scope used. */
+async function clientScatters(attack: AttackReport): Promise<Chart[]> {
+  const pc = attack.perClient.map((c) => ({ client: c.id, asr: c.asr, hellingerToAux: c.hellingerToAux, headDistance: c.headDistance, scope: c.scope }));
+  const scatter = (field: 'hellingerToAux' | 'headDistance', title: string) =>
+    chart(`SPADV success per client vs ${title} (${attack.primary.method}, ε=${attack.primary.epsilon}; colour: the shadow's scope)`, {
+      data: { values: pc.filter((c) => c[field] !== null) }, mark: { type: 'point', filled: true },
+      encoding: { x: { field, type: 'quantitative', title }, y: { field: 'asr', type: 'quantitative', title: 'attack success rate' }, color: { field: 'scope', type: 'nominal' }, tooltip: [{ field: 'client' }] },
+    });
+  return Promise.all([
+    ...(pc.some((c) => c.hellingerToAux !== null) ? [scatter('hellingerToAux', 'Hellinger distance of the client\'s labels to D_aux')] : []),
+    ...(pc.some((c) => c.headDistance !== null) ? [scatter('headDistance', 'head distance from the mean head')] : []),
+  ]);
+}
+
 async function attackCharts(arows: ReturnType<typeof attackRows>, attack: AttackReport | undefined): Promise<Chart[]> {
   if (!arows.length) return [];
   const charts = [await chart('Attack success rate by method (SPADV vs baselines)', {
@@ -124,6 +138,7 @@ async function attackCharts(arows: ReturnType<typeof attackRows>, attack: Attack
       data: { values: pc }, mark: 'bar',
       encoding: { x: { field: 'client', type: 'ordinal', axis: pc.length > 40 ? { labels: false } : {} }, y: { field: 'asr', type: 'quantitative', title: 'attack success rate' }, color: { field: 'hellingerToAux', type: 'quantitative', title: 'H(client, D_aux)' } },
     }));
+    charts.push(...(await clientScatters(attack)));
     const base = [{ attack: 'SPADV', asr: attack.aggregate.asr }, ...Object.entries(attack.baselines).filter(([, m]) => m).map(([k, m]) => ({ attack: k, asr: m!.asr }))];
     charts.push(await chart(`SPADV vs baselines at ε=${attack.primary.epsilon}`, {
       data: { values: base }, mark: 'bar', encoding: { x: { field: 'attack', type: 'nominal', sort: null }, y: { field: 'asr', type: 'quantitative', title: 'attack success rate' }, color: { field: 'attack', type: 'nominal', legend: null } },
@@ -154,7 +169,7 @@ const pct = (v: number | null | undefined) => (v === null || v === undefined ? '
 function attackTables(attack: AttackReport | undefined, arows: ReturnType<typeof attackRows>): string {
   if (!attack) return '';
   const perClient = attack.perClient?.length
-    ? `<h2>SPADV per client (${attack.primary.method}, ${attack.primary.objective}, ε=${attack.primary.epsilon})</h2><p>Test set re-weighted to each client's label distribution; H = Hellinger distance between the client's labels and D_aux's.</p><table><tr><th>client</th><th>samples</th><th>H(aux)</th><th>clean</th><th>robust</th><th>ASR</th></tr>${attack.perClient.map((c) => `<tr><td>${c.id}</td><td>${c.samples}</td><td>${c.hellingerToAux === null ? '–' : c.hellingerToAux.toFixed(3)}</td><td>${pct(c.cleanAccuracy)}</td><td>${pct(c.robustAccuracy)}</td><td>${pct(c.asr)}</td></tr>`).join('')}</table>`
+    ? `<h2>SPADV per client (${attack.primary.method}, ${attack.primary.objective}, ε=${attack.primary.epsilon})</h2><p>Test set re-weighted to each client's label distribution; H = Hellinger distance between the client's labels and D_aux's.</p><table><tr><th>client</th><th>samples</th><th>H(aux)</th><th>shadow</th><th>clean</th><th>robust</th><th>ASR</th><th>÷ own white-box</th><th>head distance</th></tr>${attack.perClient.map((c) => `<tr><td>${c.id}</td><td>${c.samples}</td><td>${c.hellingerToAux === null ? '–' : c.hellingerToAux.toFixed(3)}</td><td>${c.shadow}</td><td>${pct(c.cleanAccuracy)}</td><td>${pct(c.robustAccuracy)}</td><td>${pct(c.asr)}</td><td>${c.ratioToWhitebox === null ? '–' : c.ratioToWhitebox.toFixed(2) + '×'}</td><td>${c.headDistance === null ? '–' : c.headDistance.toFixed(3)}</td></tr>`).join('')}</table>`
     : '';
   return `${perClient}<h2>Attack summary</h2><table><tr><th>objective</th><th>target</th><th>method</th><th>ε</th><th>success</th><th>robust acc.</th><th>L2 mean</th><th>shadow agreement</th><th>label inference</th></tr>${arows.map((r) => `<tr><td>${r.objective}</td><td>${r.target}</td><td>${r.method}</td><td>${r.epsilon}</td><td>${pct(r.successRate)}</td><td>${pct(r.robustAccuracy)}</td><td>${r.l2Mean.toFixed(2)}</td><td>${pct(r.shadowAgreement)}</td><td>${pct(r.labelInferenceAccuracy)}</td></tr>`).join('')}</table>`;
 }

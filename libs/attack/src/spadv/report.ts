@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AttackConfigSchema, ShadowObjectiveSchema } from '../config.ts';
+import { AttackConfigSchema, ShadowObjectiveSchema, ShadowScopeSchema } from '../config.ts';
 import { AttackCellSchema, AttackMethodNameSchema, SuiteResultSchema } from '../suite-result.ts';
 
 /**
@@ -14,9 +14,17 @@ export const ObjectiveReportSchema = z
     objective: ShadowObjectiveSchema,
     shadowSeconds: z.number(),
     shadowFinalLoss: z.number(),
-    /** For 'observe': accuracy of the labels inferred from gradients, after the best relabelling. */
+    /** For 'observe': accuracy of the labels inferred from gradients, after the best relabelling (mean over shadows, by observed samples). */
     labelInferenceAccuracy: z.number().nullable(),
-    targets: z.array(z.object({ label: z.string(), clientIds: z.array(z.number()), suite: SuiteResultSchema }).strict()),
+    /** Every shadow trained (one per plan of attack.shadowScope): whom it serves and what it cost. */
+    shadows: z.array(
+      z.object({
+        key: z.string(), scope: ShadowScopeSchema, clientIds: z.array(z.number()), observedSamples: z.number(), seconds: z.number(),
+        finalLoss: z.number(), labelInferenceAccuracy: z.number().nullable(),
+      }).strict(),
+    ),
+    /** One suite per real model and shadow: `clientIds` are the model's clients that shadow serves. */
+    targets: z.array(z.object({ label: z.string(), clientIds: z.array(z.number()), shadow: z.string(), suite: SuiteResultSchema }).strict()),
     /** SPADV success / white-box success per craft method and ε, averaged over targets. */
     relativeToWhitebox: z.array(z.object({ method: AttackMethodNameSchema, epsilon: z.number(), ratio: z.number().nullable() }).strict()),
   })
@@ -48,9 +56,22 @@ export const ClientAttackRowSchema = z
     targetedSuccess: z.number().nullable(),
     linfMax: z.number(),
     l2Mean: z.number(),
+    /** The shadow the attacker used for this client (attack.shadowScope) and the scope it serves. */
+    shadow: z.string(),
+    scope: ShadowScopeSchema,
+    /** That shadow's agreement with this client's real model (null without a shadow tail). */
+    shadowAgreement: z.number().nullable(),
+    /** Label inference from gradients by that shadow's observations (null when not measured). */
+    labelInferenceAccuracy: z.number().nullable(),
+    /** This client's ASR ÷ the white-box ASR against its own model, both re-weighted to its labels. */
+    ratioToWhitebox: z.number().nullable(),
+    /** ‖h_i − h̄‖ / ‖h̄‖: how far this client's head lies from the clients' mean head. */
+    headDistance: z.number().nullable(),
   })
   .strict();
 export type ClientAttackRow = z.infer<typeof ClientAttackRowSchema>;
+
+const SpreadSchema = z.object({ min: z.number(), median: z.number(), max: z.number() }).strict();
 
 /** Means of the per-client rows (null when there are no client rows). */
 const MeanOverClientsSchema = z
@@ -65,7 +86,11 @@ export const AttackReportSchema = z
     /** What perClient/aggregate describe: the first objective and craft at the configured ε. */
     primary: z.object({ objective: ShadowObjectiveSchema, method: AttackMethodNameSchema, epsilon: z.number(), targeted: z.boolean() }).strict(),
     perClient: z.array(ClientAttackRowSchema),
-    aggregate: MetricSummarySchema.extend({ meanOverClients: MeanOverClientsSchema }).strict(),
+    aggregate: MetricSummarySchema.extend({
+      meanOverClients: MeanOverClientsSchema,
+      /** Over the per-client rows: min, median and max of ASR and of the ratio to each client's own white-box success. */
+      overClients: z.object({ asr: SpreadSchema.nullable(), ratioToWhitebox: SpreadSchema.nullable() }).strict(),
+    }).strict(),
     /** Same budget, same samples. whiteBox is the upper bound; transfer's attacker holds labels (stronger than SPADV's). */
     baselines: z
       .object({
@@ -80,6 +105,8 @@ export const AttackReportSchema = z
     aux: z.object({ size: z.number(), classShare: z.array(z.number()), source: z.string() }).strict(),
     surrogate: z.object({ seconds: z.number(), finalLoss: z.number() }).strict().nullable(),
     observedSamples: z.number(),
+    /** Bytes the server's observation rings held (every client's ring). */
+    observedBytes: z.number(),
     epsilons: z.array(z.number()),
     objectives: z.array(ObjectiveReportSchema),
   })

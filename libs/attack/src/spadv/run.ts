@@ -8,10 +8,12 @@ import type { ThreePart } from '../craft.ts';
 import { evaluateSuite } from '../evaluate.ts';
 import { matchedAccuracy } from '../hungarian.ts';
 import { stackObservations, type ObservedBatch } from '../observations.ts';
-import { shadowHeadSpec, trainShadow, trainSurrogate } from '../shadow.ts';
+import { shadowHeadSpec, trainShadow, trainSurrogate, type ShadowModel } from '../shadow.ts';
+import type { SuiteResult } from '../suite-result.ts';
+import { planShadows, type ShadowPlan } from './scopes.ts';
 import { labelShares, observedLabels } from './observed-labels.ts';
 import type { AttackReport, ObjectiveReport } from './report.ts';
-import { clientAttackRows, meanOverClients, primaryEpsilon, strongestWhitebox, summarize, whiteboxRatios } from './summarize.ts';
+import { clientAttackRows, headDistances, meanOverClients, primaryEpsilon, spread, strongestWhitebox, summarize, whiteboxRatios } from './summarize.ts';
 
 /** A real client model to attack: its head and tail (evaluation only) and who holds it. */
 export interface AttackTarget {
@@ -46,6 +48,13 @@ export interface SpadvInputs {
 
 type Surrogate = { readonly model: ThreePart; readonly finalLoss: number; readonly seconds: number };
 
+/** A shadow plan with its observations stacked and their true labels (evaluation only: the label-inference score). */
+interface PlannedShadow {
+  readonly plan: ShadowPlan;
+  readonly observed: { readonly n: number; readonly z: Float32Array; readonly gm: Float32Array } | null;
+  readonly trueLabels: Int32Array | null;
+}
+
 /** What every objective's shadow and evaluation share: D_aux, the middle, the evaluation samples, the baselines' models. */
 interface AttackContext {
   readonly a: SpadvInputs;
@@ -54,7 +63,8 @@ interface AttackContext {
   readonly aux: AuxDraw;
   readonly auxX: Float32Array;
   readonly middle: PartModel;
-  readonly observed: { readonly n: number; readonly z: Float32Array; readonly gm: Float32Array } | null;
+  /** The shadows to train and whom each serves (attack.shadowScope), with their stacked observations. */
+  readonly plans: readonly PlannedShadow[];
   readonly evalX: Float32Array;
   readonly evalY: Int32Array;
   readonly epsilons: number[];
@@ -126,50 +136,97 @@ async function prepare(a: SpadvInputs): Promise<AttackContext> {
   const randomShadow = randomShadowOf(a.split, middle, ac, seed);
   const surrogate = ac.baselines.includes('transfer') ? await trainTransferSurrogate(a, { x: auxX, y: auxY, n: aux.indices.length }, seed, log) : null;
   return {
-    a, seed, classes: a.split.model.classes, aux, auxX, middle, observed: a.observed.length ? stackObservations(a.observed) : null,
+    a, seed, classes: a.split.model.classes, aux, auxX, middle, plans: plannedShadows(a),
     evalX, evalY, epsilons: ac.epsilons ?? [ac.epsilon], randomShadow, surrogate, log,
   };
 }
 
-/** Stage 1 with one objective, then stage 2 against every real model (baselines only when asked: they do not depend on the shadow). */
-async function attackWithObjective(c: AttackContext, objective: ShadowObjective, withBaselines: boolean, trueObserved: Int32Array | null): Promise<ObjectiveReport> {
-  const { a, middle, log } = c;
-  const s = a.split;
+/** The shadow plans of the run's scope, each with its observations stacked and their true labels. */
+function plannedShadows(a: SpadvInputs): PlannedShadow[] {
   const ac = a.attack;
-  const t0 = performance.now();
-  log(`SPADV stage 1: training the shadow (${objective}, |D_aux|=${c.aux.indices.length}, ${c.observed?.n ?? 0} observed samples)`);
-  const shadow = await trainShadow({
-    objective, architecture: ac.shadow.architecture, tail: ac.shadow.tail, middle, headSpec: s.head, tailSpec: s.tail, classes: c.classes,
-    aux: { x: c.auxX, n: c.aux.indices.length }, observed: c.observed, steps: ac.shadow.steps, lr: ac.shadow.lr,
-    batchSize: ac.shadow.batchSize, seed: c.seed, log, onProgress: (d, t) => a.onProgress?.(`shadow ${objective}`, d, t),
+  const clientIds = [...new Set(a.targets.flatMap((t) => t.clientIds))].sort((x, y) => x - y);
+  const outShape = a.split.head.outputShape;
+  const plans = planShadows(a.observed, clientIds, {
+    scope: ac.shadowScope, capacity: ac.observe.batches, clusters: ac.clusters, minSamples: ac.minClientSamples,
+    channels: outShape[outShape.length - 1]!, seed: a.seed,
   });
-  const shadowSeconds = (performance.now() - t0) / 1000;
-  const lia = shadow.inferredLabels && trueObserved ? matchedAccuracy(shadow.inferredLabels, trueObserved, c.classes).accuracy : null;
-  if (lia !== null) log(`label inference from gradients: ${(100 * lia).toFixed(1)}% (after the best relabelling)`);
+  const schedule = { seed: a.seed, batchSize: a.trainingBatchSize, labels: a.train.labels, partitions: a.partitions };
+  return plans.map((plan) => ({
+    plan, observed: plan.observed.length ? stackObservations(plan.observed) : null, trueLabels: observedLabels(plan.observed, schedule),
+  }));
+}
+
+/**
+ * Stage 1 with one objective — a shadow per plan of the scope — then stage 2: each real model is
+ * attacked, for each of its clients, with the shadow that client's plan trained. Baselines (they do
+ * not depend on the shadow) run once per real model, and only when asked.
+ */
+async function attackWithObjective(c: AttackContext, objective: ShadowObjective, withBaselines: boolean): Promise<ObjectiveReport> {
   const targets: ObjectiveReport['targets'] = [];
-  try {
-    for (const t of a.targets) {
-      const nh = stateShapes(s.head).length;
-      const real: ThreePart = { head: part(s.head, t.headTail.slice(0, nh)), middle, tail: part(s.tail, t.headTail.slice(nh)) };
-      log(`SPADV stage 2: attacking ${t.label} (${c.evalY.length} test samples, ε ∈ {${c.epsilons.join(', ')}})`);
-      try {
-        const suite = await evaluateSuite({
-          real, shadow: { head: shadow.head, middle, tail: shadow.tail }, randomShadow: c.randomShadow, surrogate: c.surrogate?.model ?? null,
-          x: c.evalX, y: c.evalY, inputShape: s.model.inputShape, classes: c.classes, epsilons: c.epsilons, steps: ac.steps, crafts: ac.craft,
-          baselines: withBaselines ? ac.baselines : [], seed: c.seed, momentum: ac.momentum, restarts: ac.restarts, randomStart: ac.randomStart,
-          stepSize: ac.stepSize ?? undefined, target: ac.target, layer: ac.layer,
-          onProgress: (d, tot, l) => a.onProgress?.(`${objective} ${t.label} ${l}`, d, tot),
-        });
-        targets.push({ label: t.label, clientIds: t.clientIds, suite });
-      } finally {
-        real.head.dispose();
-        real.tail.dispose();
+  const shadows: ObjectiveReport['shadows'] = [];
+  const baselinesRun = new Set<string>();
+  for (const p of c.plans) {
+    const t0 = performance.now();
+    const shadow = await trainPlannedShadow(c, objective, p);
+    const lia = shadow.inferredLabels && p.trueLabels ? matchedAccuracy(shadow.inferredLabels, p.trueLabels, c.classes).accuracy : null;
+    if (lia !== null) c.log(`label inference from gradients (${p.plan.key}): ${(100 * lia).toFixed(1)}% (after the best relabelling)`);
+    shadows.push({
+      key: p.plan.key, scope: p.plan.scope, clientIds: [...p.plan.clientIds], observedSamples: p.observed?.n ?? 0,
+      seconds: (performance.now() - t0) / 1000, finalLoss: shadow.finalLoss, labelInferenceAccuracy: lia,
+    });
+    try {
+      for (const t of c.a.targets) {
+        const clientIds = t.clientIds.filter((id) => p.plan.clientIds.includes(id));
+        if (!clientIds.length) continue;
+        const first = !baselinesRun.has(t.label);
+        baselinesRun.add(t.label);
+        const suite = await attackTarget(c, t, shadow, withBaselines && first, `${objective} ${t.label}`);
+        targets.push({ label: t.label, clientIds, shadow: p.plan.key, suite });
       }
+    } finally {
+      shadow.dispose();
     }
-  } finally {
-    shadow.dispose();
   }
-  return { objective, shadowSeconds, shadowFinalLoss: shadow.finalLoss, labelInferenceAccuracy: lia, targets, relativeToWhitebox: [] };
+  const samples = shadows.reduce((s, sh) => s + sh.observedSamples, 0);
+  const weighted = shadows.filter((sh) => sh.labelInferenceAccuracy !== null);
+  return {
+    objective, shadowSeconds: shadows.reduce((s, sh) => s + sh.seconds, 0), shadowFinalLoss: shadows[0]!.finalLoss,
+    labelInferenceAccuracy: weighted.length && samples ? weighted.reduce((s, sh) => s + sh.labelInferenceAccuracy! * sh.observedSamples, 0) / samples : null,
+    shadows, targets, relativeToWhitebox: [],
+  };
+}
+
+/** Stage 1 for one plan. */
+function trainPlannedShadow(c: AttackContext, objective: ShadowObjective, p: PlannedShadow): Promise<ShadowModel> {
+  const { a } = c;
+  const ac = a.attack;
+  c.log(`SPADV stage 1: training the shadow (${objective}, ${p.plan.key}, |D_aux|=${c.aux.indices.length}, ${p.observed?.n ?? 0} observed samples)`);
+  return trainShadow({
+    objective, architecture: ac.shadow.architecture, tail: ac.shadow.tail, middle: c.middle, headSpec: a.split.head, tailSpec: a.split.tail, classes: c.classes,
+    aux: { x: c.auxX, n: c.aux.indices.length }, observed: p.observed, steps: ac.shadow.steps, lr: ac.shadow.lr,
+    batchSize: ac.shadow.batchSize, seed: c.seed, log: c.log, onProgress: (d, t) => a.onProgress?.(`shadow ${objective} ${p.plan.key}`, d, t),
+  });
+}
+
+/** Stage 2 against one real model with one shadow. */
+async function attackTarget(c: AttackContext, t: AttackTarget, shadow: ShadowModel, baselines: boolean, label: string): Promise<SuiteResult> {
+  const s = c.a.split;
+  const ac = c.a.attack;
+  const nh = stateShapes(s.head).length;
+  const real: ThreePart = { head: part(s.head, t.headTail.slice(0, nh)), middle: c.middle, tail: part(s.tail, t.headTail.slice(nh)) };
+  c.log(`SPADV stage 2: attacking ${t.label} (${c.evalY.length} test samples, ε ∈ {${c.epsilons.join(', ')}})`);
+  try {
+    return await evaluateSuite({
+      real, shadow: { head: shadow.head, middle: c.middle, tail: shadow.tail }, randomShadow: c.randomShadow, surrogate: c.surrogate?.model ?? null,
+      x: c.evalX, y: c.evalY, inputShape: s.model.inputShape, classes: c.classes, epsilons: c.epsilons, steps: ac.steps, crafts: ac.craft,
+      baselines: baselines ? ac.baselines : [], seed: c.seed, momentum: ac.momentum, restarts: ac.restarts, randomStart: ac.randomStart,
+      stepSize: ac.stepSize ?? undefined, target: ac.target, layer: ac.layer,
+      onProgress: (d, tot, l) => c.a.onProgress?.(`${label} ${l}`, d, tot),
+    });
+  } finally {
+    real.head.dispose();
+    real.tail.dispose();
+  }
 }
 
 /** perClient, aggregate and baselines describe the first objective and craft at the primary ε. */
@@ -183,13 +240,18 @@ function assembleReport(c: AttackContext, reports: readonly ObjectiveReport[]): 
   const pm = `spadv-${ac.craft[0]!}` as const;
   const targeted = ac.target !== 'untargeted';
   const agg = summarize(base, pm, pe)!;
-  const perClient = clientAttackRows(base, pm, pe, targeted, { labels: a.train.labels, partitions: a.partitions, classes: c.classes, auxClassShare: aux.classShare });
+  const perClient = clientAttackRows(objectives[0]!, pm, pe, targeted, {
+    labels: a.train.labels, partitions: a.partitions, classes: c.classes, auxClassShare: aux.classShare, headDistance: clientHeadDistances(a),
+  });
   const wb = strongestWhitebox(base, pe);
   return {
     method: 'spadv', config: ac,
     primary: { objective: reports[0]!.objective, method: pm, epsilon: pe, targeted },
     perClient,
-    aggregate: { ...agg, meanOverClients: meanOverClients(perClient) },
+    aggregate: {
+      ...agg, meanOverClients: meanOverClients(perClient),
+      overClients: { asr: spread(perClient.map((r) => r.asr)), ratioToWhitebox: spread(perClient.flatMap((r) => (r.ratioToWhitebox === null ? [] : [r.ratioToWhitebox]))) },
+    },
     baselines: {
       randomNoise: summarize(base, 'noise', pe), randomShadow: summarize(base, 'random-shadow-pgd', pe) ?? summarize(base, 'random-shadow-head', pe),
       transfer: summarize(base, 'transfer-pgd', pe), whiteBox: wb,
@@ -197,8 +259,17 @@ function assembleReport(c: AttackContext, reports: readonly ObjectiveReport[]): 
     relativeToWhitebox: wb && wb.asr > 0 ? agg.asr / wb.asr : null,
     aux: { size: aux.indices.length, classShare: aux.classShare, source: auxSource(ac, c.a.auxImages) },
     surrogate: c.surrogate ? { seconds: c.surrogate.seconds, finalLoss: c.surrogate.finalLoss } : null,
-    observedSamples: c.observed?.n ?? 0, epsilons: c.epsilons, objectives,
+    observedBytes: a.observed.reduce((n, b) => n + 4 * (b.z.length + b.gm.length), 0),
+    observedSamples: c.plans.reduce((n, p) => n + (p.observed?.n ?? 0), 0), epsilons: c.epsilons, objectives,
   };
+}
+
+/** Each client's head distance from the mean head (evaluation only: the real heads the targets hold). */
+function clientHeadDistances(a: SpadvInputs): Map<number, number> {
+  const nh = stateShapes(a.split.head).length;
+  const heads = new Map<number, Float32Array[]>();
+  for (const t of a.targets) for (const id of t.clientIds) heads.set(id, t.headTail.slice(0, nh).map((w) => w.values));
+  return headDistances(heads);
 }
 
 /** Where D_aux came from, for the report. */
@@ -215,10 +286,9 @@ function auxSource(ac: AttackConfig, images: ImageSet | undefined): string {
 export async function runSpadv(a: SpadvInputs): Promise<AttackReport> {
   const c = await prepare(a);
   try {
-    const trueObserved = observedLabels(a.observed, { seed: a.seed, batchSize: a.trainingBatchSize, labels: a.train.labels, partitions: a.partitions });
     const objectives = a.attack.objectives ?? [a.attack.objective];
     const reports: ObjectiveReport[] = [];
-    for (const [i, objective] of objectives.entries()) reports.push(await attackWithObjective(c, objective, i === 0, trueObserved));
+    for (const [i, objective] of objectives.entries()) reports.push(await attackWithObjective(c, objective, i === 0));
     return assembleReport(c, reports);
   } finally {
     c.randomShadow.head.dispose();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AttackCell, SuiteResult } from '../suite-result.ts';
 import type { ObjectiveReport } from './report.ts';
-import { clientAttackRows } from './summarize.ts';
+import { clientAttackRows, headDistances, spread } from './summarize.ts';
 
 /**
  * One cell over two classes of 10 test samples each, all attacked: class 0's perturbations are small
@@ -13,13 +13,17 @@ const cell: AttackCell = {
   perClass: { total: [10, 10], correct: [10, 10], fooled: [1, 4], hit: [0, 0], targetable: [0, 0], l2Sum: [5, 20], linfMax: [0.02, 0.1] },
 };
 const suite: SuiteResult = { cleanAccuracy: 1, evaluated: 20, cells: [cell], shadow: { agreement: 1, smashedCosine: 1, channelMeanGap: 0, middleCosine: 1 }, examples: { clean: [], adversarial: [], method: '', epsilon: 0 } };
-const targets: ObjectiveReport['targets'] = [{ label: 'global model', clientIds: [0, 1, 2], suite }];
+const targets: ObjectiveReport['targets'] = [{ label: 'global model', clientIds: [0, 1, 2], shadow: 'fleet', suite }];
 // client 0 holds only class 0, client 1 only class 1, client 2 three of class 0 for one of class 1
 const labels = [0, 0, 0, 0, 1, 1, 1, 1];
 const partitions = [[0, 1], [4, 5], [0, 1, 2, 4]];
 
 describe('per-client attack rows', () => {
-  const rows = clientAttackRows(targets, 'spadv-pgd', 0.1, false, { labels, partitions, classes: 2, auxClassShare: [0.5, 0.5] });
+  const objective: ObjectiveReport = {
+    objective: 'observe', shadowSeconds: 1, shadowFinalLoss: 0, labelInferenceAccuracy: 0.9, relativeToWhitebox: [], targets,
+    shadows: [{ key: 'fleet', scope: 'fleet', clientIds: [0, 1, 2], observedSamples: 64, seconds: 1, finalLoss: 0, labelInferenceAccuracy: 0.9 }],
+  };
+  const rows = clientAttackRows(objective, 'spadv-pgd', 0.1, false, { labels, partitions, classes: 2, auxClassShare: [0.5, 0.5] });
 
   it('measure the perturbation over the client’s own re-weighted evaluation, not the whole cell’s', () => {
     expect(rows.map((r) => r.linfMax)).toEqual([0.02, 0.1, 0.1]);
@@ -33,5 +37,21 @@ describe('per-client attack rows', () => {
     expect(rows[0]!.asr).toBeCloseTo(0.1, 12);
     expect(rows[1]!.asr).toBeCloseTo(0.4, 12);
     expect(rows[2]!.asr).toBeCloseTo(0.75 * 0.1 + 0.25 * 0.4, 12);
+  });
+});
+
+describe('per-client spread and head distances', () => {
+  it('spread gives min, median (mean of the middle two for an even count) and max; null for none', () => {
+    expect(spread([3, 1, 2])).toEqual({ min: 1, median: 2, max: 3 });
+    expect(spread([4, 1, 3, 2])).toEqual({ min: 1, median: 2.5, max: 4 });
+    expect(spread([])).toBeNull();
+  });
+
+  it('head distance is ‖h_i − h̄‖ / ‖h̄‖ (hand-computed), 0 for clients sharing one head', () => {
+    const d = headDistances(new Map([[0, [Float32Array.from([1, 0])]], [1, [Float32Array.from([3, 0])]]]));
+    // mean (2, 0): each head is 1 away, ‖h̄‖ = 2
+    expect([...d.entries()]).toEqual([[0, 0.5], [1, 0.5]]);
+    const same = headDistances(new Map([[4, [Float32Array.from([1, 2])]], [7, [Float32Array.from([1, 2])]]]));
+    expect([...same.values()]).toEqual([0, 0]);
   });
 });

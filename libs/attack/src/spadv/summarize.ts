@@ -48,25 +48,66 @@ export interface ClientPopulation {
   readonly partitions: readonly (readonly number[])[];
   readonly classes: number;
   readonly auxClassShare: readonly number[];
+  /** Relative distance of each client's head from the clients' mean head (headDistances). */
+  readonly headDistance?: ReadonlyMap<number, number>;
 }
 
 /**
- * One row per client: the cell of `method` at ε against the model that client holds, re-weighted
- * to the client's own label distribution (what that client's users meet).
+ * One row per client: the cell of `method` at ε against the model that client holds, with the
+ * shadow the attacker used for that client, re-weighted to the client's own label distribution
+ * (what that client's users meet); the ratio divides by the same re-weighting of the strongest
+ * white-box cell against the same real model.
  */
-export function clientAttackRows(targets: ObjectiveReport['targets'], method: AttackMethodName, eps: number, targeted: boolean, pop: ClientPopulation): ClientAttackRow[] {
-  return targets.flatMap((t) => {
+export function clientAttackRows(o: ObjectiveReport, method: AttackMethodName, eps: number, targeted: boolean, pop: ClientPopulation): ClientAttackRow[] {
+  const whitebox = (label: string) => {
+    const cells = o.targets.filter((t) => t.label === label).flatMap((t) => t.suite.cells.filter((c) => c.epsilon === eps));
+    return cells.find((c) => c.method === 'whitebox-worst') ?? cells.find((c) => c.method === 'whitebox-pgd') ?? null;
+  };
+  return o.targets.flatMap((t) => {
     const cell = t.suite.cells.find((c) => c.method === method && c.epsilon === eps)!;
+    const shadow = o.shadows.find((s) => s.key === t.shadow);
+    const wbCell = whitebox(t.label);
     return t.clientIds.map((id) => {
       const share = frequencies(labelCounts(pop.labels, pop.partitions[id] ?? [], pop.classes));
       const w = reweight(cell.perClass, share, targeted);
+      const wb = wbCell ? reweight(wbCell.perClass, share, targeted).asr : null;
       return {
         id, target: t.label, samples: pop.partitions[id]?.length ?? 0, hellingerToAux: pop.auxClassShare.length ? hellinger(share, pop.auxClassShare) : null,
         cleanAccuracy: w.cleanAccuracy, robustAccuracy: w.robustAccuracy, asr: w.asr, targetedSuccess: w.targetedSuccess,
         linfMax: w.linfMax, l2Mean: w.l2Mean,
+        shadow: t.shadow, scope: shadow?.scope ?? 'fleet', shadowAgreement: t.suite.shadow.agreement,
+        labelInferenceAccuracy: shadow?.labelInferenceAccuracy ?? null, ratioToWhitebox: wb ? w.asr / wb : null,
+        headDistance: pop.headDistance?.get(id) ?? null,
       };
     });
   });
+}
+
+/** Min, median and max of a list (null when empty). */
+export function spread(values: readonly number[]): { min: number; median: number; max: number } | null {
+  if (!values.length) return null;
+  const v = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(v.length / 2);
+  return { min: v[0]!, median: v.length % 2 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2, max: v[v.length - 1]! };
+}
+
+/**
+ * Each client's head distance from the clients' mean head: ‖h_i − h̄‖ / ‖h̄‖ over the head's
+ * parameters (0 for every client where all hold the same head, as in splitfed).
+ */
+export function headDistances(heads: ReadonlyMap<number, readonly Float32Array[]>): Map<number, number> {
+  const ids = [...heads.keys()];
+  const out = new Map<number, number>();
+  if (!ids.length) return out;
+  const first = heads.get(ids[0]!)!;
+  const mean = first.map((a) => new Float64Array(a.length));
+  for (const id of ids) heads.get(id)!.forEach((a, k) => a.forEach((v, j) => (mean[k]![j]! += v / ids.length)));
+  const norm = Math.sqrt(mean.reduce((s, a) => s + a.reduce((t, v) => t + v * v, 0), 0)) || 1;
+  for (const id of ids) {
+    const d = heads.get(id)!.reduce((s, a, k) => s + a.reduce((t, v, j) => t + (v - mean[k]![j]!) ** 2, 0), 0);
+    out.set(id, Math.sqrt(d) / norm);
+  }
+  return out;
 }
 
 /** Unweighted means of the per-client rows; null without rows. */
