@@ -5,10 +5,11 @@
 // by the white-box success of the same seed's run at the same ε — the per-sample worst case
 // (whitebox-worst) where any report of that directory ran it, else PGD. A report named
 // atk-whitebox.json contributes only its baselines. A stop-gap until the study command of issue #20.
+// --json FILE also writes every per-seed row (the pooled tables' inputs) to FILE.
 // With --ref SETTING/OBJECTIVE/CRAFT, also every row's ASR minus that row's, paired within each seed
 // (same model, same images), with its 95 % t-interval over seeds.
 //   node scripts/pool-attacks.ts [--ref ours-in1024/observe/pgd] runs/authors/train-*-s*
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { AttackReportSchema, type AttackReport } from '@splitfleet/attack';
 import { formatPercentInterval, seedInterval } from '@splitfleet/splitcore';
@@ -65,6 +66,8 @@ const eps = (e: number) => (Math.abs(e - 8 / 255) < 1e-6 ? '8/255' : String(e));
 const args = process.argv.slice(2);
 const refAt = args.indexOf('--ref');
 const ref = refAt >= 0 ? args.splice(refAt, 2)[1]! : null;
+const jsonAt = args.indexOf('--json');
+const jsonOut = jsonAt >= 0 ? args.splice(jsonAt, 2)[1]! : null;
 const runs = args.map(rowsOfRun);
 const key = (r: Row) => [r.label, r.setting, r.objective, r.method, r.epsilon].join('|');
 console.log('| run | setting | objective | craft | ε | SPADV ASR | ÷ white-box | seeds | attacked/seed | middle cos |');
@@ -101,3 +104,5 @@ if (ref) {
     console.log(`| ${r.label} | ${r.setting} | ${r.objective} | ${r.method.replace('spadv-', '')} | ${eps(r.epsilon)} | ${pp(i.mean)}${i.halfWidth === null ? '' : ` ± ${(100 * i.halfWidth).toFixed(1)}`} points | ${d.length} |`);
   }
 }
+
+if (jsonOut) writeFileSync(jsonOut, `${JSON.stringify({ runs: runs.map((r) => ({ label: r.label, clean: r.clean, rows: r.rows, baselines: r.baselines })) }, null, 1)}\n`);
