@@ -43,7 +43,7 @@ function rowsOfRun(dir: string): { label: string; rows: Row[]; baselines: Row[];
     return {
       label, setting, objective: o.objective, method: c.method, epsilon: c.epsilon, seed, asr: c.successRate,
       ratio: w && w.successRate > 0 ? c.successRate / w.successRate : null, attacked: c.evaluated,
-      middleCosine: o.targets[0]!.suite.shadow.middleCosine, lia: o.labelInferenceAccuracy,
+      middleCosine: o.targets[0]!.suite.shadow.middleCosine ?? NaN, lia: o.labelInferenceAccuracy,
     };
   })));
   return { label, rows, baselines, clean };

@@ -71,7 +71,7 @@ export const ShadowQualitySchema = z
     /** Mean |per-channel mean difference| / per-channel std of h(x). */
     channelMeanGap: z.number(),
     /** Mean per-sample cosine similarity between the middle's outputs m(ĥ(x)) and m(h(x)). */
-    middleCosine: z.number(),
+    middleCosine: z.number().nullable().default(null),
   })
   .strict();
 export type ShadowQuality = z.infer<typeof ShadowQualitySchema>;

@@ -22,9 +22,9 @@ export const ObjectiveReportSchema = z
         key: z.string(), scope: ShadowScopeSchema, clientIds: z.array(z.number()), observedSamples: z.number(), seconds: z.number(),
         finalLoss: z.number(), labelInferenceAccuracy: z.number().nullable(),
       }).strict(),
-    ),
+    ).default([]),
     /** One suite per real model and shadow: `clientIds` are the model's clients that shadow serves. */
-    targets: z.array(z.object({ label: z.string(), clientIds: z.array(z.number()), shadow: z.string(), suite: SuiteResultSchema }).strict()),
+    targets: z.array(z.object({ label: z.string(), clientIds: z.array(z.number()), shadow: z.string().default('fleet'), suite: SuiteResultSchema }).strict()),
     /** SPADV success / white-box success per craft method and ε, averaged over targets. */
     relativeToWhitebox: z.array(z.object({ method: AttackMethodNameSchema, epsilon: z.number(), ratio: z.number().nullable() }).strict()),
   })
@@ -57,16 +57,17 @@ export const ClientAttackRowSchema = z
     linfMax: z.number(),
     l2Mean: z.number(),
     /** The shadow the attacker used for this client (attack.shadowScope) and the scope it serves. */
-    shadow: z.string(),
-    scope: ShadowScopeSchema,
+    // defaults: reports written before these fields existed read as one fleet shadow with nothing measured
+    shadow: z.string().default('fleet'),
+    scope: ShadowScopeSchema.default('fleet'),
     /** That shadow's agreement with this client's real model (null without a shadow tail). */
-    shadowAgreement: z.number().nullable(),
+    shadowAgreement: z.number().nullable().default(null),
     /** Label inference from gradients by that shadow's observations (null when not measured). */
-    labelInferenceAccuracy: z.number().nullable(),
+    labelInferenceAccuracy: z.number().nullable().default(null),
     /** This client's ASR ÷ the white-box ASR against its own model, both re-weighted to its labels. */
-    ratioToWhitebox: z.number().nullable(),
+    ratioToWhitebox: z.number().nullable().default(null),
     /** ‖h_i − h̄‖ / ‖h̄‖: how far this client's head lies from the clients' mean head. */
-    headDistance: z.number().nullable(),
+    headDistance: z.number().nullable().default(null),
   })
   .strict();
 export type ClientAttackRow = z.infer<typeof ClientAttackRowSchema>;
@@ -89,7 +90,7 @@ export const AttackReportSchema = z
     aggregate: MetricSummarySchema.extend({
       meanOverClients: MeanOverClientsSchema,
       /** Over the per-client rows: min, median and max of ASR and of the ratio to each client's own white-box success. */
-      overClients: z.object({ asr: SpreadSchema.nullable(), ratioToWhitebox: SpreadSchema.nullable() }).strict(),
+      overClients: z.object({ asr: SpreadSchema.nullable(), ratioToWhitebox: SpreadSchema.nullable() }).strict().default({ asr: null, ratioToWhitebox: null }),
     }).strict(),
     /** Same budget, same samples. whiteBox is the upper bound; transfer's attacker holds labels (stronger than SPADV's). */
     baselines: z
@@ -106,7 +107,7 @@ export const AttackReportSchema = z
     surrogate: z.object({ seconds: z.number(), finalLoss: z.number() }).strict().nullable(),
     observedSamples: z.number(),
     /** Bytes the server's observation rings held (every client's ring). */
-    observedBytes: z.number(),
+    observedBytes: z.number().nullable().default(null),
     epsilons: z.array(z.number()),
     objectives: z.array(ObjectiveReportSchema),
   })

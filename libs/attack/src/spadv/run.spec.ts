@@ -72,6 +72,24 @@ describe('runSpadv', () => {
     for (const row of report.perClient) expect(row.linfMax).toBeLessThanOrEqual(report.aggregate.linfMax);
   });
 
+  it('a report written before the per-client shadow fields existed still reads, as one fleet shadow with nothing measured', () => {
+    const old = JSON.parse(JSON.stringify(report));
+    for (const row of old.perClient) for (const k of ['shadow', 'scope', 'shadowAgreement', 'labelInferenceAccuracy', 'ratioToWhitebox', 'headDistance']) delete row[k];
+    delete old.aggregate.overClients;
+    delete old.observedBytes;
+    for (const o of old.objectives) {
+      delete o.shadows;
+      for (const t of o.targets) {
+        delete t.shadow;
+        delete t.suite.shadow.middleCosine;
+      }
+    }
+    const read = AttackReportSchema.parse(old);
+    expect(read.perClient[0]).toMatchObject({ shadow: 'fleet', scope: 'fleet', ratioToWhitebox: null, headDistance: null });
+    expect(read.objectives[0]!.shadows).toEqual([]);
+    expect(read.observedBytes).toBeNull();
+  });
+
   it('AttackReportSchema rejects a field the report does not define', () => {
     const extra = { ...report, aggregate: { ...report.aggregate, bogus: 1 } };
     expect(AttackReportSchema.safeParse(extra).success).toBe(false);
