@@ -31,7 +31,9 @@ export const ShadowArchitectureSchema = z.enum(['same', 'small', 'single', 'mult
  */
 export const CraftMethodSchema = z.enum(['pgd', 'feature', 'ila', 'middle-l2', 'middle-cosine']);
 /** Crafts that use only ĥ and m (the ones a head-only shadow can run). */
-export const HEAD_ONLY_CRAFTS: readonly CraftMethod[] = ['middle-l2', 'middle-cosine'];
+export const HEAD_ONLY_CRAFTS = ['middle-l2', 'middle-cosine'] as const satisfies readonly CraftMethod[];
+export type HeadOnlyCraft = (typeof HEAD_ONLY_CRAFTS)[number];
+export const isHeadOnlyCraft = (c: CraftMethod): c is HeadOnlyCraft => (HEAD_ONLY_CRAFTS as readonly CraftMethod[]).includes(c);
 /**
  * Which part of the test split the attack evaluates on: `all` (from its first image), or the
  * `tune` (first half) / `eval` (second half) slice — settings chosen on one are reported on the other.
@@ -41,16 +43,18 @@ export const EvalSliceSchema = z.enum(['all', 'tune', 'eval']);
 export const IntermediateLayerSchema = z.enum(['smashed', 'middle']);
 /** Baselines run next to SPADV with the same budget on the same samples. */
 /**
- * `whitebox` is PGD on the cross-entropy of the real model; `whitebox-cw` PGD on the margin loss and
- * `whitebox-apgd` APGD-CE (Croce & Hein 2020) add the other components of an AutoAttack-style upper
- * bound, and `whitebox-worst` reports their per-sample worst case.
- */
-/**
  * Which shadow attacks which client: one for the `fleet`, one per `client` from its own observations,
  * or one per `cluster` of clients grouped by the statistics of their smashed data and gradients.
  */
 export const ShadowScopeSchema = z.enum(['fleet', 'client', 'cluster']);
+/**
+ * `whitebox` is PGD on the cross-entropy of the real model; `whitebox-cw` PGD on the margin loss and
+ * `whitebox-apgd` APGD-CE (Croce & Hein 2020) add the other components of an AutoAttack-style upper
+ * bound, and `whitebox-worst` reports their per-sample worst case.
+ */
 export const BaselineNameSchema = z.enum(['whitebox', 'whitebox-cw', 'whitebox-apgd', 'whitebox-worst', 'random-shadow', 'transfer', 'noise']);
+/** The white-box attacks `whitebox-worst` takes its worst case over. */
+export const WHITEBOX_COMPONENTS: readonly BaselineName[] = ['whitebox', 'whitebox-cw', 'whitebox-apgd'];
 /**
  * Untargeted, or targeted at: the next class (y+1 mod C), a seeded random class ≠ y, or one fixed
  * class (samples already of that class are left out of the targeted success rate).
@@ -101,7 +105,7 @@ export const AttackConfigSchema = z
     objectives: z.array(ShadowObjectiveSchema).nullable().default(null),
     observe: z
       .object({
-        /** Batches the server keeps per client (the fleet shadow uses the last this many of all clients). */
+        /** Batches the server keeps: for the fleet, or per client with shadowScope client/cluster (the fleet shadow uses the last this many of all clients). */
         batches: int(1).default(32),
         /** Bound on what the observations may hold: checked before training (one line naming both options). */
         maxMegabytes: z.number().positive().default(2048),
@@ -174,12 +178,12 @@ export function attackConfigProblems(ac: AttackConfig): string[] {
       out.push("attack.baselines: transfer is not allowed with attack.aux.source dataset; its surrogate trains on D_aux's labels, which belong to another data set's classes");
   } else if (aux.dataset !== null) out.push(`attack.aux.dataset: ${JSON.stringify(aux.dataset)} is not allowed with attack.aux.source heldout; set attack.aux.source: dataset`);
   if (ac.shadow.tail === 'none') out.push(...headOnlyProblems(ac));
-  const components = ac.baselines.filter((b) => b === 'whitebox-cw' || b === 'whitebox-apgd');
-  if (components.length && ac.target !== 'untargeted')
-    out.push(`attack.baselines: ${components.join(', ')} is not allowed with attack.target ${JSON.stringify(ac.target)}; they are untargeted (targeted: whitebox)`);
-  if (ac.baselines.includes('whitebox-worst') && !ac.baselines.some((b) => b === 'whitebox' || b === 'whitebox-cw' || b === 'whitebox-apgd'))
-    out.push('attack.baselines: whitebox-worst needs at least one of whitebox, whitebox-cw, whitebox-apgd to take the worst case over');
-  const headOnly = ac.craft.filter((c) => HEAD_ONLY_CRAFTS.includes(c));
+  const untargetedOnly = ac.baselines.filter((b) => b === 'whitebox-cw' || b === 'whitebox-apgd');
+  if (untargetedOnly.length && ac.target !== 'untargeted')
+    out.push(`attack.baselines: ${untargetedOnly.join(', ')} is not allowed with attack.target ${JSON.stringify(ac.target)}; they are untargeted (targeted: whitebox)`);
+  if (ac.baselines.includes('whitebox-worst') && !ac.baselines.some((b) => WHITEBOX_COMPONENTS.includes(b)))
+    out.push(`attack.baselines: whitebox-worst needs at least one of ${WHITEBOX_COMPONENTS.join(', ')} to take the worst case over`);
+  const headOnly = ac.craft.filter(isHeadOnlyCraft);
   if (headOnly.length && ac.target !== 'untargeted')
     out.push(`attack.target: ${JSON.stringify(ac.target)} is not allowed with attack.craft ${headOnly.join(', ')}; they push the middle's output away from the clean one and know no classes (untargeted only)`);
   return out;
@@ -190,7 +194,7 @@ function headOnlyProblems(ac: AttackConfig): string[] {
   const out: string[] = [];
   for (const o of ac.objectives ?? [ac.objective])
     if (!HEAD_ONLY_OBJECTIVES.includes(o)) out.push(`attack.objective: ${o} is not allowed with attack.shadow.tail none; it trains ĥ through a shadow tail (allowed: ${HEAD_ONLY_OBJECTIVES.join(', ')})`);
-  const needTail = ac.craft.filter((c) => !HEAD_ONLY_CRAFTS.includes(c));
+  const needTail = ac.craft.filter((c) => !isHeadOnlyCraft(c));
   if (needTail.length) out.push(`attack.craft: ${needTail.join(', ')} is not allowed with attack.shadow.tail none; it needs a shadow tail (allowed: ${HEAD_ONLY_CRAFTS.join(', ')})`);
   return out;
 }

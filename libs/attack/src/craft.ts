@@ -72,11 +72,21 @@ export function project(xAdv: tf.Tensor, x: tf.Tensor, eps: number, clip: readon
   return tf.tidy(() => tf.clipByValue(tf.minimum(tf.maximum(xAdv, tf.sub(x, eps)), tf.add(x, eps)), clip[0], clip[1]));
 }
 
-function start(x: tf.Tensor, o: CraftOptions, restart: number): tf.Tensor {
+/** Where run `restart` of an ascent starts: x itself for the first run unless randomStart, else a seeded uniform point of the ball. */
+export function startPoint(x: tf.Tensor, o: CraftOptions, restart: number): tf.Tensor {
   if ((!o.randomStart && restart === 0) || o.epsilon === 0) return tf.clone(x);
   const r = (o.rng ?? Rng.fromSeed(0)).fork(`start-${restart}`);
   const offsets = Float32Array.from({ length: x.size }, () => (2 * r.float() - 1) * o.epsilon);
   return tf.tidy(() => project(tf.add(x, tf.tensor(offsets, x.shape)), x, o.epsilon, clipOf(o)));
+}
+
+/** Per sample, the point with the higher score (ties keep `a`): how restarts keep their best run. */
+export function keepBetter(x: tf.Tensor, a: tf.Tensor, fa: tf.Tensor1D, b: tf.Tensor, fb: tf.Tensor1D): [tf.Tensor, tf.Tensor1D] {
+  return tf.tidy(() => {
+    const better = tf.greater(fb, fa);
+    const mask = tf.broadcastTo(tf.reshape(better, [x.shape[0]!, ...x.shape.slice(1).map(() => 1)]), x.shape);
+    return [tf.where(mask, b, a), tf.maximum(fa, fb) as tf.Tensor1D];
+  });
 }
 
 /**
@@ -99,7 +109,7 @@ function ascendChecked(x: tf.Tensor, o: CraftOptions, objective: (xa: tf.Tensor)
   let best: tf.Tensor | null = null;
   let bestScore: tf.Tensor1D | null = null;
   for (let restart = 0; restart < (o.restarts ?? 1); restart++) {
-    let xa = start(x, o, restart);
+    let xa = startPoint(x, o, restart);
     let acc: tf.Tensor | null = mu > 0 ? tf.zerosLike(x) : null;
     for (let s = 0; s < o.steps; s++) {
       const { next, nextAcc } = tf.tidy(() => {
@@ -126,14 +136,10 @@ function ascendChecked(x: tf.Tensor, o: CraftOptions, objective: (xa: tf.Tensor)
       bestScore = score;
       continue;
     }
-    const [nb, ns] = tf.tidy(() => {
-      const better = tf.greater(score, bestScore!);
-      const mask = tf.reshape(better, [better.shape[0]!, ...axes.map(() => 1)]);
-      return [tf.where(tf.broadcastTo(mask, x.shape), xa, best!), tf.maximum(score, bestScore!)];
-    });
+    const [nb, ns] = keepBetter(x, best, bestScore, xa, score);
     tf.dispose([best, bestScore, xa, score]);
-    best = nb!;
-    bestScore = ns as tf.Tensor1D;
+    best = nb;
+    bestScore = ns;
   }
   bestScore?.dispose();
   return best!;

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { labelWeighted, Rng, sizeOf, type PartModel } from '@splitfleet/splitcore';
-import type { BaselineName, CraftMethod, IntermediateLayer, TargetSpec } from './config.ts';
+import { isHeadOnlyCraft, type BaselineName, type CraftMethod, type HeadOnlyCraft, type IntermediateLayer, type TargetSpec } from './config.ts';
 import { intermediateAttack, logits, middleOutputAttack, noise, pgd, type ThreePart } from './craft.ts';
 import { apgdCE, pgdMargin } from './whitebox.ts';
 import { matchedAccuracy } from './hungarian.ts';
@@ -127,7 +127,7 @@ function suiteJobs(o: SuiteOptions, set: AttackedSet, labels: { shadow: Int32Arr
       return out;
     },
   });
-  const headOnlyJob = (method: AttackMethodName, model: Pick<ThreePart, 'head' | 'middle'>, craft: 'middle-l2' | 'middle-cosine'): Job => ({
+  const headOnlyJob = (method: AttackMethodName, model: Pick<ThreePart, 'head' | 'middle'>, craft: HeadOnlyCraft): Job => ({
     method, queries: o.steps * restarts,
     run: (x, _r, eps, rng) => middleOutputAttack(model, x, { ...common(eps, rng), momentum: o.momentum ?? 0, distance: craft === 'middle-l2' ? 'l2' : 'cosine' }),
   });
@@ -135,7 +135,7 @@ function suiteJobs(o: SuiteOptions, set: AttackedSet, labels: { shadow: Int32Arr
   const shadowLabels = (): Int32Array => labels.shadow ?? new Int32Array(0);
   const jobs: Job[] = o.crafts.map((craft): Job => {
     if (craft === 'pgd') return pgdJob('spadv-pgd', withTail(o.shadow), shadowLabels(), o.momentum ?? 0);
-    if (craft === 'middle-l2' || craft === 'middle-cosine') return headOnlyJob(`spadv-${craft}`, o.shadow, craft);
+    if (isHeadOnlyCraft(craft)) return headOnlyJob(`spadv-${craft}`, o.shadow, craft);
     const model = withTail(o.shadow);
     return {
       method: `spadv-${craft}`, queries: o.steps * (restarts + 1),
@@ -161,7 +161,7 @@ function suiteJobs(o: SuiteOptions, set: AttackedSet, labels: { shadow: Int32Arr
   if (o.baselines.includes('whitebox-cw')) jobs.push(whiteboxJob('whitebox-cw', pgdMargin));
   if (o.baselines.includes('whitebox-apgd')) jobs.push(whiteboxJob('whitebox-apgd', apgdCE));
   // a head-only shadow's random twin: a random ĥ through the real middle with SPADV's first craft
-  const headOnlyCraft = o.crafts[0] === 'middle-l2' || o.crafts[0] === 'middle-cosine' ? o.crafts[0] : null;
+  const headOnlyCraft = o.crafts[0] && isHeadOnlyCraft(o.crafts[0]) ? o.crafts[0] : null;
   if (o.baselines.includes('random-shadow'))
     jobs.push(o.shadow.tail === null && headOnlyCraft ? headOnlyJob('random-shadow-head', o.randomShadow, headOnlyCraft) : pgdJob('random-shadow-pgd', o.randomShadow, labels.random));
   if (o.baselines.includes('transfer') && o.surrogate && labels.surrogate) jobs.push(pgdJob('transfer-pgd', o.surrogate, labels.surrogate));

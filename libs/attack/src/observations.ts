@@ -67,8 +67,13 @@ export class ObservationRecorder implements ServerTaps {
 
   /** Bytes of smashed data and gradients held. */
   get bytes(): number {
-    return this.batches.reduce((s, b) => s + 4 * (b.z.length + b.gm.length), 0);
+    return observedBytes(this.batches);
   }
+}
+
+/** Bytes of the smashed data and gradients that observed batches hold (float32). */
+export function observedBytes(batches: readonly ObservedBatch[]): number {
+  return batches.reduce((s, b) => s + 4 * (b.z.length + b.gm.length), 0);
 }
 
 /** The fleet-wide observation budget: the last `capacity` batches of all clients, in arrival order. */

@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Rng } from '@splitfleet/splitcore';
-import { ascend, checkCraft, logits, perSampleCrossEntropy, project, type CraftOptions, type ThreePart } from './craft.ts';
+import { ascend, checkCraft, keepBetter, logits, perSampleCrossEntropy, project, startPoint, type CraftOptions, type ThreePart } from './craft.ts';
 
 /**
  * The white-box components of an AutoAttack-style upper bound (Croce & Hein 2020): PGD on the
@@ -84,16 +83,7 @@ export function apgd(x: tf.Tensor, o: CraftOptions, objective: (xa: tf.Tensor) =
   return best!;
 }
 
-/** Per sample, the point with the higher score (ties keep `a`). */
-function keepBetter(x: tf.Tensor, a: tf.Tensor, fa: tf.Tensor1D, b: tf.Tensor, fb: tf.Tensor1D): [tf.Tensor, tf.Tensor1D] {
-  return tf.tidy(() => {
-    const better = tf.greater(fb, fa);
-    const mask = tf.broadcastTo(tf.reshape(better, [x.shape[0]!, ...x.shape.slice(1).map(() => 1)]), x.shape);
-    return [tf.where(mask, b, a), tf.maximum(fa, fb) as tf.Tensor1D];
-  });
-}
-
-/** One APGD run from restart `r`'s start (the clean x for the first run unless randomStart). */
+/** One APGD run from restart `r`'s start (the same start as PGD's run r: craft.ts startPoint). */
 function apgdRun(x: tf.Tensor, o: CraftOptions, objective: (xa: tf.Tensor) => tf.Tensor1D, r: number): { x: tf.Tensor; f: tf.Tensor1D } {
   const clip = o.clip ?? [0, 1];
   const perSample = (t: tf.Tensor1D) => tf.reshape(t, [x.shape[0]!, ...x.shape.slice(1).map(() => 1)]);
@@ -121,13 +111,6 @@ function apgdRun(x: tf.Tensor, o: CraftOptions, objective: (xa: tf.Tensor) => tf
   const out = { x: s.best, f: s.fBest };
   tf.dispose([s.x, s.prev, s.f, s.eta, s.rises, s.reducedLast, s.fBestAtCheck]);
   return out;
-}
-
-function startPoint(x: tf.Tensor, o: CraftOptions, r: number): tf.Tensor {
-  if (!o.randomStart && r === 0) return tf.clone(x);
-  const rng = (o.rng ?? Rng.fromSeed(0)).fork(`apgd-start-${r}`);
-  const offsets = Float32Array.from({ length: x.size }, () => (2 * rng.float() - 1) * o.epsilon);
-  return tf.tidy(() => project(tf.add(x, tf.tensor(offsets, x.shape)), x, o.epsilon, o.clip ?? [0, 1]));
 }
 
 /** z = P(x + η sign ∇f), x' = P(x + α(z − x) + (1 − α)(x − x_prev)); best point and rise count updated. */

@@ -5,7 +5,7 @@ import { applyOverrides, ConfigError, parseConfig, type Config } from '../experi
 import { writeFileAtomic, writeJsonAtomic } from '../experiment/atomic.ts';
 import { toCsv, vegaLiteToSvg } from '../output/report.ts';
 import { readResults, type RunResults } from '../experiment/results.ts';
-import type { AttackReport } from '@splitfleet/attack';
+import { WHITEBOX_YARDSTICK, type AttackReport } from '@splitfleet/attack';
 import type { TopLevelSpec } from 'vega-lite';
 
 /** A sweep file: a base config and a grid of `path: [values]` to take the product of. */
@@ -84,7 +84,7 @@ export function sweepRows(points: readonly SweepPoint[], results: ReadonlyMap<st
       for (const eps of a.epsilons) {
         const asr = (m: string, obj = 0): Num => cellOf(a, obj, m, eps)?.successRate ?? null;
         const sp = cellOf(a, oi, craft, eps);
-        const wb = asr('whitebox-worst') ?? asr('whitebox-pgd');
+        const wb = WHITEBOX_YARDSTICK.map((m) => asr(m)).find((v) => v !== null) ?? null;
         rows.push({
           ...base, objective: o.objective, epsilon: eps, spadvAsr: sp?.successRate ?? null, spadvRobustAccuracy: sp?.robustAccuracy ?? null,
           whiteBoxAsr: wb, ratioToWhiteBox: sp && wb ? sp.successRate / wb : null, transferAsr: asr('transfer-pgd'),

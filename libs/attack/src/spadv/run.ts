@@ -7,7 +7,7 @@ import type { AttackConfig, EvalSlice, ShadowObjective } from '../config.ts';
 import type { ThreePart } from '../craft.ts';
 import { evaluateSuite } from '../evaluate.ts';
 import { matchedAccuracy } from '../hungarian.ts';
-import { stackObservations, type ObservedBatch } from '../observations.ts';
+import { observedBytes, stackObservations, type ObservedBatch } from '../observations.ts';
 import { shadowHeadSpec, trainShadow, trainSurrogate, type ShadowModel } from '../shadow.ts';
 import type { SuiteResult } from '../suite-result.ts';
 import { planShadows, type ShadowPlan } from './scopes.ts';
@@ -259,7 +259,7 @@ function assembleReport(c: AttackContext, reports: readonly ObjectiveReport[]): 
     relativeToWhitebox: wb && wb.asr > 0 ? agg.asr / wb.asr : null,
     aux: { size: aux.indices.length, classShare: aux.classShare, source: auxSource(ac, c.a.auxImages) },
     surrogate: c.surrogate ? { seconds: c.surrogate.seconds, finalLoss: c.surrogate.finalLoss } : null,
-    observedBytes: a.observed.reduce((n, b) => n + 4 * (b.z.length + b.gm.length), 0),
+    observedBytes: observedBytes(a.observed),
     observedSamples: c.plans.reduce((n, p) => n + (p.observed?.n ?? 0), 0), epsilons: c.epsilons, objectives,
   };
 }

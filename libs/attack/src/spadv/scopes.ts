@@ -35,7 +35,11 @@ export interface PlanOptions {
 /** Every client's batches, in arrival order, by client id. */
 function byClient(observed: readonly ObservedBatch[]): Map<number, ObservedBatch[]> {
   const m = new Map<number, ObservedBatch[]>();
-  for (const b of observed) m.set(b.clientId, [...(m.get(b.clientId) ?? []), b]);
+  for (const b of observed) {
+    const own = m.get(b.clientId);
+    if (own) own.push(b);
+    else m.set(b.clientId, [b]);
+  }
   return m;
 }
 

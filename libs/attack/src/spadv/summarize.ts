@@ -25,9 +25,16 @@ export function summarize(targets: ObjectiveReport['targets'], method: AttackMet
   };
 }
 
-/** The white-box yardstick at ε: the per-sample worst case over the white-box components when it ran, else PGD. */
+/** The white-box yardstick, strongest first: the per-sample worst case over the components when it ran, else PGD. */
+export const WHITEBOX_YARDSTICK = ['whitebox-worst', 'whitebox-pgd'] as const satisfies readonly AttackMethodName[];
+
+/** The white-box yardstick at ε over the targets (WHITEBOX_YARDSTICK's first method that ran). */
 export function strongestWhitebox(targets: ObjectiveReport['targets'], eps: number): MetricSummary | null {
-  return summarize(targets, 'whitebox-worst', eps) ?? summarize(targets, 'whitebox-pgd', eps);
+  for (const m of WHITEBOX_YARDSTICK) {
+    const found = summarize(targets, m, eps);
+    if (found) return found;
+  }
+  return null;
 }
 
 /** SPADV success ÷ white-box success per craft and ε; white-box (run once, with the first objective) is the yardstick. */
@@ -61,7 +68,11 @@ export interface ClientPopulation {
 export function clientAttackRows(o: ObjectiveReport, method: AttackMethodName, eps: number, targeted: boolean, pop: ClientPopulation): ClientAttackRow[] {
   const whitebox = (label: string) => {
     const cells = o.targets.filter((t) => t.label === label).flatMap((t) => t.suite.cells.filter((c) => c.epsilon === eps));
-    return cells.find((c) => c.method === 'whitebox-worst') ?? cells.find((c) => c.method === 'whitebox-pgd') ?? null;
+    for (const m of WHITEBOX_YARDSTICK) {
+      const found = cells.find((c) => c.method === m);
+      if (found) return found;
+    }
+    return null;
   };
   return o.targets.flatMap((t) => {
     const cell = t.suite.cells.find((c) => c.method === method && c.epsilon === eps)!;
