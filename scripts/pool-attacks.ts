@@ -12,7 +12,7 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { AttackReportSchema, type AttackReport } from '@splitfleet/attack';
-import { formatPercentInterval, seedInterval } from '@splitfleet/splitcore';
+import { formatInterval, formatPercentInterval, seedInterval } from '@splitfleet/splitcore';
 
 type Cell = AttackReport['objectives'][number]['targets'][number]['suite']['cells'][number];
 interface Row { label: string; setting: string; objective: string; method: string; epsilon: number; seed: number; asr: number; ratio: number | null; attacked: number; middleCosine: number; lia: number | null }
@@ -56,11 +56,7 @@ function pooled(rows: Row[], keyOf: (r: Row) => string): Map<string, Row[]> {
 }
 
 const iv = (v: number[]) => (v.length ? formatPercentInterval(seedInterval(v)) : '–');
-const ratioIv = (v: number[]) => {
-  if (!v.length) return '–';
-  const i = seedInterval(v);
-  return i.halfWidth === null ? `${i.mean.toFixed(2)}×` : `${i.mean.toFixed(2)} ± ${i.halfWidth.toFixed(2)}×`;
-};
+const ratioIv = (v: number[]) => (v.length ? formatInterval(seedInterval(v)) : '–');
 const eps = (e: number) => (Math.abs(e - 8 / 255) < 1e-6 ? '8/255' : String(e));
 
 const args = process.argv.slice(2);

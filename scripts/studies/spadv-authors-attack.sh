@@ -25,6 +25,7 @@ for job in $1; do
     esac
     t0=$(date +%s)
     npx splitfleet attack --run $d -q $common $args --out $out > $d/atk-$setting.log 2>&1
-    echo "$(date +%T) $d $setting rc=$? $(( $(date +%s) - t0 ))s" >> runs/authors/attack.progress
+    rc=$?
+    echo "$(date +%T) $d $setting rc=$rc $(( $(date +%s) - t0 ))s" >> runs/authors/attack.progress
   done
 done

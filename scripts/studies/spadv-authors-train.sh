@@ -12,5 +12,6 @@ for job in $1; do
     --set seed=$seed --set model.cut=$cut --set fleet.clients=1 --set fleet.workers=1 --set training.rounds=2 --set training.batchSize=128 \
     --set attack.method=spadv --set attack.aux.holdout=2000 --set attack.observe.batches=32 --set attack.shadow.steps=1 \
     --set attack.evalSamples=10 --set 'attack.baselines=[]' --set 'attack.craft=[pgd]' > $d.log 2>&1
-  echo "$(date +%T) done $d rc=$?" >> runs/authors/train.progress
+  rc=$?
+  echo "$(date +%T) done $d rc=$rc" >> runs/authors/train.progress
 done

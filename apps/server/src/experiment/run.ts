@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, readDataset } from '@splitfleet/client-sim/node';
 import { ObservationRecorder, runSpadv, type AttackReport, type AttackTarget } from '@splitfleet/attack';
-import { observationsFrom, observationTensors, weightsToTensors, type ImageSet, type ObservedMeta, type RoundResult } from '@splitfleet/splitcore';
+import { observationsFrom, observationTensors, strategyFor, weightsToTensors, type ImageSet, type ObservedMeta, type RoundResult } from '@splitfleet/splitcore';
 import { writeFileAtomic, writeJsonAtomic } from './atomic.ts';
 import { mintTokens, newSecret } from '../server/auth.ts';
 import { reservedSlots, type Config } from './config.ts';
@@ -159,10 +159,14 @@ async function trainRounds(c: RunContext, firstRound: number): Promise<void> {
   }
 }
 
-/** The real client models an attack is evaluated against: every client's own in `local`, else the shared one. */
+/**
+ * The real client models an attack is evaluated against: what each client holds when training ends —
+ * its own head+tail where clients keep theirs (`local`; `sequential`, where each keeps the copy it
+ * handed on), else the shared model every client received (one target for all of them).
+ */
 function attackTargets(c: RunContext): AttackTarget[] {
   const s = c.server;
-  if (c.cfg.training.mode === 'local')
+  if (strategyFor(c.cfg.training.mode).clientsHold === 'own')
     return s.clientInfo().flatMap((ci) => {
       const w = s.clientWeights(ci.id);
       return w ? [{ label: `client ${ci.id}`, clientIds: [ci.id], headTail: [...w] }] : [];

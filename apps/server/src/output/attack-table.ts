@@ -31,7 +31,7 @@ export function formatAttackTable(a: AttackReport, maxClients = 20): string {
   const clients = [...a.perClient].sort((x, y) => x.id - y.id);
   const ratio2 = (v: number | null) => (v === null ? '–' : `${v.toFixed(2)}×`);
   const crow = clients.slice(0, maxClients).map((c) => [
-    String(c.id), String(c.samples), c.hellingerToAux === null ? '–' : c.hellingerToAux.toFixed(3), c.shadow, pct(c.cleanAccuracy), pct(c.robustAccuracy), pct(c.asr),
+    String(c.id), String(c.samples), c.hellingerToAux === null ? '–' : c.hellingerToAux.toFixed(3), c.fallback ? `${c.shadow} (fallback)` : c.shadow, pct(c.cleanAccuracy), pct(c.robustAccuracy), pct(c.asr),
     ...(targeted ? [pct(c.targetedSuccess)] : []), ratio2(c.ratioToWhitebox),
   ]);
   const m = a.aggregate.meanOverClients;

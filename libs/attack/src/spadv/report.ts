@@ -19,8 +19,18 @@ export const ObjectiveReportSchema = z
     /** Every shadow trained (one per plan of attack.shadowScope): whom it serves and what it cost. */
     shadows: z.array(
       z.object({
-        key: z.string(), scope: ShadowScopeSchema, clientIds: z.array(z.number()), observedSamples: z.number(), seconds: z.number(),
+        key: z.string(), scope: ShadowScopeSchema, clientIds: z.array(z.number()),
+        /** Of clientIds, those seen less than attack.minClientSamples: served by this shadow, not trained into it. */
+        fallbackIds: z.array(z.number()).default([]),
+        observedSamples: z.number(), seconds: z.number(),
         finalLoss: z.number(), labelInferenceAccuracy: z.number().nullable(),
+        /**
+         * Memory: the observations this shadow trained from, and its own parameters and buffers
+         * (ĥ and t̂, float32). Shadows are trained and freed one at a time, so a scope's peak is the
+         * rings (observedBytes of the report) plus the largest shadow's weights and its optimiser state.
+         */
+        observedBytes: z.number().default(0),
+        weightBytes: z.number().default(0),
       }).strict(),
     ).default([]),
     /** One suite per real model and shadow: `clientIds` are the model's clients that shadow serves. */
@@ -60,11 +70,15 @@ export const ClientAttackRowSchema = z
     // defaults: reports written before these fields existed read as one fleet shadow with nothing measured
     shadow: z.string().default('fleet'),
     scope: ShadowScopeSchema.default('fleet'),
+    /** The attacker saw less than attack.minClientSamples of this client: its shadow is a fallback (a cluster's or the fleet's). */
+    fallback: z.boolean().default(false),
     /** That shadow's agreement with this client's real model (null without a shadow tail). */
     shadowAgreement: z.number().nullable().default(null),
     /** Label inference from gradients by that shadow's observations (null when not measured). */
     labelInferenceAccuracy: z.number().nullable().default(null),
-    /** This client's ASR ÷ the white-box ASR against its own model, both re-weighted to its labels. */
+    /** The strongest white-box attack's ASR against this client's own model, re-weighted to its labels (null: not run). */
+    whiteboxAsr: z.number().nullable().default(null),
+    /** This client's ASR ÷ whiteboxAsr. */
     ratioToWhitebox: z.number().nullable().default(null),
     /** ‖h_i − h̄‖ / ‖h̄‖: how far this client's head lies from the clients' mean head. */
     headDistance: z.number().nullable().default(null),

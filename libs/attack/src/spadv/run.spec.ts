@@ -74,7 +74,7 @@ describe('runSpadv', () => {
 
   it('a report written before the per-client shadow fields existed still reads, as one fleet shadow with nothing measured', () => {
     const old = JSON.parse(JSON.stringify(report));
-    for (const row of old.perClient) for (const k of ['shadow', 'scope', 'shadowAgreement', 'labelInferenceAccuracy', 'ratioToWhitebox', 'headDistance']) delete row[k];
+    for (const row of old.perClient) for (const k of ['shadow', 'scope', 'shadowAgreement', 'labelInferenceAccuracy', 'whiteboxAsr', 'ratioToWhitebox', 'headDistance']) delete row[k];
     delete old.aggregate.overClients;
     delete old.observedBytes;
     for (const o of old.objectives) {
@@ -85,7 +85,7 @@ describe('runSpadv', () => {
       }
     }
     const read = AttackReportSchema.parse(old);
-    expect(read.perClient[0]).toMatchObject({ shadow: 'fleet', scope: 'fleet', ratioToWhitebox: null, headDistance: null });
+    expect(read.perClient[0]).toMatchObject({ shadow: 'fleet', scope: 'fleet', whiteboxAsr: null, ratioToWhitebox: null, headDistance: null });
     expect(read.objectives[0]!.shadows).toEqual([]);
     expect(read.observedBytes).toBeNull();
   });

@@ -171,8 +171,9 @@ async function attackWithObjective(c: AttackContext, objective: ShadowObjective,
     const lia = shadow.inferredLabels && p.trueLabels ? matchedAccuracy(shadow.inferredLabels, p.trueLabels, c.classes).accuracy : null;
     if (lia !== null) c.log(`label inference from gradients (${p.plan.key}): ${(100 * lia).toFixed(1)}% (after the best relabelling)`);
     shadows.push({
-      key: p.plan.key, scope: p.plan.scope, clientIds: [...p.plan.clientIds], observedSamples: p.observed?.n ?? 0,
+      key: p.plan.key, scope: p.plan.scope, clientIds: [...p.plan.clientIds], fallbackIds: [...p.plan.fallbackIds], observedSamples: p.observed?.n ?? 0,
       seconds: (performance.now() - t0) / 1000, finalLoss: shadow.finalLoss, labelInferenceAccuracy: lia,
+      observedBytes: observedBytes(p.plan.observed), weightBytes: stateBytes(shadow.head) + (shadow.tail ? stateBytes(shadow.tail) : 0),
     });
     try {
       for (const t of c.a.targets) {
@@ -194,6 +195,11 @@ async function attackWithObjective(c: AttackContext, objective: ShadowObjective,
     labelInferenceAccuracy: weighted.length && samples ? weighted.reduce((s, sh) => s + sh.labelInferenceAccuracy! * sh.observedSamples, 0) / samples : null,
     shadows, targets, relativeToWhitebox: [],
   };
+}
+
+/** Bytes of a part's parameters and buffers (float32). */
+function stateBytes(m: PartModel): number {
+  return m.state().reduce((n, v) => n + 4 * v.size, 0);
 }
 
 /** Stage 1 for one plan. */

@@ -67,6 +67,24 @@ describe('shadow plans (attack.shadowScope)', () => {
       ['client 0', 'client', [0]], ['client 1', 'client', [1]], ['client 2', 'client', [2]], ['fleet', 'fleet', [3]],
     ]);
     for (const p of plans.slice(0, 3)) expect(p.observed.every((b) => b.clientId === p.clientIds[0])).toBe(true);
+    expect(plans.map((p) => p.fallbackIds)).toEqual([[], [], [], [3]]);
+  });
+
+  it('cluster: a client seen too little joins the cluster nearest its signature without training it; one never seen uses the fleet', () => {
+    // clients 0–2 and 3–5 form two far groups; 6 has one small batch like the second group; 7 sent nothing
+    const far = (id: number, s: number, size = 4): ObservedBatch => {
+      const group = id >= 3 ? 1 : 0;
+      return { ...batch(id, s, size, 50 * group), gm: Float32Array.from({ length: size * 3 }, (_, i) => (i % 3 === group ? 1 : 0)) };
+    };
+    const obs = [0, 1, 2, 3, 4, 5].flatMap((id) => [far(id, id), far(id, 10 + id)]).concat([far(6, 99, 1)]);
+    const plans = planShadows(obs, [0, 1, 2, 3, 4, 5, 6, 7], { ...opts, scope: 'cluster', clusters: 2 });
+    const of = (id: number) => plans.find((p) => p.clientIds.includes(id))!;
+    expect(of(6).key).toBe(of(4).key);
+    expect(of(6).key).not.toBe(of(0).key);
+    expect(of(6).fallbackIds).toEqual([6]);
+    expect(of(6).observed.some((b) => b.clientId === 6)).toBe(false);
+    expect([of(7).key, of(7).scope, of(7).fallbackIds]).toEqual(['fleet', 'fleet', [7]]);
+    expect(of(0).fallbackIds).toEqual([]);
   });
 
   it('cluster: every client in exactly one plan, the same clusters for the same seed (property)', () => {

@@ -15,6 +15,11 @@ export interface ShadowPlan {
   readonly scope: ShadowScope;
   /** Clients attacked with this shadow. */
   readonly clientIds: readonly number[];
+  /**
+   * Those of clientIds the attacker saw less than attack.minClientSamples of: attacked with this
+   * shadow although their batches did not train it (a cluster's, by nearest centroid, or the fleet's).
+   */
+  readonly fallbackIds: readonly number[];
   /** The observations it is trained from. */
   readonly observed: readonly ObservedBatch[];
 }
@@ -45,31 +50,45 @@ function byClient(observed: readonly ObservedBatch[]): Map<number, ObservedBatch
 
 const samplesOf = (bs: readonly ObservedBatch[]) => bs.reduce((s, b) => s + b.batch, 0);
 
-/** The shadows to train and whom each serves; every client of `clientIds` is in exactly one plan. */
+/**
+ * The shadows to train and whom each serves; every client of `clientIds` is in exactly one plan.
+ * Clients seen less than minSamples: with `cluster`, those with any batch join the cluster whose
+ * centroid lies nearest their signature; the rest (and every one with `client`) use the fleet's shadow.
+ */
 export function planShadows(observed: readonly ObservedBatch[], clientIds: readonly number[], o: PlanOptions): ShadowPlan[] {
-  const fleet = (ids: readonly number[]): ShadowPlan => ({ key: 'fleet', scope: 'fleet', clientIds: ids, observed: fleetView(observed, o.capacity) });
-  if (o.scope === 'fleet') return [fleet(clientIds)];
+  const fleet = (ids: readonly number[], fallbackIds: readonly number[]): ShadowPlan => ({ key: 'fleet', scope: 'fleet', clientIds: ids, fallbackIds, observed: fleetView(observed, o.capacity) });
+  if (o.scope === 'fleet') return [fleet(clientIds, [])];
   const own = byClient(observed);
   const eligible = clientIds.filter((id) => samplesOf(own.get(id) ?? []) >= o.minSamples);
-  const fallback = clientIds.filter((id) => !eligible.includes(id));
-  const plans: ShadowPlan[] =
-    o.scope === 'client'
-      ? eligible.map((id) => ({ key: `client ${id}`, scope: 'client', clientIds: [id], observed: own.get(id)! }))
-      : clusterPlans(eligible, own, observed, o);
-  return fallback.length ? [...plans, fleet(fallback)] : plans;
+  let late = clientIds.filter((id) => !eligible.includes(id));
+  let plans: ShadowPlan[];
+  if (o.scope === 'client') plans = eligible.map((id) => ({ key: `client ${id}`, scope: 'client', clientIds: [id], fallbackIds: [], observed: own.get(id)! }));
+  else {
+    const seen = late.filter((id) => own.has(id));
+    plans = clusterPlans(eligible, seen, own, observed, o);
+    late = late.filter((id) => !seen.includes(id) || !plans.length);
+  }
+  return late.length ? [...plans, fleet(late, late)] : plans;
 }
 
-/** One plan per cluster of clients (k given, or chosen by silhouette); fewer than 2 clients make one cluster. */
-function clusterPlans(ids: readonly number[], own: ReadonlyMap<number, ObservedBatch[]>, observed: readonly ObservedBatch[], o: PlanOptions): ShadowPlan[] {
+/**
+ * One plan per cluster of the eligible clients (k given, or chosen by silhouette; fewer than 2 make
+ * one cluster), trained from its members' rings; `late` clients are attacked with the nearest one.
+ */
+function clusterPlans(ids: readonly number[], late: readonly number[], own: ReadonlyMap<number, ObservedBatch[]>, observed: readonly ObservedBatch[], o: PlanOptions): ShadowPlan[] {
   if (!ids.length) return [];
-  const labels = clusterClients(ids.map((id) => clientSignature(own.get(id)!, o.channels)), o.clusters, o.seed);
-  const groups = new Map<number, number[]>();
-  ids.forEach((id, i) => groups.set(labels[i]!, [...(groups.get(labels[i]!) ?? []), id]));
+  const signatures = ids.map((id) => clientSignature(own.get(id)!, o.channels));
+  const labels = clusterClients(signatures, o.clusters, o.seed);
+  const joins = nearestClusters(signatures, labels, late.map((id) => clientSignature(own.get(id)!, o.channels)));
+  const groups = new Map<number, { members: number[]; fallback: number[] }>();
+  const group = (k: number) => groups.get(k) ?? groups.set(k, { members: [], fallback: [] }).get(k)!;
+  ids.forEach((id, i) => group(labels[i]!).members.push(id));
+  late.forEach((id, i) => group(joins[i]!).fallback.push(id));
   return [...groups.entries()]
     .sort(([a], [b]) => a - b)
-    .map(([k, members]) => ({
-      key: `cluster ${k}`, scope: 'cluster', clientIds: members,
-      // the members' rings together, in arrival order
+    .map(([k, { members, fallback }]) => ({
+      key: `cluster ${k}`, scope: 'cluster', clientIds: [...members, ...fallback].sort((a, b) => a - b), fallbackIds: fallback,
+      // the members' rings together, in arrival order (a late client's few batches train nothing)
       observed: observed.filter((b) => members.includes(b.clientId)),
     }));
 }
@@ -103,18 +122,33 @@ export function clientSignature(batches: readonly ObservedBatch[], channels: num
   return Float64Array.from([...mean, ...sd, ...Array.from(dir, (v) => v / rows)]);
 }
 
+/** Per-feature mean and standard deviation of the signatures (a constant feature gets sd 1). */
+function featureScales(signatures: readonly Float64Array[]): { mu: Float64Array; sd: Float64Array } {
+  const n = signatures.length;
+  const d = signatures[0]!.length;
+  const mu = new Float64Array(d);
+  const sd = new Float64Array(d);
+  for (let j = 0; j < d; j++) {
+    mu[j] = signatures.reduce((a, s) => a + s[j]!, 0) / n;
+    sd[j] = Math.sqrt(signatures.reduce((a, s) => a + (s[j]! - mu[j]!) ** 2, 0) / n) || 1;
+  }
+  return { mu, sd };
+}
+
+/** Signatures standardised per feature (the eligible clients' scales), as k-means rows. */
+function standardised(signatures: readonly Float64Array[], scales: { mu: Float64Array; sd: Float64Array }): Float32Array {
+  const d = scales.mu.length;
+  const rows = new Float32Array(signatures.length * d);
+  signatures.forEach((s, i) => s.forEach((v, j) => (rows[i * d + j] = (v - scales.mu[j]!) / scales.sd[j]!)));
+  return rows;
+}
+
 /** Signatures standardised per feature, then k-means (k given, or the best silhouette over 2…min(8, n−1)). */
 export function clusterClients(signatures: readonly Float64Array[], k: number | null, seed: number): Int32Array {
   const n = signatures.length;
   if (n < 2) return new Int32Array(n);
   const d = signatures[0]!.length;
-  const rows = new Float32Array(n * d);
-  for (let j = 0; j < d; j++) {
-    const col = signatures.map((s) => s[j]!);
-    const mu = col.reduce((a, b) => a + b, 0) / n;
-    const sd = Math.sqrt(col.reduce((a, b) => a + (b - mu) ** 2, 0) / n) || 1;
-    col.forEach((v, i) => (rows[i * d + j] = (v - mu) / sd));
-  }
+  const rows = standardised(signatures, featureScales(signatures));
   const fit = (kk: number) => kmeans(rows, n, d, kk, seed).labels;
   if (k !== null) return fit(Math.min(k, n));
   let best = { labels: fit(2), score: -Infinity };
@@ -124,6 +158,26 @@ export function clusterClients(signatures: readonly Float64Array[], k: number | 
     if (score > best.score) best = { labels, score };
   }
   return best.labels;
+}
+
+/** For each of `others`, the cluster (of `labels` over `signatures`) whose centroid is nearest, in the same standardised space. */
+export function nearestClusters(signatures: readonly Float64Array[], labels: Int32Array, others: readonly Float64Array[]): Int32Array {
+  if (!others.length) return new Int32Array(0);
+  const scales = featureScales(signatures);
+  const d = scales.mu.length;
+  const rows = standardised(signatures, scales);
+  const ks = [...new Set(labels)].sort((a, b) => a - b);
+  const centroids = ks.map((k) => {
+    const c = new Float64Array(d);
+    const members = [...labels.keys()].filter((i) => labels[i] === k);
+    for (const i of members) for (let j = 0; j < d; j++) c[j]! += rows[i * d + j]! / members.length;
+    return c;
+  });
+  const x = standardised(others, scales);
+  return Int32Array.from(others, (_, i) => {
+    const dist = centroids.map((c) => c.reduce((s, v, j) => s + (x[i * d + j]! - v) ** 2, 0));
+    return ks[dist.indexOf(Math.min(...dist))]!;
+  });
 }
 
 /** Mean silhouette coefficient of a clustering (Rousseeuw 1987); singletons score 0. */

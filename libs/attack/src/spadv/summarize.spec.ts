@@ -21,7 +21,7 @@ const partitions = [[0, 1], [4, 5], [0, 1, 2, 4]];
 describe('per-client attack rows', () => {
   const objective: ObjectiveReport = {
     objective: 'observe', shadowSeconds: 1, shadowFinalLoss: 0, labelInferenceAccuracy: 0.9, relativeToWhitebox: [], targets,
-    shadows: [{ key: 'fleet', scope: 'fleet', clientIds: [0, 1, 2], observedSamples: 64, seconds: 1, finalLoss: 0, labelInferenceAccuracy: 0.9 }],
+    shadows: [{ key: 'fleet', scope: 'fleet', clientIds: [0, 1, 2], fallbackIds: [], observedSamples: 64, seconds: 1, finalLoss: 0, labelInferenceAccuracy: 0.9, observedBytes: 0, weightBytes: 0 }],
   };
   const rows = clientAttackRows(objective, 'spadv-pgd', 0.1, false, { labels, partitions, classes: 2, auxClassShare: [0.5, 0.5] });
 
@@ -37,6 +37,18 @@ describe('per-client attack rows', () => {
     expect(rows[0]!.asr).toBeCloseTo(0.1, 12);
     expect(rows[1]!.asr).toBeCloseTo(0.4, 12);
     expect(rows[2]!.asr).toBeCloseTo(0.75 * 0.1 + 0.25 * 0.4, 12);
+  });
+
+  it('divide by the strongest white-box cell against the same model, re-weighted to the same client', () => {
+    const pgdCell: AttackCell = { ...cell, method: 'whitebox-pgd', perClass: { ...cell.perClass, fooled: [2, 5] } };
+    const worst: AttackCell = { ...cell, method: 'whitebox-worst', perClass: { ...cell.perClass, fooled: [5, 10] } };
+    const withWb: ObjectiveReport = { ...objective, targets: [{ ...targets[0]!, suite: { ...suite, cells: [cell, pgdCell, worst] } }] };
+    const r = clientAttackRows(withWb, 'spadv-pgd', 0.1, false, { labels, partitions, classes: 2, auxClassShare: [0.5, 0.5] });
+    // the worst case (not PGD) is the yardstick: classes 0 and 1 fall 50 % and 100 % of the time
+    expect(r.map((x) => x.whiteboxAsr)).toEqual([0.5, 1, 0.75 * 0.5 + 0.25 * 1]);
+    expect(r[0]!.ratioToWhitebox).toBeCloseTo(0.1 / 0.5, 12);
+    expect(r[2]!.ratioToWhitebox).toBeCloseTo((0.75 * 0.1 + 0.25 * 0.4) / 0.625, 12);
+    expect(rows.map((x) => x.whiteboxAsr)).toEqual([null, null, null]);
   });
 });
 

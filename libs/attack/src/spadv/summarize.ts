@@ -86,8 +86,8 @@ export function clientAttackRows(o: ObjectiveReport, method: AttackMethodName, e
         id, target: t.label, samples: pop.partitions[id]?.length ?? 0, hellingerToAux: pop.auxClassShare.length ? hellinger(share, pop.auxClassShare) : null,
         cleanAccuracy: w.cleanAccuracy, robustAccuracy: w.robustAccuracy, asr: w.asr, targetedSuccess: w.targetedSuccess,
         linfMax: w.linfMax, l2Mean: w.l2Mean,
-        shadow: t.shadow, scope: shadow?.scope ?? 'fleet', shadowAgreement: t.suite.shadow.agreement,
-        labelInferenceAccuracy: shadow?.labelInferenceAccuracy ?? null, ratioToWhitebox: wb ? w.asr / wb : null,
+        shadow: t.shadow, scope: shadow?.scope ?? 'fleet', fallback: shadow?.fallbackIds.includes(id) ?? false, shadowAgreement: t.suite.shadow.agreement,
+        labelInferenceAccuracy: shadow?.labelInferenceAccuracy ?? null, whiteboxAsr: wb, ratioToWhitebox: wb ? w.asr / wb : null,
         headDistance: pop.headDistance?.get(id) ?? null,
       };
     });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { formatPercentInterval, seedInterval, tQuantile975 } from './interval.ts';
+import { formatInterval, formatPercentInterval, seedInterval, tQuantile975 } from './interval.ts';
 
 describe('95 % intervals over seeds', () => {
   it('three runs 0.2, 0.3, 0.4: mean 0.3, sd 0.1, half-width 4.303 · 0.1 / √3 (hand-computed)', () => {
@@ -10,11 +10,14 @@ describe('95 % intervals over seeds', () => {
     expect(i.sd).toBeCloseTo(0.1, 12);
     expect(i.halfWidth).toBeCloseTo((4.303 * 0.1) / Math.sqrt(3), 12);
     expect(formatPercentInterval(i)).toBe('30.0 ± 24.8 %');
+    expect(formatInterval(i)).toBe('0.30 ± 0.25×');
+    expect(formatInterval(seedInterval([12, 14, 16]), ' s', 0)).toBe('14 ± 5 s');
   });
 
   it('one run has no interval; bad input is refused', () => {
     expect(seedInterval([0.5])).toEqual({ n: 1, mean: 0.5, sd: 0, halfWidth: null });
     expect(formatPercentInterval(seedInterval([0.5]))).toBe('50.0 %');
+    expect(formatInterval(seedInterval([0.5]))).toBe('0.50×');
     expect(() => seedInterval([])).toThrow(/no values/);
     expect(() => seedInterval([0.1, NaN])).toThrow(/non-finite/);
     expect(() => tQuantile975(0)).toThrow(/integer ≥ 1/);

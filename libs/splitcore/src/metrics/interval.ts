@@ -37,3 +37,8 @@ export function formatPercentInterval(i: SeedInterval): string {
   const pc = (v: number) => (100 * v).toFixed(1);
   return i.halfWidth === null ? `${pc(i.mean)} %` : `${pc(i.mean)} ± ${pc(i.halfWidth)} %`;
 }
+
+/** `mean ± half` with two decimals and a unit, e.g. `0.82 ± 0.10×` (`n = 1`: the value alone). */
+export function formatInterval(i: SeedInterval, unit = '×', decimals = 2): string {
+  return i.halfWidth === null ? `${i.mean.toFixed(decimals)}${unit}` : `${i.mean.toFixed(decimals)} ± ${i.halfWidth.toFixed(decimals)}${unit}`;
+}

@@ -9,5 +9,6 @@ export const local: RoundStrategy = {
   startWeights: (id, state) => state.perClient.get(id) ?? state.global,
   aggregate: (state) => state.global,
   evaluate: 'per-client',
+  clientsHold: 'own',
   clock: 'parallel',
 };

@@ -9,5 +9,6 @@ export const sequential: RoundStrategy = {
   startWeights: (_id, state, earlier) => earlier[earlier.length - 1]?.weights ?? state.global,
   aggregate: (state, updates) => updates[updates.length - 1]?.weights ?? state.global,
   evaluate: 'global',
+  clientsHold: 'own',
   clock: 'serial',
 };

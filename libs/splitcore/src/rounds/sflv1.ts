@@ -13,5 +13,6 @@ export const sflv1: RoundStrategy = {
   startWeights: (_id, state) => state.global,
   aggregate: (state, updates, combine) => (updates.length ? combine(updates) : state.global),
   evaluate: 'global',
+  clientsHold: 'global',
   clock: 'parallel',
 };

@@ -14,5 +14,6 @@ export const sflv2: RoundStrategy = {
   startWeights: (_id, state) => state.global,
   aggregate: (state, updates, combine) => (updates.length ? combine(updates) : state.global),
   evaluate: 'global',
+  clientsHold: 'global',
   clock: 'serial',
 };

@@ -50,6 +50,12 @@ export interface RoundStrategy {
   aggregate(state: HeadTailState, updates: readonly ClientUpdate[], combine: Combine): readonly WeightArray[];
   /** `global`: one evaluation of the shared model; `per-client`: every client evaluates its own. */
   readonly evaluate: 'global' | 'per-client';
+  /**
+   * The head+tail each client holds when training ends (what an attack on "that client's model" is
+   * run against): `own`: its own last update (clients never synchronise, or hand the model on and keep
+   * their copy); `global`: the shared model every client received at the last round end.
+   */
+  readonly clientsHold: 'own' | 'global';
   /** Virtual clock of a round: clients in parallel (the slowest counts) or one after another (sum). */
   readonly clock: 'parallel' | 'serial';
 }
