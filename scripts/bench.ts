@@ -9,15 +9,15 @@ import { io } from 'socket.io-client';
 import {
   cnnSmall, getModelSpec, registerSplitfleetKernels, type ModelSpec, restoreShippedKernels, trainingFlopsPerSample, composedStep, encodeTensor, gather, makeOptimizer, disposeOptimizer, PartModel, PROTOCOL_VERSION, split,
 } from '@splitfleet/splitcore';
-import { ObservationRecorder, observationBytes, observedBytes, pgd, type ThreePart } from '@splitfleet/attack';
+import { pgd, type ThreePart } from '@splitfleet/attack';
 import { initBackend, readDataset, startFleet } from '@splitfleet/client-sim';
 import { parseConfig, type ConfigInput } from '../apps/server/src/experiment/config.ts';
 import { runExperiment } from '../apps/server/src/experiment/run.ts';
-import { attackFinishedRun } from '../apps/server/src/experiment/reattack.ts';
 import { SplitServer } from '../apps/server/src/server/split-server.ts';
 import { writeFileAtomic } from '../apps/server/src/experiment/atomic.ts';
 import { setupExperiment } from '../apps/server/src/experiment/setup.ts';
 import type { SoakSample } from './soak.ts';
+import type { ScopeBenchRow } from './bench-scopes.ts';
 
 const full = process.argv.includes('--full');
 const B = 64;
@@ -282,47 +282,11 @@ for (const n of full ? [256, 1000] : [256]) {
   tf.dispose([xt, yt]);
 }
 
-// ---- 6. shadow scopes (issue #19): shadow-training time per scope, per-client observation rings ----
+// ---- 6. shadow scopes (issue #19), in its own process (scripts/bench-scopes.ts) ------------------
 {
-  // a real local-mode fleet whose clients differ, trained briefly with a ring per client; then each
-  // scope attacks the same run (the shadow-training time is what differs; evaluation kept tiny)
-  const n = 16;
-  const cfg = cfgOf({
-    partition: { kind: 'dirichlet', alpha: 0.3, minSize: 20 }, fleet: { clients: n, workers: 2, backend: 'wasm' },
-    training: { mode: 'local', rounds: 1, batchSize: 32, maxStepsPerRound: 6, checkpointEvery: 0 },
-    attack: { method: 'spadv', shadowScope: 'client', observe: { batches: 4 }, minClientSamples: 32, shadow: { steps: 100 }, evalSamples: 8, steps: 2, baselines: [], craft: ['pgd'] },
-  });
-  const dir = mkdtempSync(join(tmpdir(), 'bench-scopes-'));
-  await runExperiment(cfg, { outDir: dir, attack: false });
-  const cost: Record<string, { seconds: number; shadows: number }> = {};
-  for (const scope of ['fleet', 'cluster', 'client'] as const) {
-    const rep = await attackFinishedRun(dir, parseConfig({ ...cfg, attack: { ...cfg.attack, shadowScope: scope, clusters: 4 } }));
-    const o = rep.objectives[0]!;
-    cost[scope] = { seconds: o.shadowSeconds, shadows: o.shadows.length };
-  }
-  const fleet = cost.fleet!;
-  for (const scope of ['cluster', 'client'] as const)
-    add('scopes', `${scope} scope, ${n} clients: shadow training (${cost[scope]!.shadows} shadows × 100 steps)`, cost[scope]!.seconds, 's', 'fleet scope (1 shadow)', fleet.seconds,
-      `local mode, Dirichlet α = 0.3; cluster: k = 4; shadows are trained and freed one at a time, so their memory does not add up`);
-}
-{
-  // the per-client rings of a 100-client fleet, filled through the server's tap with real tensors of
-  // the default cut's shapes (one batch more than the ring holds, so the bound is exercised)
-  const s = split(cnnSmall, cnnSmall.defaultCut, 1);
-  const [clients, ring, batch] = [100, 8, 32];
-  const rec = new ObservationRecorder(ring, { perClient: true });
-  const before = process.memoryUsage().arrayBuffers;
-  for (let c = 0; c < clients; c++)
-    for (let b = 0; b <= ring; b++) {
-      const [z, gm] = [tf.zeros([batch, ...s.head.outputShape]), tf.zeros([batch, ...s.middle.outputShape])];
-      await rec.onGradient({ clientId: c, round: 0, step: b, z, gm });
-      tf.dispose([z, gm]);
-    }
-  (globalThis as { gc?: () => void }).gc?.();
-  const grown = process.memoryUsage().arrayBuffers - before;
-  const perBatch = observationBytes(batch, s.head.outputShape.reduce((a, d) => a * d, 1), s.middle.outputShape.reduce((a, d) => a * d, 1));
-  add('scopes', `${clients} clients × ${ring} batches of ${batch}: observation rings held (MiB)`, observedBytes(rec.observed) / 2 ** 20, 'MiB', 'ArrayBuffer growth measured', grown / 2 ** 20,
-    `${(perBatch / 2 ** 20).toFixed(2)} MiB per batch (smashed data + gradient at the middle's output, float32); ${rec.observed.length} batches kept of ${clients * (ring + 1)} seen; attack.observe.maxMegabytes refuses configs above the limit before training`);
+  const out = execFileSync(process.execPath, ['--expose-gc', 'scripts/bench-scopes.ts'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const scopes = JSON.parse(out.trim().split('\n').pop()!) as ScopeBenchRow[];
+  for (const r of scopes) add('scopes', r.name, r.value, r.unit, r.baseline, r.base, r.note);
 }
 
 // ---- 7. memory over long runs (scripts/soak.ts, in its own process: no earlier section's memory) -------

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Attacks for issue #19 on the runs of fleet-scopes-train.sh (waits for each one's final.ckpt): one side
 # report per shadow scope, atk-<scope>.json, on the evaluation slice (second half of the test split).
-# usage: scripts/studies/fleet-scopes-attack.sh "mode:alpha:clients:seed ..." "fleet client cluster ..." [extra --set ...]
+# usage: scripts/studies/fleet-scopes-attack.sh "mode:alpha:clients:seed ..." "whitebox fleet client cluster client-sil ..." [extra --set ...]
 cd "$(dirname "$0")/../.."
 export PATH=$PWD/node_modules/.bin:$PATH
 jobs=$1; scopes=$2; shift 2
@@ -16,8 +16,11 @@ for job in $jobs; do
     [ -f $out ] && continue
     case $scope in
       # the white-box yardstick (per-sample worst case of PGD, PGD-margin, APGD-CE) and the noise floor, once per run
-      whitebox) args="--set attack.shadowScope=fleet --set attack.shadow.steps=1 --set attack.baselines=[whitebox,whitebox-cw,whitebox-apgd,whitebox-worst,noise]";;
+      # (WHITEBOX overrides the components, e.g. WHITEBOX=whitebox,noise for PGD alone on large fleets)
+      whitebox) args="--set attack.shadowScope=fleet --set attack.shadow.steps=1 --set attack.baselines=[${WHITEBOX:-whitebox,whitebox-cw,whitebox-apgd,whitebox-worst,noise}]";;
       # the training run's attack section trained a 1-step shadow: the study's settings are set here
+      # <scope>-sil: label inference with as many classes as the silhouette finds (attack.inferClasses)
+      *-sil) args="--set attack.shadowScope=${scope%-sil} --set attack.inferClasses=silhouette --set attack.shadow.steps=400 --set attack.craft=[pgd] --set attack.objective=observe --set attack.baselines=[]";;
       *) args="--set attack.shadowScope=$scope --set attack.shadow.steps=400 --set attack.craft=[pgd] --set attack.objective=observe --set attack.baselines=[]";;
     esac
     t0=$(date +%s)

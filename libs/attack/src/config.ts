@@ -24,6 +24,8 @@ export const HEAD_ONLY_OBJECTIVES: readonly ShadowObjective[] = ['match', 'obser
  * blocks reaching the smashed shape) from their get_shadow_model.
  */
 export const ShadowArchitectureSchema = z.enum(['same', 'small', 'single', 'multi']);
+/** How many classes label inference clusters the returned gradients into (ShadowOptions.inferClasses). */
+export const InferClassesSchema = z.enum(['all', 'silhouette']);
 /** Stage 2: how adversarial examples are crafted through the shadow. */
 /**
  * `middle-l2` / `middle-cosine`: the SPADV authors' head-only reading — push the middle's own output
@@ -64,6 +66,7 @@ export const TargetSpecSchema = z.union([z.enum(['untargeted', 'next', 'random']
 export type AttackKind = z.infer<typeof AttackKindSchema>;
 export type ShadowObjective = z.infer<typeof ShadowObjectiveSchema>;
 export type ShadowArchitecture = z.infer<typeof ShadowArchitectureSchema>;
+export type InferClasses = z.infer<typeof InferClassesSchema>;
 export type CraftMethod = z.infer<typeof CraftMethodSchema>;
 export type IntermediateLayer = z.infer<typeof IntermediateLayerSchema>;
 export type BaselineName = z.infer<typeof BaselineNameSchema>;
@@ -115,7 +118,12 @@ export const AttackConfigSchema = z
     shadowScope: ShadowScopeSchema.default('fleet'),
     /** With shadowScope cluster: the number of clusters (null: chosen by silhouette over 2…8). */
     clusters: int(2).nullable().default(null),
-    /** Clients seen less than this many samples are attacked with the fleet's shadow. */
+    /**
+     * Label inference ('observe'): cluster the returned gradients into all classes, or into as many
+     * as the best silhouette finds in the shadow's observations (for clients holding a few classes).
+     */
+    inferClasses: InferClassesSchema.default('all'),
+    /** Clients seen less than this many samples are attacked with the fleet's shadow (cluster scope: the nearest cluster's). */
     minClientSamples: int(1).default(64),
     shadow: z
       .object({

@@ -77,3 +77,49 @@ export function kmeans(rows: Float32Array, n: number, d: number, k: number, seed
   }
   return { labels, centroids: c };
 }
+
+/** Mean silhouette coefficient of a clustering (Rousseeuw 1987); singletons score 0. */
+export function silhouette(rows: Float32Array, n: number, d: number, labels: Int32Array): number {
+  const dist = (a: number, b: number) => {
+    let s = 0;
+    for (let j = 0; j < d; j++) s += (rows[a * d + j]! - rows[b * d + j]!) ** 2;
+    return Math.sqrt(s);
+  };
+  const ks = [...new Set(labels)];
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    const mean = (k: number) => {
+      const others = [...Array(n).keys()].filter((j) => j !== i && labels[j] === k);
+      return others.length ? others.reduce((s, j) => s + dist(i, j), 0) / others.length : NaN;
+    };
+    const a = mean(labels[i]!);
+    const b = Math.min(...ks.filter((k) => k !== labels[i]).map(mean).filter((v) => !Number.isNaN(v)));
+    total += Number.isNaN(a) || !Number.isFinite(b) ? 0 : (b - a) / Math.max(a, b);
+  }
+  return total / n;
+}
+
+/**
+ * k-means with k chosen by the best mean silhouette over 2…min(maxK, n − 1) (ties: the smaller k; two rows
+ * make two clusters). The silhouette
+ * is O(n²·d), so it is scored on at most `sample` seeded rows; the chosen k is then fitted on all.
+ * `spherical` rows are compared by direction (L2-normalised first), as kmeans does.
+ */
+export function kmeansBySilhouette(rows: Float32Array, n: number, d: number, maxK: number, seed: number, opts: { spherical?: boolean; sample?: number } = {}): Int32Array {
+  if (n < 2 || maxK < 2) return new Int32Array(n);
+  const fit = (k: number) => kmeans(rows, n, d, k, seed, { spherical: opts.spherical ?? false }).labels;
+  const pick = n > (opts.sample ?? 256) ? Rng.fromSeed(seed).fork('silhouette-sample').shuffle([...Array(n).keys()]).slice(0, opts.sample ?? 256) : [...Array(n).keys()];
+  const sub = new Float32Array(pick.length * d);
+  pick.forEach((i, r) => {
+    const row = rows.subarray(i * d, (i + 1) * d);
+    const norm = opts.spherical ? Math.hypot(...row) || 1 : 1;
+    row.forEach((v, j) => (sub[r * d + j] = v / norm));
+  });
+  let best = { k: 2, labels: fit(2), score: -Infinity };
+  for (let k = 2; k <= Math.min(maxK, n - 1); k++) {
+    const labels = k === 2 ? best.labels : fit(k);
+    const score = silhouette(sub, pick.length, d, Int32Array.from(pick, (i) => labels[i]!));
+    if (score > best.score) best = { k, labels, score };
+  }
+  return best.labels;
+}

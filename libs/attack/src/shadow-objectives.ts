@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { crossEntropy } from '@splitfleet/splitcore';
-import { kmeans } from './kmeans.ts';
+import { kmeans, kmeansBySilhouette } from './kmeans.ts';
 import { featureTarget, infomaxLoss, smashedStats, type SmashedStats } from './losses.ts';
 import type { ShadowOptions } from './shadow.ts';
 import type { ShadowSession } from './shadow-session.ts';
@@ -112,9 +112,15 @@ async function observedMiddleFeatures(s: ShadowSession, obs: Observed): Promise<
 /** Observed samples run through the middle at once. */
 const OBSERVED_CHUNK = 256;
 
-/** Labels of the observed samples up to a relabelling: directions of the returned gradients cluster by class. */
-const inferLabels = (s: ShadowSession, obs: Observed): Int32Array =>
-  kmeans(obs.gm, obs.n, obs.gm.length / obs.n, s.o.classes, s.o.seed, { spherical: true }).labels;
+/**
+ * Labels of the observed samples up to a relabelling: directions of the returned gradients cluster by
+ * class — into every class, or into the number of classes the silhouette finds (attack.inferClasses).
+ */
+const inferLabels = (s: ShadowSession, obs: Observed): Int32Array => {
+  const d = obs.gm.length / obs.n;
+  if (s.o.inferClasses === 'silhouette') return kmeansBySilhouette(obs.gm, obs.n, d, s.o.classes, s.o.seed, { spherical: true });
+  return kmeans(obs.gm, obs.n, d, s.o.classes, s.o.seed, { spherical: true }).labels;
+};
 
 /** t̂ fitted to the observed (m(z), inferred label) pairs of the recorded batches. */
 async function fitTailToObserved(s: ShadowSession, obs: Observed, inferred: Int32Array, feats: Float32Array): Promise<void> {

@@ -3,7 +3,7 @@ import {
   crossEntropy, derivedSeed, disposeOptimizer, initWeights, stateShapes, trainMode, makeOptimizer, PartModel, Rng,
   partSpec, type NamedLayer, type PartSpec,
 } from '@splitfleet/splitcore';
-import { HEAD_ONLY_OBJECTIVES, type ShadowArchitecture, type ShadowObjective } from './config.ts';
+import { HEAD_ONLY_OBJECTIVES, type InferClasses, type ShadowArchitecture, type ShadowObjective } from './config.ts';
 import { objectiveTraining } from './shadow-objectives.ts';
 import { batches, rowsOf, ShadowSession, stepParts } from './shadow-session.ts';
 
@@ -18,6 +18,13 @@ export interface ShadowOptions {
   readonly headSpec: PartSpec;
   readonly tailSpec: PartSpec;
   readonly classes: number;
+  /**
+   * Label inference from the returned gradients ('observe'): cluster their directions into `all`
+   * classes, or into as many as the best silhouette says the observations hold (2…classes) — a
+   * client of a non-IID fleet may hold two classes, and ten clusters would split each of them.
+   * Default all.
+   */
+  readonly inferClasses?: InferClasses;
   /** Unlabelled auxiliary samples, N × inputShape, pixels in [0,1]. */
   readonly aux: { readonly x: Float32Array; readonly n: number };
   /** Smashed data z (n × D) and gradients at the middle output gm (n × M) the server recorded. */

@@ -1,4 +1,4 @@
-import { kmeans } from '../kmeans.ts';
+import { kmeans, kmeansBySilhouette } from '../kmeans.ts';
 import type { ShadowScope } from '../config.ts';
 import { fleetView, type ObservedBatch } from '../observations.ts';
 
@@ -149,15 +149,8 @@ export function clusterClients(signatures: readonly Float64Array[], k: number | 
   if (n < 2) return new Int32Array(n);
   const d = signatures[0]!.length;
   const rows = standardised(signatures, featureScales(signatures));
-  const fit = (kk: number) => kmeans(rows, n, d, kk, seed).labels;
-  if (k !== null) return fit(Math.min(k, n));
-  let best = { labels: fit(2), score: -Infinity };
-  for (let kk = 2; kk <= Math.min(8, n - 1); kk++) {
-    const labels = fit(kk);
-    const score = silhouette(rows, n, d, labels);
-    if (score > best.score) best = { labels, score };
-  }
-  return best.labels;
+  if (k !== null) return kmeans(rows, n, d, Math.min(k, n), seed).labels;
+  return kmeansBySilhouette(rows, n, d, Math.min(8, n - 1), seed);
 }
 
 /** For each of `others`, the cluster (of `labels` over `signatures`) whose centroid is nearest, in the same standardised space. */
@@ -178,25 +171,4 @@ export function nearestClusters(signatures: readonly Float64Array[], labels: Int
     const dist = centroids.map((c) => c.reduce((s, v, j) => s + (x[i * d + j]! - v) ** 2, 0));
     return ks[dist.indexOf(Math.min(...dist))]!;
   });
-}
-
-/** Mean silhouette coefficient of a clustering (Rousseeuw 1987); singletons score 0. */
-export function silhouette(rows: Float32Array, n: number, d: number, labels: Int32Array): number {
-  const dist = (a: number, b: number) => {
-    let s = 0;
-    for (let j = 0; j < d; j++) s += (rows[a * d + j]! - rows[b * d + j]!) ** 2;
-    return Math.sqrt(s);
-  };
-  const ks = [...new Set(labels)];
-  let total = 0;
-  for (let i = 0; i < n; i++) {
-    const mean = (k: number) => {
-      const others = [...Array(n).keys()].filter((j) => j !== i && labels[j] === k);
-      return others.length ? others.reduce((s, j) => s + dist(i, j), 0) / others.length : NaN;
-    };
-    const a = mean(labels[i]!);
-    const b = Math.min(...ks.filter((k) => k !== labels[i]).map(mean).filter((v) => !Number.isNaN(v)));
-    total += Number.isNaN(a) || !Number.isFinite(b) ? 0 : (b - a) / Math.max(a, b);
-  }
-  return total / n;
 }
