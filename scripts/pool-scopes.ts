@@ -17,7 +17,7 @@ import { formatInterval, formatPercentInterval, seedInterval } from '@splitfleet
 
 interface ScopeRow {
   label: string; scope: string; seed: number; clients: number; shadows: number; shadowSeconds: number;
-  meanAsr: number; fleetRatio: number; minRatio: number; below05: number; lia: number | null; clean: number;
+  meanAsr: number; fleetRatio: number | null; minRatio: number | null; below05: number; undefinedRatios: number; lia: number | null; clean: number; whitebox: number;
 }
 
 const read = (f: string): AttackReport => AttackReportSchema.parse(JSON.parse(readFileSync(f, 'utf8')));
@@ -37,15 +37,21 @@ function rowsOfRun(dir: string): ScopeRow[] {
       if (wb === null) throw new Error(`${dir}/${f}: no white-box success for client ${c.id}`);
       return { asr: c.asr, wb, clean: c.cleanAccuracy };
     });
-    const ratios = clients.map((c) => (c.wb > 0 ? c.asr / c.wb : 1));
+    // a client no white-box attack moves (e.g. a collapsed model that predicts one class) has no ratio
+    const ratios = clients.filter((c) => c.wb > 0).map((c) => c.asr / c.wb);
+    const wbMean = mean(clients.map((c) => c.wb));
     const o = r.objectives[0]!;
     return {
       label, scope: f.slice(4, -5), seed, clients: clients.length, shadows: o.shadows.length, shadowSeconds: o.shadowSeconds,
-      meanAsr: mean(clients.map((c) => c.asr)), fleetRatio: mean(clients.map((c) => c.asr)) / mean(clients.map((c) => c.wb)),
-      minRatio: Math.min(...ratios), below05: ratios.filter((x) => x < 0.5).length, lia: o.labelInferenceAccuracy, clean: mean(clients.map((c) => c.clean)),
+      meanAsr: mean(clients.map((c) => c.asr)), fleetRatio: wbMean > 0 ? mean(clients.map((c) => c.asr)) / wbMean : null,
+      minRatio: ratios.length ? Math.min(...ratios) : null, below05: ratios.filter((x) => x < 0.5).length, undefinedRatios: clients.length - ratios.length,
+      lia: o.labelInferenceAccuracy, clean: mean(clients.map((c) => c.clean)), whitebox: wbMean,
     };
   });
 }
+
+/** Seeds where `f` is defined (a run whose white-box success is 0 has no ratio). */
+const defined = (g: readonly ScopeRow[], f: (x: ScopeRow) => number | null): number[] => g.flatMap((x) => (f(x) === null ? [] : [f(x)!]));
 
 const args = process.argv.slice(2);
 const option = (name: string) => {
@@ -59,14 +65,15 @@ const groups = new Map<string, ScopeRow[]>();
 for (const r of rows) groups.set(`${r.label}|${r.scope}`, [...(groups.get(`${r.label}|${r.scope}`) ?? []), r]);
 
 const pct = (v: number[]) => formatPercentInterval(seedInterval(v));
-const times = (v: number[]) => formatInterval(seedInterval(v));
+const times = (v: number[]) => (v.length ? formatInterval(seedInterval(v)) : '–');
 const secs = (v: number[]) => formatInterval(seedInterval(v), ' s', 0);
-console.log('| fleet | scope | shadows | SPADV ASR (mean over clients) | fleet ÷ white-box | worst client ÷ own white-box | clients < 0.5× | label inference | shadow training | seeds |');
-console.log('|---|---|---|---|---|---|---|---|---|---|');
+console.log('| fleet | scope | shadows | white-box ASR | SPADV ASR (mean over clients) | fleet ÷ white-box | worst client ÷ own white-box | clients < 0.5× (per seed) | label inference | shadow training | seeds |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|');
 for (const g of groups.values()) {
   const r = g[0]!;
   const lia = g.flatMap((x) => (x.lia === null ? [] : [x.lia]));
-  console.log(`| ${r.label} | ${r.scope} | ${mean(g.map((x) => x.shadows)).toFixed(1)} | ${pct(g.map((x) => x.meanAsr))} | ${times(g.map((x) => x.fleetRatio))} | ${times(g.map((x) => x.minRatio))} | ${g.map((x) => x.below05).join(', ')} of ${r.clients} | ${lia.length ? pct(lia) : '–'} | ${secs(g.map((x) => x.shadowSeconds))} | ${g.length} |`);
+  const none = g.reduce((n, x) => n + x.undefinedRatios, 0);
+  console.log(`| ${r.label} | ${r.scope} | ${mean(g.map((x) => x.shadows)).toFixed(1)} | ${pct(g.map((x) => x.whitebox))} | ${pct(g.map((x) => x.meanAsr))} | ${times(defined(g, (x) => x.fleetRatio))} | ${times(defined(g, (x) => x.minRatio))} | ${g.map((x) => x.below05).join(', ')} of ${r.clients}${none ? ` (${none} without a ratio)` : ''} | ${lia.length ? pct(lia) : '–'} | ${secs(g.map((x) => x.shadowSeconds))} | ${g.length} |`);
 }
 
 if (ref) {
@@ -78,8 +85,10 @@ if (ref) {
       return b && r.scope !== ref ? [{ r, b }] : [];
     });
     if (!pairs.length) continue;
-    const diff = (f: (x: ScopeRow) => number) => {
-      const i = seedInterval(pairs.map(({ r, b }) => f(r) - f(b)));
+    const diff = (f: (x: ScopeRow) => number | null) => {
+      const d = pairs.flatMap(({ r, b }) => (f(r) === null || f(b) === null ? [] : [f(r)! - f(b)!]));
+      if (!d.length) return '–';
+      const i = seedInterval(d);
       return `${i.mean >= 0 ? '+' : ''}${formatInterval(i, '')}`;
     };
     console.log(`| ${g[0]!.label} | ${g[0]!.scope} | ${diff((x) => x.fleetRatio)} | ${diff((x) => x.minRatio)} | ${times(pairs.map(({ r, b }) => r.shadowSeconds / b.shadowSeconds))} | ${pairs.length} |`);

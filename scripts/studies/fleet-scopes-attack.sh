@@ -21,6 +21,8 @@ for job in $jobs; do
       # the training run's attack section trained a 1-step shadow: the study's settings are set here
       # <scope>-sil: label inference with as many classes as the silhouette finds (attack.inferClasses)
       *-sil) args="--set attack.shadowScope=${scope%-sil} --set attack.inferClasses=silhouette --set attack.shadow.steps=400 --set attack.craft=[pgd] --set attack.objective=observe --set attack.baselines=[]";;
+      # cluster-k<N>: N clusters instead of the silhouette's choice (attack.clusters)
+      cluster-k*) args="--set attack.shadowScope=cluster --set attack.clusters=${scope#cluster-k} --set attack.shadow.steps=400 --set attack.craft=[pgd] --set attack.objective=observe --set attack.baselines=[]";;
       *) args="--set attack.shadowScope=$scope --set attack.shadow.steps=400 --set attack.craft=[pgd] --set attack.objective=observe --set attack.baselines=[]";;
     esac
     t0=$(date +%s)
