@@ -23,6 +23,7 @@ export * from './hooks/server-hooks.ts';
 export * from './population/noniid.ts';
 export * from './metrics/label-weighted.ts';
 export * from './metrics/interval.ts';
+export * from './metrics/bootstrap.ts';
 export * from './population/profiles.ts';
 export * from './model/shape.ts';
 export * from './rounds/strategy.ts';
