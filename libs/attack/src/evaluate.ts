@@ -88,6 +88,8 @@ interface AttackedSet {
   readonly classTotal: number[];
   readonly classCorrect: number[];
   readonly n: number;
+  /** Position of each attacked sample in the evaluation set (the real model classifies it correctly). */
+  readonly keep: readonly number[];
 }
 
 /** Mean per-row cosine similarity of two [n, …] tensors. */
@@ -180,6 +182,8 @@ class CellTally {
   linfMax = 0;
   l2Sum = 0;
   l2Max = 0;
+  /** Per attacked sample, in order: did the attack succeed (null: a targeted sample whose target is its class). */
+  readonly succeeded: (boolean | null)[] = [];
 
   constructor(classes: number) {
     const zeros = () => new Array<number>(classes).fill(0);
@@ -203,6 +207,17 @@ class CellTally {
       this.targetable[c]!++;
       if (pred === target) this.hit[c]!++;
     }
+    this.succeeded.push(target === null ? pred !== c : target === c ? null : pred === target);
+  }
+
+  /** One character per evaluation sample: 1 = success, 0 = attacked without success, - = not attacked. */
+  outcomes(set: AttackedSet): string {
+    const chars = new Array<string>(set.n).fill('-');
+    set.keep.forEach((at, i) => {
+      const s = this.succeeded[i];
+      if (s !== undefined && s !== null) chars[at] = s ? '1' : '0';
+    });
+    return chars.join('');
   }
 
   cell(job: Job, eps: number, set: AttackedSet, seconds: number): AttackCell {
@@ -213,6 +228,7 @@ class CellTally {
     return {
       method: job.method, epsilon: eps, targeted: set.targets !== null, evaluated: m,
       cleanAccuracy: n ? m / n : 0, robustAccuracy: n ? (m - nf) / n : 0, successRate: m ? nf / m : 0,
+      successRateAll: n ? (n - m + nf) / n : 0, outcomes: this.outcomes(set),
       targetedSuccess: set.targets ? (nt ? this.hit.reduce((s, v) => s + v, 0) / nt : 0) : null,
       linfMean: m ? this.linfSum / m : 0, linfMax: this.linfMax, l2Mean: m ? this.l2Sum / m : 0, l2Max: this.l2Max,
       seconds, queriesPerSample: job.queries,
@@ -321,7 +337,7 @@ export async function evaluateSuite(o: SuiteOptions): Promise<SuiteResult> {
   for (let i = 0; i < n; i++) classTotal[o.y[i]!]!++;
   const classCorrect = new Array<number>(K).fill(0);
   for (const c of ys) classCorrect[c]!++;
-  const set: AttackedSet = { per, xs, ys, targets, classTotal, classCorrect, n };
+  const set: AttackedSet = { per, xs, ys, targets, classTotal, classCorrect, n, keep };
   const predOn = async (m: ThreePart) => {
     if (!keep.length) return new Int32Array(0);
     const t = tf.tensor(xs, [keep.length, ...o.inputShape]);

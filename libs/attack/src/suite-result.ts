@@ -47,6 +47,18 @@ export const AttackCellSchema = z
     robustAccuracy: z.number(),
     /** Attack success rate: fraction of the attacked samples whose real prediction changed. */
     successRate: z.number(),
+    /**
+     * Over ALL evaluation samples: those misclassified after the attack, counting the ones the real
+     * model already got wrong (= 1 − robustAccuracy; untargeted). Foolbox/TransferAttack users ask
+     * which denominator a table uses: successRate's is the correctly classified samples, this one's all.
+     */
+    successRateAll: z.number().default(0),
+    /**
+     * Per evaluation sample, in order (attack.evalSlice): 1 = the attack succeeded, 0 = attacked
+     * without success, - = not attacked (misclassified clean; targeted: target = true class). Every
+     * method of a suite attacks the same samples, so these rows pair methods for a bootstrap.
+     */
+    outcomes: z.string().default(''),
     /** Targeted attacks: fraction of attacked samples (target ≠ true class) now predicted as the target. */
     targetedSuccess: z.number().nullable(),
     linfMean: z.number(),

@@ -42,11 +42,13 @@ export const ObjectiveReportSchema = z
 export type ObjectiveReport = z.infer<typeof ObjectiveReportSchema>;
 
 /** One attack's metrics at one ε, over the (unweighted) evaluation set, averaged over target models. */
-export const MetricSummarySchema = AttackCellSchema.omit({ method: true, successRate: true, perClass: true, evaluated: true, targeted: true })
+export const MetricSummarySchema = AttackCellSchema.omit({ method: true, successRate: true, successRateAll: true, outcomes: true, perClass: true, evaluated: true, targeted: true })
   .extend({
     method: AttackMethodNameSchema,
-    /** = AttackCell.successRate, under the name results.json uses. */
+    /** = AttackCell.successRate, under the name results.json uses: over the correctly classified samples. */
     asr: z.number(),
+    /** = AttackCell.successRateAll: over all evaluation samples (1 − robustAccuracy). */
+    asrAll: z.number().default(0),
   })
   .strict();
 export type MetricSummary = z.infer<typeof MetricSummarySchema>;

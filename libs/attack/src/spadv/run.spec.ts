@@ -144,5 +144,19 @@ describe('runSpadv', () => {
     expect(r.baselines.whiteBox?.method).toBe('whitebox-worst');
     if (rate('whitebox-worst') > 0) expect(r.relativeToWhitebox).toBeCloseTo(r.aggregate.asr / rate('whitebox-worst'), 12);
     expect(cells.find((c) => c.method === 'whitebox-worst')!.linfMax).toBeLessThanOrEqual(0.1 + 1e-6);
+    // per-image outcomes: every method attacked the same images; the worst case succeeds exactly where a component did
+    const outcomes = (m: string) => cells.find((c) => c.method === m)!.outcomes;
+    const suite = r.objectives[0]!.targets[0]!.suite;
+    for (const c of cells) {
+      expect(c.outcomes).toHaveLength(Math.round(suite.evaluated / suite.cleanAccuracy));
+      expect([...c.outcomes].map((ch) => ch === '-')).toEqual([...outcomes('spadv-pgd')].map((ch) => ch === '-'));
+      expect([...c.outcomes].filter((ch) => ch === '1').length).toBe(Math.round(c.successRate * c.evaluated));
+      expect(c.successRateAll).toBeCloseTo(1 - c.robustAccuracy, 12);
+    }
+    const anyComponent = [...outcomes('whitebox-worst')].map((_, i) => {
+      const marks = ['whitebox-pgd', 'whitebox-cw', 'whitebox-apgd'].map((m) => outcomes(m)[i]);
+      return marks[0] === '-' ? '-' : marks.includes('1') ? '1' : '0';
+    });
+    expect(outcomes('whitebox-worst')).toBe(anyComponent.join(''));
   });
 });

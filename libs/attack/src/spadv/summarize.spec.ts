@@ -8,7 +8,7 @@ import { clientAttackRows, headDistances, spread } from './summarize.ts';
  * (L∞ ≤ 0.02, L2 0.5 each), class 1's large (L∞ ≤ 0.1, L2 2.0 each).
  */
 const cell: AttackCell = {
-  method: 'spadv-pgd', epsilon: 0.1, targeted: false, evaluated: 20, cleanAccuracy: 1, robustAccuracy: 0.75, successRate: 0.25,
+  method: 'spadv-pgd', epsilon: 0.1, targeted: false, evaluated: 20, cleanAccuracy: 1, robustAccuracy: 0.75, successRate: 0.25, successRateAll: 0.25, outcomes: '10000000001111000000',
   targetedSuccess: null, linfMean: 0.06, linfMax: 0.1, l2Mean: 1.25, l2Max: 2, seconds: 0, queriesPerSample: 1,
   perClass: { total: [10, 10], correct: [10, 10], fooled: [1, 4], hit: [0, 0], targetable: [0, 0], l2Sum: [5, 20], linfMax: [0.02, 0.1] },
 };

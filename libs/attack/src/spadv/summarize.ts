@@ -18,7 +18,7 @@ export function summarize(targets: ObjectiveReport['targets'], method: AttackMet
   const W = found.reduce((s, f) => s + f.w, 0);
   const mean = (f: (c: AttackCell) => number) => found.reduce((s, x) => s + x.w * f(x.c), 0) / W;
   return {
-    method, epsilon: eps, cleanAccuracy: mean((c) => c.cleanAccuracy), robustAccuracy: mean((c) => c.robustAccuracy), asr: mean((c) => c.successRate),
+    method, epsilon: eps, cleanAccuracy: mean((c) => c.cleanAccuracy), robustAccuracy: mean((c) => c.robustAccuracy), asr: mean((c) => c.successRate), asrAll: mean((c) => c.successRateAll),
     targetedSuccess: found[0]!.c.targetedSuccess === null ? null : mean((c) => c.targetedSuccess ?? 0),
     linfMean: mean((c) => c.linfMean), linfMax: Math.max(...found.map((f) => f.c.linfMax)), l2Mean: mean((c) => c.l2Mean),
     l2Max: Math.max(...found.map((f) => f.c.l2Max)), seconds: found.reduce((s, f) => s + f.c.seconds, 0), queriesPerSample: found[0]!.c.queriesPerSample,
