@@ -9,15 +9,16 @@ import { testConfig } from './helpers.ts';
 /**
  * Behaviour is preserved across refactors: each training mode runs on the committed subset and every
  * round's numbers (and, for splitfed, the attack table) must equal the values recorded in
- * test/golden/*.json. Timings are left out (they are measured, not computed).
+ * test/golden/*.json. Timings are left out (they are measured, not computed), and so is the
+ * attack report's `tool` (the commit that made it changes with every commit).
  * Re-record deliberately with GOLDEN_UPDATE=1 and say why in the commit.
  */
-const TIMING_KEYS = new Set(['wallSeconds', 'computeSeconds', 'simulatedSeconds', 'seconds', 'shadowSeconds']);
+const VOLATILE_KEYS = new Set(['wallSeconds', 'computeSeconds', 'simulatedSeconds', 'seconds', 'shadowSeconds', 'tool']);
 
 function stripTimings(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(stripTimings);
   if (typeof v !== 'object' || v === null) return v;
-  return Object.fromEntries(Object.entries(v).filter(([k]) => !TIMING_KEYS.has(k)).map(([k, x]) => [k, stripTimings(x)]));
+  return Object.fromEntries(Object.entries(v).filter(([k]) => !VOLATILE_KEYS.has(k)).map(([k, x]) => [k, stripTimings(x)]));
 }
 
 const ATTACK = {

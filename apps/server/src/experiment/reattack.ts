@@ -6,6 +6,7 @@ import { headTailShapes, observationsFrom, stateShapes, tensorsToWeights } from 
 import { readCheckpoint } from './checkpoint.ts';
 import { ConfigError, parseConfig, type Config } from './config.ts';
 import { loadAttackerImages, setupExperiment } from './setup.ts';
+import { toolProvenance } from './provenance.ts';
 
 export interface ReattackOptions {
   readonly log?: (line: string, level?: 'info' | 'warn') => void;
@@ -35,7 +36,7 @@ export async function attackFinishedRun(runDir: string, cfg: Config, o: Reattack
   const { split: s, partitions, data } = setupExperiment(cfg, readDatasetCached(cfg.data.name, cfg.data.dir), { heldOut });
   const auxImages = loadAttackerImages(cfg, s.head.inputShape);
   const names = headTailShapes(s).map((p) => p.name);
-  return runSpadv({
+  const report = await runSpadv({
     attack: cfg.attack, seed: cfg.seed, trainingBatchSize: cfg.training.batchSize, split: s, train: data.train, test: data.test,
     heldOut,
     middle: tensorsToWeights('middle', tensors, stateShapes(s.middle).map((p) => p.name)),
@@ -43,6 +44,7 @@ export async function attackFinishedRun(runDir: string, cfg: Config, o: Reattack
     targets: meta.targets.map((t, i) => ({ ...t, headTail: tensorsToWeights(`target${i}`, tensors, names) })),
     partitions, log: (l) => log(l), onProgress: o.onProgress, ...(auxImages ? { auxImages } : {}),
   });
+  return { ...report, tool: toolProvenance() };
 }
 
 /** The attack's user errors become ConfigErrors: the CLI prints them as one line and exits 2. */

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { RoundResultSchema } from '@splitfleet/splitcore';
-import { AttackReportSchema, type AttackReport } from '@splitfleet/attack';
+import { AttackReportSchema, ToolProvenanceSchema, type AttackReport } from '@splitfleet/attack';
 import { ConfigError, ConfigSchema } from './config.ts';
 
 export type { ClientRoundResult, RoundResult } from '@splitfleet/splitcore';
@@ -46,7 +46,11 @@ export const RunResultsSchema = z.object({
   /** Backend of the server's middle. */
   backend: z.string(),
   clientBackends: z.record(z.string(), z.number().int().nonnegative()),
-  environment: z.object({ node: z.string(), platform: z.string(), tfjs: z.string(), cpus: z.number().int() }).strict(),
+  environment: z.object({
+    node: z.string(), platform: z.string(), tfjs: z.string(), cpus: z.number().int(),
+    /** Which splitfleet made this (experiment/provenance.ts); absent in results written before it was recorded. */
+    splitfleet: ToolProvenanceSchema.optional(),
+  }).strict(),
   clients: z.array(ClientInfoSchema),
   rounds: z.array(RoundResultSchema),
   population: PopulationSchema.optional(),

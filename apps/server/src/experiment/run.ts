@@ -9,6 +9,7 @@ import { writeFileAtomic, writeJsonAtomic } from './atomic.ts';
 import { mintTokens, newSecret } from '../server/auth.ts';
 import { reservedSlots, type Config } from './config.ts';
 import { readResults, RESULTS_SCHEMA_VERSION, type RunResults } from './results.ts';
+import { toolProvenance } from './provenance.ts';
 import { SplitServer, type ServerStateMeta } from '../server/split-server.ts';
 import { Dashboard, type DashboardPoint } from '../output/dashboard.ts';
 import { runHttpHandler } from '../server/run-http.ts';
@@ -81,7 +82,7 @@ function snapshot(c: RunContext, status: RunResults['status'], error?: string): 
   return {
     schemaVersion: RESULTS_SCHEMA_VERSION, runId: c.runId, config: c.cfg, seed: c.cfg.seed, backend: c.backend,
     clientBackends: counts,
-    environment: { node: process.version, platform: `${process.platform}-${process.arch}`, tfjs: tf.version_core, cpus: cpus().length },
+    environment: { node: process.version, platform: `${process.platform}-${process.arch}`, tfjs: tf.version_core, cpus: cpus().length, splitfleet: toolProvenance() },
     clients: c.server.clientInfo(), rounds: c.rounds, population: c.server.population(),
     final: last ? { testAccuracy: last.testAccuracy, testLoss: last.testLoss } : null,
     timings: { startedAt: c.started.toISOString(), finishedAt: status === 'running' ? null : new Date().toISOString(), wallSeconds: (Date.now() - c.started.getTime()) / 1000 },
@@ -184,7 +185,7 @@ async function finishTraining(c: RunContext): Promise<void> {
   }, { ...weightsToTensors('middle', middle), ...Object.assign({}, ...targets.map((t, i) => weightsToTensors(`target${i}`, t.headTail))), ...obs.tensors });
   if (!c.recorder || c.opts.attack === false) return;
   const { data, split, heldOut, partitions } = c.setup;
-  c.attack = await runSpadv({
+  const report = await runSpadv({
     attack: c.cfg.attack, seed: c.cfg.seed, trainingBatchSize: c.cfg.training.batchSize, split, train: data.train, test: data.test, heldOut, middle, observed: c.recorder.observed, targets, partitions, log: c.log,
     ...(c.auxImages ? { auxImages: c.auxImages } : {}),
     onProgress: (label, d, t) => {
@@ -192,6 +193,7 @@ async function finishTraining(c: RunContext): Promise<void> {
       c.opts.onAttackProgress?.(label, d, t);
     },
   });
+  c.attack = { ...report, tool: toolProvenance() };
   writeJsonAtomic(join(c.outDir, 'attack.json'), c.attack);
 }
 

@@ -95,9 +95,15 @@ const MeanOverClientsSchema = z
   .object({ cleanAccuracy: z.number().nullable(), robustAccuracy: z.number().nullable(), asr: z.number().nullable() })
   .strict();
 
+/** Which splitfleet made a report (filled in by the app that ran it; the library knows no git). */
+export const ToolProvenanceSchema = z.object({ version: z.string(), commit: z.string().nullable(), dirty: z.boolean().nullable() }).strict();
+
 export const AttackReportSchema = z
   .object({
     method: z.literal('spadv'),
+    tool: ToolProvenanceSchema.nullable().default(null),
+    /** The evaluated test images: indices first … first + count − 1 of the test split (attack.evalSlice, attack.evalSamples). */
+    evaluation: z.object({ slice: z.enum(['all', 'tune', 'eval']), first: z.number().int(), count: z.number().int() }).strict().nullable().default(null),
     /** The attack section of the config used. */
     config: AttackConfigSchema,
     /** What perClient/aggregate describe: the first objective and craft at the configured ε. */

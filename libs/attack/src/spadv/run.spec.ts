@@ -128,6 +128,8 @@ describe('runSpadv', () => {
     expect(r.baselines.randomShadow?.method).toBe('random-shadow-head');
     // the evaluation slice: the second half of the 12 test images, the first 4 of it
     expect(suite.cleanAccuracy * 4).toBeCloseTo(suite.evaluated, 9);
+    expect(r.evaluation).toEqual({ slice: 'eval', first: 6, count: 4 });
+    expect(suite.cells.every((c) => c.outcomes.length === 4)).toBe(true);
   });
 
   it('the white-box upper bound is the per-sample worst case of PGD-CE, PGD on the margin loss and APGD-CE, and the ratio divides by it', async () => {

@@ -250,8 +250,10 @@ function assembleReport(c: AttackContext, reports: readonly ObjectiveReport[]): 
     labels: a.train.labels, partitions: a.partitions, classes: c.classes, auxClassShare: aux.classShare, headDistance: clientHeadDistances(a),
   });
   const wb = strongestWhitebox(base, pe);
+  const evaluated = evaluationIndices(a.test.count, ac.evalSlice, ac.evalSamples);
   return {
-    method: 'spadv', config: ac,
+    method: 'spadv', tool: null, config: ac,
+    evaluation: { slice: ac.evalSlice, first: evaluated[0] ?? 0, count: evaluated.length },
     primary: { objective: reports[0]!.objective, method: pm, epsilon: pe, targeted },
     perClient,
     aggregate: {
