@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Rng } from '../rng/rng.ts';
-import { bootstrapInterval, columnMeans, formatPercentBootstrap, quantileSorted, type RunRows } from './bootstrap.ts';
+import { bootstrapInterval, bootstrapIntervals, columnMeans, formatPercentBootstrap, quantileSorted, type RunRows } from './bootstrap.ts';
 
 const first = (c: readonly number[]) => c[0]!;
 const difference = (c: readonly number[]) => c[0]! - c[1]!;
@@ -98,6 +98,14 @@ describe('two-level bootstrap intervals', () => {
     expect(() => bootstrapInterval([[[NaN]]], first, { seed: 1 })).toThrow(/non-finite/);
     expect(() => bootstrapInterval([[[1]]], first, { seed: 1, resamples: 5 })).toThrow(/resamples/);
     expect(() => bootstrapInterval([[[1]]], first, { seed: 1, level: 1 })).toThrow(/level/);
+  });
+
+  it('several statistics share one pass: each equals its own call with the same seed; an undefined one is null', () => {
+    const runs = [[[1, 1], [0, 1], [1, 0]], [[1, 1], [0, 0]]];
+    const both = bootstrapIntervals(runs, { a: first, d: difference, none: () => NaN }, { seed: 9, resamples: 300 });
+    expect(both.a).toEqual(bootstrapInterval(runs, first, { seed: 9, resamples: 300 }));
+    expect(both.d).toEqual(bootstrapInterval(runs, difference, { seed: 9, resamples: 300 }));
+    expect(both.none).toBeNull();
   });
 
   it('quantiles interpolate as R type 7; the format names estimate and bounds', () => {

@@ -57,13 +57,26 @@ export function columnMeans(runs: readonly RunRows[]): number[] {
  * white-box. Throws on no runs, an empty run, ragged rows or non-finite outcomes.
  */
 export function bootstrapInterval(runs: readonly RunRows[], statistic: (means: readonly number[]) => number, options: BootstrapOptions): BootstrapInterval {
+  const i = bootstrapIntervals(runs, { value: statistic }, options).value;
+  if (!i) throw new Error('bootstrap: the statistic was undefined on every resample');
+  return i;
+}
+
+/**
+ * Several statistics of the same resamples (one pass over the data, as a study pools many figures);
+ * null for a statistic undefined on every resample (a ratio to a white-box success of 0).
+ */
+export function bootstrapIntervals<K extends string>(
+  runs: readonly RunRows[], statistics: Readonly<Record<K, (means: readonly number[]) => number>>, options: BootstrapOptions,
+): Record<K, BootstrapInterval | null> {
   const columns = checkRuns(runs);
   const resamples = options.resamples ?? 2000;
   const level = options.level ?? 0.95;
   if (!Number.isInteger(resamples) || resamples < 10) throw new Error(`bootstrap: resamples must be an integer ≥ 10, got ${resamples}`);
   if (!(level > 0 && level < 1)) throw new Error(`bootstrap: level must lie in (0, 1), got ${level}`);
+  const names = Object.keys(statistics) as K[];
   const rng = Rng.fromSeed(options.seed).fork('bootstrap');
-  const values: number[] = [];
+  const values = new Map<K, number[]>(names.map((k) => [k, []]));
   const means = new Array<number>(columns);
   for (let b = 0; b < resamples; b++) {
     means.fill(0);
@@ -71,17 +84,23 @@ export function bootstrapInterval(runs: readonly RunRows[], statistic: (means: r
       const rows = runs[runs.length > 1 ? rng.int(runs.length) : k]!;
       addResampledRunMeans(rows, columns, options.paired ?? true, rng, means);
     }
-    const v = statistic(means.map((s) => s / runs.length));
-    if (Number.isFinite(v)) values.push(v);
+    const pooled = means.map((s) => s / runs.length);
+    for (const k of names) {
+      const v = statistics[k](pooled);
+      if (Number.isFinite(v)) values.get(k)!.push(v);
+    }
   }
-  if (!values.length) throw new Error('bootstrap: the statistic was undefined on every resample');
-  values.sort((a, b) => a - b);
+  const measured = columnMeans(runs);
   const tail = (1 - level) / 2;
-  return {
-    runs: runs.length, rows: runs.reduce((s, r) => s + r.length, 0),
-    estimate: statistic(columnMeans(runs)),
-    low: quantileSorted(values, tail), high: quantileSorted(values, 1 - tail), resamples: values.length,
-  };
+  const out = {} as Record<K, BootstrapInterval | null>;
+  for (const k of names) {
+    const v = values.get(k)!.sort((a, b) => a - b);
+    out[k] = !v.length ? null : {
+      runs: runs.length, rows: runs.reduce((s, r) => s + r.length, 0), estimate: statistics[k](measured),
+      low: quantileSorted(v, tail), high: quantileSorted(v, 1 - tail), resamples: v.length,
+    };
+  }
+  return out;
 }
 
 /** Adds one resample of `rows`' per-column means to `into` (rows drawn jointly, or per column). */
