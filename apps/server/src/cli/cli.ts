@@ -177,8 +177,9 @@ program
 withCommon(
   program
     .command('sweep')
-    .description('run a grid of configs, locally in turn or as jobs on a BullMQ/Redis queue; resumable (finished points, found by config hash, are skipped)')
-    .requiredOption('-c, --config <file>', 'sweep file: { base: <config>, grid: { "path": [values] } }')
+    .alias('study')
+    .description('run a grid of configs, each grid point for every seed listed, locally in turn or as jobs on a BullMQ/Redis queue; pools each point over its seeds with 95 % intervals (study.md); resumable (finished points, found by config hash, are skipped)')
+    .requiredOption('-c, --config <file>', 'sweep/study file: { base: <config>, grid: { "path": [values] }, seeds: [training seeds], auxSeeds: [attacker D_aux seeds] }')
     .option('-o, --out <dir>', 'sweep directory (results gather here)', join('runs', 'sweep'))
     .option('--queue <url>', 'redis://host:port: enqueue the points for `splitfleet worker` processes and wait for them')
     .option('--attempts <n>', 'with --queue: tries per point before it counts as failed', intArg('attempts'), 3)
@@ -188,6 +189,7 @@ withCommon(
   .addHelpText('after', `
 Examples:
   splitfleet sweep --config examples/attack-sweep.yaml --out runs/sweep1
+  splitfleet study --config examples/spadv-study-small.yaml --out runs/study   (seeds: 3 runs per point, pooled with intervals)
   splitfleet sweep --config examples/attack-sweep.yaml --out runs/sweep1 --status
   splitfleet sweep --config examples/spadv-sweep.yaml --out runs/big --queue redis://10.0.0.2:6379
   splitfleet sweep --config examples/spadv-sweep.yaml --out runs/big --queue redis://10.0.0.2:6379 --status`)
@@ -219,7 +221,7 @@ Examples:
         await runSweepPoint(p, o.out, o);
       }
     const rows = await gatherSweep(o.out, points);
-    console.log(`sweep: ${rows.length} rows in ${join(o.out, 'sweep.csv')}, ${join(o.out, 'sweep.md')}`);
+    console.log(`sweep: ${rows.length} rows in ${join(o.out, 'sweep.csv')}, ${join(o.out, 'sweep.md')}; pooled over seeds with 95 % intervals: ${join(o.out, 'study.md')}`);
   });
 
 program

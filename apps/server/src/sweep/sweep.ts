@@ -7,33 +7,63 @@ import { toCsv, vegaLiteToSvg } from '../output/report.ts';
 import { readResults, type RunResults } from '../experiment/results.ts';
 import { WHITEBOX_YARDSTICK, type AttackReport } from '@splitfleet/attack';
 import type { TopLevelSpec } from 'vega-lite';
+import { pooledMarkdown, poolStudy, type PooledRow } from './pool.ts';
 
-/** A sweep file: a base config and a grid of `path: [values]` to take the product of. */
+/**
+ * A sweep (or study) file: a base config, a grid of `path: [values]` to take the product of, and
+ * optionally seeds — every grid point then runs once per training seed (config `seed`) and, crossed
+ * with it, per attacker seed (`attack.aux.seed`: which held-out images form D_aux). One mechanism
+ * for sweeps and studies: the pooled tables (sweep/pool.ts) give each grid point's figures with
+ * intervals over its seeds and evaluated images.
+ */
 export interface SweepSpec {
   readonly base: unknown;
-  readonly grid: Readonly<Record<string, readonly unknown[]>>;
+  readonly grid?: Readonly<Record<string, readonly unknown[]>>;
+  readonly seeds?: readonly number[];
+  readonly auxSeeds?: readonly number[];
 }
 
 export interface SweepPoint {
   readonly id: string;
+  /** Grid values and, in a study, the seeds of this run. */
   readonly settings: Record<string, unknown>;
+  /** Points of one grid point (differing only in seeds) share a group. */
+  readonly group: string;
   readonly config: Config;
 }
+
+/** The settings keys the seed lists set. */
+export const SEED_KEYS = ['seed', 'attack.aux.seed'] as const;
 
 /** Stable id of a resolved config: re-submitting a sweep finds its finished points by id. */
 export function configId(cfg: Config): string {
   return createHash('sha256').update(JSON.stringify(cfg)).digest('hex').slice(0, 12);
 }
 
+function seedList(name: string, v: unknown): readonly number[] | null {
+  if (v === undefined) return null;
+  if (!Array.isArray(v) || !v.length || v.some((x) => !Number.isInteger(x)) || new Set(v).size !== v.length)
+    throw new ConfigError(`${name}: ${JSON.stringify(v)} is not allowed; expected a non-empty list of distinct integers, e.g. [1, 2, 3]`);
+  return v as number[];
+}
+
 export function expandSweep(spec: SweepSpec): SweepPoint[] {
-  if (typeof spec !== 'object' || spec === null || typeof spec.grid !== 'object' || spec.grid === null)
-    throw new ConfigError('sweep file must have "base" (a config) and "grid" (path: [values])');
+  if (typeof spec !== 'object' || spec === null) throw new ConfigError('sweep file must have "base" (a config) and "grid" (path: [values]) and/or "seeds"');
+  const seeds = seedList('seeds', spec.seeds);
+  const auxSeeds = seedList('auxSeeds', spec.auxSeeds);
+  if (spec.grid === undefined ? !seeds : typeof spec.grid !== 'object' || spec.grid === null)
+    throw new ConfigError('sweep file must have "base" (a config) and "grid" (path: [values]) and/or "seeds"');
   let points: Record<string, unknown>[] = [{}];
-  for (const [path, values] of Object.entries(spec.grid)) {
+  for (const [path, values] of Object.entries(spec.grid ?? {})) {
     if (!Array.isArray(values) || values.length === 0) throw new ConfigError(`grid.${path}: must be a non-empty list of values`);
+    if (seeds && (SEED_KEYS as readonly string[]).includes(path)) throw new ConfigError(`grid.${path}: set by "${path === 'seed' ? 'seeds' : 'auxSeeds'}" in a study; list it there, not in the grid`);
     points = points.flatMap((p) => values.map((v) => ({ ...p, [path]: v })));
   }
-  return points.map((settings) => {
+  const withSeeds = (p: Record<string, unknown>) => {
+    const bySeed = seeds ? seeds.map((s) => ({ ...p, seed: s })) : [p];
+    return auxSeeds ? bySeed.flatMap((q) => auxSeeds.map((a) => ({ ...q, 'attack.aux.seed': a }))) : bySeed;
+  };
+  return points.flatMap((grid) => withSeeds(grid).map((settings) => {
     const sets = Object.entries(settings).map(([k, v]) => `${k}=${JSON.stringify(v)}`);
     let config: Config;
     try {
@@ -41,8 +71,8 @@ export function expandSweep(spec: SweepSpec): SweepPoint[] {
     } catch (e) {
       throw new ConfigError(`sweep point ${JSON.stringify(settings)}: ${(e as Error).message}`);
     }
-    return { id: configId(config), settings, config };
-  });
+    return { id: configId(config), settings, group: JSON.stringify(grid), config };
+  }));
 }
 
 export function isDone(runDir: string): boolean {
@@ -124,6 +154,9 @@ export async function gatherSweep(outDir: string, points: readonly SweepPoint[])
   const rows = sweepRows(points, results);
   writeFileAtomic(join(outDir, 'sweep.csv'), toCsv(rows));
   writeFileAtomic(join(outDir, 'sweep.md'), markdownTable(rows));
+  const pooled = poolStudy(points, results);
+  writeFileAtomic(join(outDir, 'study.md'), pooledMarkdown(pooled));
+  writeJsonAtomic(join(outDir, 'study.json'), pooled);
   const keys = points[0] ? Object.keys(points[0].settings) : [];
   const charts: [string, string][] = [];
   const vl = (spec: object) => vegaLiteToSvg({ $schema: 'https://vega.github.io/schema/vega-lite/v6.json', ...spec } as TopLevelSpec);
@@ -144,6 +177,7 @@ export async function gatherSweep(outDir: string, points: readonly SweepPoint[])
         data: { values: rows }, width: 420, height: 220, mark: { type: 'line', point: true },
         encoding: { x: { field: vlField(k), title: k, type: typeof rows[0]![k] === 'number' ? 'ordinal' : 'nominal' }, y: { field: 'ratioToWhiteBox', type: 'quantitative', aggregate: 'mean', title: 'SPADV / white-box' }, color: { field: 'epsilon', type: 'nominal' } },
       })]);
+    charts.push(...(await pooledCharts(pooled, vl)));
   } else if (rows.length && keys.length) {
     charts.push(['Test accuracy', await vl({ data: { values: rows }, width: 420, height: 220, mark: { type: 'line', point: true }, encoding: { x: { field: vlField(keys[0]!), title: keys[0]!, type: 'ordinal' }, y: { field: 'testAccuracy', type: 'quantitative' } } })]);
   }
@@ -155,4 +189,21 @@ export async function gatherSweep(outDir: string, points: readonly SweepPoint[])
 
 function fmt(v: unknown): string {
   return typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(4)) : String(v ?? '');
+}
+
+/** Pooled ASR vs ε per method with 95 % error bars, one panel per grid point. */
+async function pooledCharts(pooled: readonly PooledRow[], vl: (spec: object) => Promise<string>): Promise<[string, string][]> {
+  const values = pooled.filter((r) => r.asr).map((r) => ({
+    point: Object.entries(r.settings).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ') || 'all', epsilon: r.epsilon,
+    method: r.objective ? `${r.method} (${r.objective})` : r.method, asr: r.asr!.estimate, low: r.asr!.low, high: r.asr!.high,
+  }));
+  if (!values.length) return [];
+  const x = { field: 'epsilon', type: 'quantitative', title: 'ε (L∞)' };
+  return [[`Attack success vs ε with 95 % intervals over seeds and images (${pooled[0]!.runs} runs per point)`, await vl({
+    data: { values }, facet: { column: { field: 'point', type: 'nominal', title: null } },
+    spec: { width: 220, height: 160, layer: [
+      { mark: { type: 'line', point: true }, encoding: { x, y: { field: 'asr', type: 'quantitative', title: 'ASR (correctly classified)' }, color: { field: 'method', type: 'nominal' } } },
+      { mark: 'errorbar', encoding: { x, y: { field: 'low', type: 'quantitative' }, y2: { field: 'high' }, color: { field: 'method', type: 'nominal' } } },
+    ] },
+  })]];
 }

@@ -1,0 +1,127 @@
+import { bootstrapIntervals, seedInterval, type BootstrapInterval, type RunRows, type SeedInterval } from '@splitfleet/splitcore';
+import { WHITEBOX_YARDSTICK, type AttackReport } from '@splitfleet/attack';
+import type { RunResults } from '../experiment/results.ts';
+import { SEED_KEYS, type SweepPoint } from './sweep.ts';
+
+/**
+ * Pools a study's runs per grid point: every seed of a point is one run, and each figure gets a 95 %
+ * interval from the two-level paired bootstrap over runs and evaluated images (splitcore
+ * bootstrap.ts). Methods are paired image by image — every method of a run attacked the same images —
+ * so SPADV ÷ white-box is resampled as one statistic, not as a ratio of two separate intervals.
+ * Clean accuracy and label inference are one number per run: t-intervals over runs.
+ */
+export interface PooledRow {
+  /** The grid point (seed keys left out). */
+  readonly settings: Record<string, unknown>;
+  /** The shadow objective for SPADV crafts; null for baselines (they do not depend on the shadow). */
+  readonly objective: string | null;
+  readonly epsilon: number;
+  readonly method: string;
+  /** Runs pooled (seed combinations), distinct training seeds among them, images evaluated over all. */
+  readonly runs: number;
+  readonly trainingRuns: number;
+  readonly images: number;
+  readonly cleanAccuracy: SeedInterval | null;
+  /** Over the correctly classified images. */
+  readonly asr: BootstrapInterval | null;
+  /** Over all evaluated images (misclassified clean counts as lost). */
+  readonly asrAll: BootstrapInterval | null;
+  readonly robustAccuracy: BootstrapInterval | null;
+  /** ASR ÷ the white-box yardstick's ASR on the same images (SPADV crafts only). */
+  readonly ratioToWhitebox: BootstrapInterval | null;
+  readonly labelInference: SeedInterval | null;
+}
+
+type Cells = AttackReport['objectives'][number]['targets'][number]['suite']['cells'];
+
+/** One run's image rows [fooled by method, attacked, fooled by the yardstick], each target weighted by its clients. */
+function runRows(a: AttackReport, objective: number, method: string, eps: number): RunRows | null {
+  const rows: number[][] = [];
+  const targets = a.objectives[objective]?.targets ?? [];
+  const yardTargets = a.objectives[0]?.targets ?? [];
+  for (const [i, t] of targets.entries()) {
+    const find = (cells: Cells, m: string) => cells.find((c) => c.method === m && c.epsilon === eps) ?? null;
+    const cell = find(t.suite.cells, method);
+    if (!cell?.outcomes) continue;
+    const yard = WHITEBOX_YARDSTICK.map((m) => find(yardTargets[i]?.label === t.label ? yardTargets[i]!.suite.cells : [], m)).find((c) => c?.outcomes) ?? null;
+    const weight = Math.max(1, t.clientIds.length);
+    for (let j = 0; j < cell.outcomes.length; j++) {
+      const row = [cell.outcomes[j] === '1' ? 1 : 0, cell.outcomes[j] === '-' ? 0 : 1, yard?.outcomes[j] === '1' ? 1 : 0];
+      for (let w = 0; w < weight; w++) rows.push(row);
+    }
+  }
+  return rows.length ? rows : null;
+}
+
+const STATISTICS = {
+  asr: (c: readonly number[]) => c[0]! / c[1]!,
+  asrAll: (c: readonly number[]) => c[0]! + 1 - c[1]!,
+  robustAccuracy: (c: readonly number[]) => c[1]! - c[0]!,
+  ratioToWhitebox: (c: readonly number[]) => c[0]! / c[2]!,
+};
+
+/** What each run of a group evaluated: (objective index, objective, method, ε) keys present in any run. */
+function methodKeys(runs: readonly RunResults[]): { objective: number; name: string | null; method: string; eps: number }[] {
+  const seen = new Map<string, { objective: number; name: string | null; method: string; eps: number }>();
+  for (const r of runs)
+    r.attack?.objectives.forEach((o, oi) => {
+      for (const c of o.targets[0]?.suite.cells ?? []) {
+        const spadv = c.method.startsWith('spadv-');
+        if (!spadv && oi > 0) continue; // baselines run with the first objective only
+        const key = `${spadv ? o.objective : '-'}|${c.method}|${c.epsilon}`;
+        if (!seen.has(key)) seen.set(key, { objective: oi, name: spadv ? o.objective : null, method: c.method, eps: c.epsilon });
+      }
+    });
+  return [...seen.values()];
+}
+
+export function poolStudy(points: readonly SweepPoint[], results: ReadonlyMap<string, RunResults>, seed = 0): PooledRow[] {
+  const groups = new Map<string, SweepPoint[]>();
+  for (const p of points) if (results.has(p.id)) groups.set(p.group, [...(groups.get(p.group) ?? []), p]);
+  const out: PooledRow[] = [];
+  for (const members of groups.values()) {
+    const runs = members.map((p) => results.get(p.id)!);
+    const settings = Object.fromEntries(Object.entries(members[0]!.settings).filter(([k]) => !(SEED_KEYS as readonly string[]).includes(k)));
+    const trainingSeeds = new Map(runs.map((r) => [r.seed, r.final?.testAccuracy ?? null]));
+    const clean = [...trainingSeeds.values()].filter((v): v is number => v !== null);
+    for (const k of methodKeys(runs)) {
+      const rows = runs.flatMap((r) => (r.attack ? [runRows(r.attack, k.objective, k.method, k.eps)] : [])).filter((x): x is RunRows => x !== null);
+      const lia = runs.flatMap((r) => { const v = r.attack?.objectives[k.objective]?.labelInferenceAccuracy; return k.name && typeof v === 'number' ? [v] : []; });
+      const iv = rows.length ? bootstrapIntervals(rows, STATISTICS, { seed }) : null;
+      out.push({
+        settings, objective: k.name, epsilon: k.eps, method: k.method, runs: rows.length, trainingRuns: trainingSeeds.size,
+        images: rows.reduce((n, r) => n + r.length, 0), cleanAccuracy: clean.length ? seedInterval(clean) : null,
+        asr: iv?.asr ?? null, asrAll: iv?.asrAll ?? null, robustAccuracy: iv?.robustAccuracy ?? null,
+        ratioToWhitebox: k.name ? (iv?.ratioToWhitebox ?? null) : null, labelInference: lia.length ? seedInterval(lia) : null,
+      });
+    }
+  }
+  return out;
+}
+
+/** `est ± half width` of a bootstrap interval (the bounds themselves are in study.json). */
+function pm(i: BootstrapInterval | null, percent = true): string {
+  if (!i) return '–';
+  const f = (v: number) => (percent ? (100 * v).toFixed(1) : v.toFixed(2));
+  return `${f(i.estimate)} ± ${f((i.high - i.low) / 2)}${percent ? ' %' : '×'}`;
+}
+
+function pmSeeds(i: SeedInterval | null): string {
+  if (!i) return '–';
+  return i.halfWidth === null ? `${(100 * i.mean).toFixed(1)} %` : `${(100 * i.mean).toFixed(1)} ± ${(100 * i.halfWidth).toFixed(1)} %`;
+}
+
+/** The pooled table: one line per grid point × objective × ε × method, figures as `estimate ± half width`. */
+export function pooledMarkdown(rows: readonly PooledRow[]): string {
+  if (!rows.length) return 'no finished points\n';
+  const keys = Object.keys(rows[0]!.settings);
+  const head = [...keys, 'objective', 'ε', 'method', 'runs', 'clean accuracy', 'ASR (correct)', 'ASR (all)', 'robust accuracy', '÷ white-box', 'label inference'];
+  const cell = (v: unknown) => (v !== null && typeof v === 'object' ? JSON.stringify(v) : String(v));
+  return [
+    `| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`,
+    ...rows.map((r) => `| ${[...keys.map((k) => cell(r.settings[k])), r.objective ?? '–', r.epsilon, r.method, `${r.runs} (${r.trainingRuns} trained, ${r.images} images)`,
+      pmSeeds(r.cleanAccuracy), pm(r.asr), pm(r.asrAll), pm(r.robustAccuracy), pm(r.ratioToWhitebox, false), pmSeeds(r.labelInference)].join(' | ')} |`),
+    '',
+    'Intervals: 95 %, two-level paired bootstrap over runs and evaluated images (estimate ± half the interval\'s width; bounds in study.json); clean accuracy and label inference: t-interval over training runs. ASR (correct): over the images the real model classifies correctly; ASR (all): over all evaluated images.',
+  ].join('\n') + '\n';
+}
