@@ -9,7 +9,7 @@ import {
 import { drawAux, heldOutIndices } from './aux-data.ts';
 import { intermediateAttack, middleOutputAttack, noise, perSampleCrossEntropy, pgd, type ThreePart } from './craft.ts';
 import { reweight, targetClasses } from './evaluate.ts';
-import { matchedAccuracy, maxAssignment } from './hungarian.ts';
+import { labelledClassMap, matchedAccuracy, maxAssignment } from './hungarian.ts';
 import { kmeans } from './kmeans.ts';
 import { shadowHeadSpec } from './shadow.ts';
 import { ObservationRecorder } from './observations.ts';
@@ -253,5 +253,15 @@ describe('evaluation bookkeeping', () => {
     expect(even.asr).toBeCloseTo((0.5 * 0.4 + 0.5 * 0.05) / 0.65); // fooled share per class, over clean
     expect(even.l2Mean).toBeCloseTo((0.5 * 0.4 + 0.5 * 0.5) / 0.65); // L2 per class sample, over clean
     expect(even.linfMax).toBe(0.1);
+  });
+});
+
+describe('the attacker\'s class map for targeted attacks', () => {
+  it('assigns each real class the shadow class its labelled images fall in most; unseen classes take the leftovers', () => {
+    // shadow calls class 0 "2" (twice), class 1 "0", class 2 "1" once and "0" once; class 3 has no labelled image
+    const map = labelledClassMap(Int32Array.from([2, 2, 0, 1, 0]), Int32Array.from([0, 0, 1, 2, 2]), 4);
+    expect(map.slice(0, 3)).toEqual([2, 0, 1]);
+    expect(map[3]).toBe(3);
+    expect(() => labelledClassMap(Int32Array.from([1]), Int32Array.from([1, 2]), 3)).toThrow(/1 predictions for 2 labels/);
   });
 });

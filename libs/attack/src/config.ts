@@ -159,6 +159,13 @@ export const AttackConfigSchema = z
     restarts: int(1).default(1),
     /** untargeted, or targeted at the next class (y+1 mod C), a random class ≠ y, or {class: k}. */
     target: TargetSpecSchema.default('untargeted'),
+    /**
+     * Targeted attacks name the target in the shadow's label space: `labelled` — from `samples`
+     * labelled images the attacker holds (a declared capability: drawn from D_aux, never from the
+     * attacked images); `oracle` — the relabelling that best aligns shadow and real predictions on
+     * the evaluation images (an evaluation-side oracle, marked as such in results).
+     */
+    targetMap: z.object({ source: z.enum(['labelled', 'oracle']).default('labelled'), samples: int(1).default(10) }).strict().default({ source: 'labelled', samples: 10 }),
     /** MI-FGSM momentum for SPADV's crafts (0: plain PGD). */
     momentum: z.number().min(0).max(10).default(0),
     evalSamples: int(1).default(500),
@@ -192,6 +199,8 @@ export function attackConfigProblems(ac: AttackConfig): string[] {
   if (ac.baselines.includes('whitebox-worst') && !ac.baselines.some((b) => WHITEBOX_COMPONENTS.includes(b)))
     out.push(`attack.baselines: whitebox-worst needs at least one of ${WHITEBOX_COMPONENTS.join(', ')} to take the worst case over`);
   const headOnly = ac.craft.filter(isHeadOnlyCraft);
+  if (ac.target !== 'untargeted' && ac.targetMap.source === 'labelled' && aux.source === 'heldout' && ac.targetMap.samples > aux.size)
+    out.push(`attack.targetMap.samples: ${ac.targetMap.samples} is not allowed with attack.aux.size ${aux.size}; the labelled images are drawn from D_aux (at most attack.aux.size)`);
   if (headOnly.length && ac.target !== 'untargeted')
     out.push(`attack.target: ${JSON.stringify(ac.target)} is not allowed with attack.craft ${headOnly.join(', ')}; they push the middle's output away from the clean one and know no classes (untargeted only)`);
   return out;

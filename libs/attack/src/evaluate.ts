@@ -31,6 +31,8 @@ export interface SuiteOptions {
   readonly baselines: readonly BaselineName[];
   readonly seed: number;
   readonly target?: TargetSpec;
+  /** Targeted: real class → shadow class as the attacker maps it (null: the evaluation-side oracle's map). */
+  readonly targetMap?: readonly number[] | null;
   /** MI-FGSM momentum for the SPADV crafts (0: plain PGD). White-box PGD stays plain. */
   readonly momentum?: number;
   readonly restarts?: number;
@@ -310,9 +312,9 @@ function worstCaseCell(o: SuiteOptions, set: AttackedSet, eps: number, parts: re
  * Evaluates SPADV and baselines against a real client model on natural samples: only samples the
  * real model classifies correctly are attacked; success = the real prediction changes (untargeted)
  * or becomes the target (targeted). Shadow attacks never see true labels: untargeted they attack the
- * shadow's own prediction; targeted, the target is mapped into the shadow's label space with the
- * relabelling that best aligns shadow and real predictions (an evaluation-side oracle: an unlabelled
- * attacker can name clusters, not classes — docs/spadv.md).
+ * shadow's own prediction; targeted, the target is mapped into the shadow's label space with
+ * `targetMap` (the attacker's, from labelled images it holds) or, without one, the relabelling that
+ * best aligns shadow and real predictions (an evaluation-side oracle — docs/spadv.md).
  */
 export async function evaluateSuite(o: SuiteOptions): Promise<SuiteResult> {
   const per = sizeOf(o.inputShape);
@@ -324,8 +326,8 @@ export async function evaluateSuite(o: SuiteOptions): Promise<SuiteResult> {
   const keep: number[] = [];
   realPred.forEach((p, i) => p === o.y[i] && keep.push(i));
   const matched = shadowPred ? matchedAccuracy(shadowPred, realPred, K) : null;
-  const realToShadow = new Array<number>(K).fill(0);
-  matched?.mapping.forEach((realClass, shadowClass) => (realToShadow[realClass] = shadowClass));
+  const realToShadow = o.targetMap ? [...o.targetMap] : new Array<number>(K).fill(0);
+  if (!o.targetMap) matched?.mapping.forEach((realClass, shadowClass) => (realToShadow[realClass] = shadowClass));
   const quality = smashedSimilarity(o, all);
   const [cosV, gapV, midV] = await Promise.all(quality.map((t) => t.data()));
   tf.dispose([...quality, all]);

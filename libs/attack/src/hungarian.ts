@@ -62,3 +62,15 @@ export function matchedAccuracy(pred: ArrayLike<number>, truth: ArrayLike<number
   mapping.forEach((t, p) => (correct += conf[p]![t]!));
   return { accuracy: pred.length ? correct / pred.length : 0, mapping };
 }
+
+/**
+ * The attacker's class map for targeted attacks from a few labelled images: real class → shadow
+ * class, the assignment that agrees with the most (label, shadow prediction) pairs. Classes none of
+ * the labelled images hold get the shadow classes left over (the assignment is a permutation).
+ */
+export function labelledClassMap(shadowPred: Int32Array, labels: Int32Array, classes: number): number[] {
+  if (shadowPred.length !== labels.length) throw new Error(`labelledClassMap: ${shadowPred.length} predictions for ${labels.length} labels`);
+  const counts = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
+  labels.forEach((y, i) => counts[y]![shadowPred[i]!]!++);
+  return maxAssignment(counts);
+}

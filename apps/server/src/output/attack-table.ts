@@ -37,7 +37,7 @@ export function formatAttackTable(a: AttackReport, maxClients = 20): string {
   const m = a.aggregate.meanOverClients;
   crow.push(['mean', '', '', '', pct(m.cleanAccuracy), pct(m.robustAccuracy), pct(m.asr), ...(targeted ? [''] : []), '']);
   return [
-    `SPADV at ε=${p.epsilon}${targeted ? ` (targeted: ${JSON.stringify(a.config.target)})` : ''}, |D_aux|=${a.aux.size} (${a.aux.source}), ${a.observedSamples} observed samples.${ratio}`,
+    `SPADV at ε=${p.epsilon}${targeted ? ` (targeted: ${JSON.stringify(a.config.target)}; class map ${p.oracleTargetMap ? 'from the evaluation-side ORACLE, not an attacker\'s figure' : `from ${a.config.targetMap.samples} labelled D_aux images`})` : ''}, |D_aux|=${a.aux.size} (${a.aux.source}), ${a.observedSamples} observed samples.${ratio}`,
     ...(extra.length ? [`other stage-1 objectives (× white-box): ${extra.join(', ')}`] : []),
     table(head, rows),
     '',

@@ -31,6 +31,8 @@ export const ObjectiveReportSchema = z
          */
         observedBytes: z.number().default(0),
         weightBytes: z.number().default(0),
+        /** Targeted, attack.targetMap labelled: real class → this shadow's class, from the attacker's labelled images. */
+        targetMap: z.array(z.number()).nullable().default(null),
       }).strict(),
     ).default([]),
     /** One suite per real model and shadow: `clientIds` are the model's clients that shadow serves. */
@@ -107,7 +109,11 @@ export const AttackReportSchema = z
     /** The attack section of the config used. */
     config: AttackConfigSchema,
     /** What perClient/aggregate describe: the first objective and craft at the configured ε. */
-    primary: z.object({ objective: ShadowObjectiveSchema, method: AttackMethodNameSchema, epsilon: z.number(), targeted: z.boolean() }).strict(),
+    primary: z.object({
+      objective: ShadowObjectiveSchema, method: AttackMethodNameSchema, epsilon: z.number(), targeted: z.boolean(),
+      /** Targeted SPADV whose class map came from the evaluation-side oracle (attack.targetMap oracle): not an attacker's figure. */
+      oracleTargetMap: z.boolean().default(false),
+    }).strict(),
     perClient: z.array(ClientAttackRowSchema),
     aggregate: MetricSummarySchema.extend({
       meanOverClients: MeanOverClientsSchema,

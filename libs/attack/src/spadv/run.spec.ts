@@ -132,6 +132,24 @@ describe('runSpadv', () => {
     expect(suite.cells.every((c) => c.outcomes.length === 4)).toBe(true);
   });
 
+  it('a targeted attack maps classes from the attacker\'s labelled D_aux images, never from the attacked images; the oracle map is marked', async () => {
+    const base = tinyRun();
+    const attack = AttackConfigSchema.parse({ ...base.attack, objectives: ['observe'], craft: ['pgd'], baselines: ['whitebox'], epsilons: [0.1], target: 'next', targetMap: { samples: 8 } });
+    const first = await runSpadv({ ...base, attack });
+    // the same run with the attacked images' labels shuffled: a map that read them would move
+    const r = Rng.fromSeed(17);
+    const shuffled = Int32Array.from(base.test.labels, () => r.int(10));
+    const second = await runSpadv({ ...base, attack, test: { ...base.test, labels: shuffled } });
+    const map = first.objectives[0]!.shadows[0]!.targetMap;
+    expect(map).toHaveLength(10);
+    expect([...map!].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]); // a relabelling
+    expect(second.objectives[0]!.shadows[0]!.targetMap).toEqual(map);
+    expect(first.primary.oracleTargetMap).toBe(false);
+    const oracle = await runSpadv({ ...base, attack: { ...attack, targetMap: { source: 'oracle', samples: 8 } } });
+    expect(oracle.primary.oracleTargetMap).toBe(true);
+    expect(oracle.objectives[0]!.shadows[0]!.targetMap).toBeNull();
+  });
+
   it('the white-box upper bound is the per-sample worst case of PGD-CE, PGD on the margin loss and APGD-CE, and the ratio divides by it', async () => {
     const base = tinyRun();
     const attack = AttackConfigSchema.parse({

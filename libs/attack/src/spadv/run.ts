@@ -1,12 +1,13 @@
+import * as tf from '@tensorflow/tfjs-core';
 import {
   gather, initWeights, PartModel, Rng, stateShapes,
   type ImageSet, type SplitModel, type WeightArray,
 } from '@splitfleet/splitcore';
 import { drawAux, drawOutOfDistribution, type AuxDraw } from '../aux-data.ts';
 import type { AttackConfig, EvalSlice, ShadowObjective } from '../config.ts';
-import type { ThreePart } from '../craft.ts';
+import { logits, type ThreePart } from '../craft.ts';
 import { evaluateSuite } from '../evaluate.ts';
-import { matchedAccuracy } from '../hungarian.ts';
+import { labelledClassMap, matchedAccuracy } from '../hungarian.ts';
 import { observedBytes, stackObservations, type ObservedBatch } from '../observations.ts';
 import { shadowHeadSpec, trainShadow, trainSurrogate, type ShadowModel } from '../shadow.ts';
 import type { SuiteResult } from '../suite-result.ts';
@@ -70,6 +71,8 @@ interface AttackContext {
   readonly epsilons: number[];
   readonly randomShadow: ThreePart;
   readonly surrogate: Surrogate | null;
+  /** Targeted with attack.targetMap labelled: the labelled images the attacker maps classes with. */
+  readonly labelled: { readonly x: Float32Array; readonly y: Int32Array } | null;
   readonly log: (line: string) => void;
 }
 
@@ -137,8 +140,38 @@ async function prepare(a: SpadvInputs): Promise<AttackContext> {
   const surrogate = ac.baselines.includes('transfer') ? await trainTransferSurrogate(a, { x: auxX, y: auxY, n: aux.indices.length }, seed, log) : null;
   return {
     a, seed, classes: a.split.model.classes, aux, auxX, middle, plans: plannedShadows(a),
-    evalX, evalY, epsilons: ac.epsilons ?? [ac.epsilon], randomShadow, surrogate, log,
+    evalX, evalY, epsilons: ac.epsilons ?? [ac.epsilon], randomShadow, surrogate, labelled: labelledImages(a, aux, seed), log,
   };
+}
+
+/**
+ * The attacker's labelled images for targeted attacks (attack.targetMap labelled): `samples` of
+ * D_aux's images, or with an out-of-distribution D_aux (whose labels are another task's) as many
+ * held-out images. Never test images: the class map cannot read the attacked images' labels.
+ */
+function labelledImages(a: SpadvInputs, aux: AuxDraw, seed: number): AttackContext['labelled'] {
+  const { target, targetMap } = a.attack;
+  if (target === 'untargeted' || targetMap.source !== 'labelled') return null;
+  const pool = a.attack.aux.source === 'dataset' ? a.heldOut : aux.indices;
+  const rng = Rng.fromSeed(seed).fork('target-map');
+  const order = [...pool];
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  const { x, y } = gather(a.train, order.slice(0, targetMap.samples));
+  return { x, y };
+}
+
+/** Real class → shadow class from the attacker's labelled images (null: untargeted, the oracle map, or no shadow tail). */
+async function attackerClassMap(c: AttackContext, shadow: ShadowModel): Promise<number[] | null> {
+  if (!c.labelled || !shadow.tail) return null;
+  const n = c.labelled.y.length;
+  const x = tf.tensor(c.labelled.x, [n, ...c.a.split.model.inputShape]);
+  const pred = tf.tidy(() => tf.argMax(logits({ head: shadow.head, middle: c.middle, tail: shadow.tail! }, x), -1));
+  const p = Int32Array.from((await pred.data()) as Int32Array);
+  tf.dispose([x, pred]);
+  return labelledClassMap(p, c.labelled.y, c.classes);
 }
 
 /** The shadow plans of the run's scope, each with its observations stacked and their true labels. */
@@ -169,11 +202,12 @@ async function attackWithObjective(c: AttackContext, objective: ShadowObjective,
     const t0 = performance.now();
     const shadow = await trainPlannedShadow(c, objective, p);
     const lia = shadow.inferredLabels && p.trueLabels ? matchedAccuracy(shadow.inferredLabels, p.trueLabels, c.classes).accuracy : null;
+    const targetMap = await attackerClassMap(c, shadow);
     if (lia !== null) c.log(`label inference from gradients (${p.plan.key}): ${(100 * lia).toFixed(1)}% (after the best relabelling)`);
     shadows.push({
       key: p.plan.key, scope: p.plan.scope, clientIds: [...p.plan.clientIds], fallbackIds: [...p.plan.fallbackIds], observedSamples: p.observed?.n ?? 0,
       seconds: (performance.now() - t0) / 1000, finalLoss: shadow.finalLoss, labelInferenceAccuracy: lia,
-      observedBytes: observedBytes(p.plan.observed), weightBytes: stateBytes(shadow.head) + (shadow.tail ? stateBytes(shadow.tail) : 0),
+      observedBytes: observedBytes(p.plan.observed), weightBytes: stateBytes(shadow.head) + (shadow.tail ? stateBytes(shadow.tail) : 0), targetMap,
     });
     try {
       for (const t of c.a.targets) {
@@ -181,7 +215,7 @@ async function attackWithObjective(c: AttackContext, objective: ShadowObjective,
         if (!clientIds.length) continue;
         const first = !baselinesRun.has(t.label);
         baselinesRun.add(t.label);
-        const suite = await attackTarget(c, t, shadow, withBaselines && first, `${objective} ${t.label}`);
+        const suite = await attackTarget(c, t, { shadow, targetMap }, withBaselines && first, `${objective} ${t.label}`);
         targets.push({ label: t.label, clientIds, shadow: p.plan.key, suite });
       }
     } finally {
@@ -215,7 +249,7 @@ function trainPlannedShadow(c: AttackContext, objective: ShadowObjective, p: Pla
 }
 
 /** Stage 2 against one real model with one shadow. */
-async function attackTarget(c: AttackContext, t: AttackTarget, shadow: ShadowModel, baselines: boolean, label: string): Promise<SuiteResult> {
+async function attackTarget(c: AttackContext, t: AttackTarget, { shadow, targetMap }: { shadow: ShadowModel; targetMap: number[] | null }, baselines: boolean, label: string): Promise<SuiteResult> {
   const s = c.a.split;
   const ac = c.a.attack;
   const nh = stateShapes(s.head).length;
@@ -226,7 +260,7 @@ async function attackTarget(c: AttackContext, t: AttackTarget, shadow: ShadowMod
       real, shadow: { head: shadow.head, middle: c.middle, tail: shadow.tail }, randomShadow: c.randomShadow, surrogate: c.surrogate?.model ?? null,
       x: c.evalX, y: c.evalY, inputShape: s.model.inputShape, classes: c.classes, epsilons: c.epsilons, steps: ac.steps, crafts: ac.craft,
       baselines: baselines ? ac.baselines : [], seed: c.seed, momentum: ac.momentum, restarts: ac.restarts, randomStart: ac.randomStart,
-      stepSize: ac.stepSize ?? undefined, target: ac.target, layer: ac.layer,
+      stepSize: ac.stepSize ?? undefined, target: ac.target, targetMap, layer: ac.layer,
       onProgress: (d, tot, l) => c.a.onProgress?.(`${label} ${l}`, d, tot),
     });
   } finally {
@@ -254,7 +288,7 @@ function assembleReport(c: AttackContext, reports: readonly ObjectiveReport[]): 
   return {
     method: 'spadv', tool: null, config: ac,
     evaluation: { slice: ac.evalSlice, first: evaluated[0] ?? 0, count: evaluated.length },
-    primary: { objective: reports[0]!.objective, method: pm, epsilon: pe, targeted },
+    primary: { objective: reports[0]!.objective, method: pm, epsilon: pe, targeted, oracleTargetMap: targeted && (ac.targetMap.source === 'oracle' || !c.labelled) },
     perClient,
     aggregate: {
       ...agg, meanOverClients: meanOverClients(perClient),

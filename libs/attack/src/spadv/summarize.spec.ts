@@ -21,7 +21,7 @@ const partitions = [[0, 1], [4, 5], [0, 1, 2, 4]];
 describe('per-client attack rows', () => {
   const objective: ObjectiveReport = {
     objective: 'observe', shadowSeconds: 1, shadowFinalLoss: 0, labelInferenceAccuracy: 0.9, relativeToWhitebox: [], targets,
-    shadows: [{ key: 'fleet', scope: 'fleet', clientIds: [0, 1, 2], fallbackIds: [], observedSamples: 64, seconds: 1, finalLoss: 0, labelInferenceAccuracy: 0.9, observedBytes: 0, weightBytes: 0 }],
+    shadows: [{ key: 'fleet', scope: 'fleet', clientIds: [0, 1, 2], fallbackIds: [], observedSamples: 64, seconds: 1, finalLoss: 0, labelInferenceAccuracy: 0.9, observedBytes: 0, weightBytes: 0, targetMap: null }],
   };
   const rows = clientAttackRows(objective, 'spadv-pgd', 0.1, false, { labels, partitions, classes: 2, auxClassShare: [0.5, 0.5] });
 
