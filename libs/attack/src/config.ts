@@ -54,7 +54,14 @@ export const ShadowScopeSchema = z.enum(['fleet', 'client', 'cluster']);
  * `whitebox-apgd` APGD-CE (Croce & Hein 2020) add the other components of an AutoAttack-style upper
  * bound, and `whitebox-worst` reports their per-sample worst case.
  */
-export const BaselineNameSchema = z.enum(['whitebox', 'whitebox-cw', 'whitebox-apgd', 'whitebox-worst', 'random-shadow', 'transfer', 'noise']);
+export const BaselineNameSchema = z.enum(['whitebox', 'whitebox-cw', 'whitebox-apgd', 'whitebox-worst', 'random-shadow', 'transfer', 'transfer-pool', 'labelled-shadow', 'noise']);
+/**
+ * The black-box baselines that train a model on labelled images (docs/spadv.md's capability table):
+ * `transfer` — a whole model from scratch on D_aux with labels; `transfer-pool` — the same on the
+ * whole held-out pool with labels; `labelled-shadow` — ĥ and t̂ around the server's real middle on
+ * D_aux with labels (labels + middle: SPADV's position plus the labels it has to infer).
+ */
+export const LABELLED_BASELINES = ['transfer', 'transfer-pool', 'labelled-shadow'] as const satisfies readonly BaselineName[];
 /** The white-box attacks `whitebox-worst` takes its worst case over. */
 export const WHITEBOX_COMPONENTS: readonly BaselineName[] = ['whitebox', 'whitebox-cw', 'whitebox-apgd'];
 /**
@@ -189,8 +196,9 @@ export function attackConfigProblems(ac: AttackConfig): string[] {
   if (aux.source === 'dataset') {
     if (aux.dataset === null) out.push('attack.aux.dataset: missing; attack.aux.source dataset needs {name: mnist | fashion-mnist | cifar10, dir}');
     if (aux.fromClient !== null) out.push(`attack.aux.fromClient: ${aux.fromClient} is not allowed with attack.aux.source dataset; a client's label mix shapes only held-out draws`);
-    if (ac.method === 'spadv' && ac.baselines.includes('transfer'))
-      out.push("attack.baselines: transfer is not allowed with attack.aux.source dataset; its surrogate trains on D_aux's labels, which belong to another data set's classes");
+    for (const b of ['transfer', 'labelled-shadow'] as const)
+      if (ac.method === 'spadv' && ac.baselines.includes(b))
+        out.push(`attack.baselines: ${b} is not allowed with attack.aux.source dataset; ${b === 'transfer' ? 'its surrogate' : 'it'} trains on D_aux's labels, which belong to another data set's classes`);
   } else if (aux.dataset !== null) out.push(`attack.aux.dataset: ${JSON.stringify(aux.dataset)} is not allowed with attack.aux.source heldout; set attack.aux.source: dataset`);
   if (ac.shadow.tail === 'none') out.push(...headOnlyProblems(ac));
   const untargetedOnly = ac.baselines.filter((b) => b === 'whitebox-cw' || b === 'whitebox-apgd');

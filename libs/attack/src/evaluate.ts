@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { labelWeighted, Rng, sizeOf, type PartModel } from '@splitfleet/splitcore';
-import { isHeadOnlyCraft, type BaselineName, type CraftMethod, type HeadOnlyCraft, type IntermediateLayer, type TargetSpec } from './config.ts';
+import { isHeadOnlyCraft, LABELLED_BASELINES, type BaselineName, type CraftMethod, type HeadOnlyCraft, type IntermediateLayer, type TargetSpec } from './config.ts';
 import { intermediateAttack, logits, middleOutputAttack, noise, pgd, type ThreePart } from './craft.ts';
 import { apgdCE, pgdMargin } from './whitebox.ts';
 import { matchedAccuracy } from './hungarian.ts';
@@ -15,12 +15,14 @@ function withTail(s: ShadowParts): ThreePart {
   return s as ThreePart;
 }
 
+type LabelledBaseline = (typeof LABELLED_BASELINES)[number];
+
 export interface SuiteOptions {
   readonly real: ThreePart;
   readonly shadow: ShadowParts;
   readonly randomShadow: ThreePart;
-  /** The transfer baseline's surrogate (trained with labels); null to skip it. */
-  readonly surrogate?: ThreePart | null;
+  /** The labelled baselines' models (LABELLED_BASELINES), each trained with labels; absent ones are skipped. */
+  readonly labelledModels?: Partial<Record<LabelledBaseline, ThreePart>>;
   readonly x: Float32Array;
   readonly y: Int32Array;
   readonly inputShape: readonly number[];
@@ -117,7 +119,7 @@ function smashedSimilarity(o: SuiteOptions, all: tf.Tensor): tf.Tensor[] {
 }
 
 /** The attacks to run, each with the labels it ascends/descends on in its own model's label space. */
-function suiteJobs(o: SuiteOptions, set: AttackedSet, labels: { shadow: Int32Array | null; random: Int32Array; surrogate: Int32Array | null; real: Int32Array }): Job[] {
+function suiteJobs(o: SuiteOptions, set: AttackedSet, labels: { shadow: Int32Array | null; random: Int32Array; labelled: Partial<Record<LabelledBaseline, Int32Array>>; real: Int32Array }): Job[] {
   const K = o.classes;
   const lab = (arr: Int32Array, [a, b]: [number, number]) => tf.tensor1d(arr.slice(a, b), 'int32');
   const restarts = o.restarts ?? 1;
@@ -167,8 +169,13 @@ function suiteJobs(o: SuiteOptions, set: AttackedSet, labels: { shadow: Int32Arr
   // a head-only shadow's random twin: a random ĥ through the real middle with SPADV's first craft
   const headOnlyCraft = o.crafts[0] && isHeadOnlyCraft(o.crafts[0]) ? o.crafts[0] : null;
   if (o.baselines.includes('random-shadow'))
-    jobs.push(o.shadow.tail === null && headOnlyCraft ? headOnlyJob('random-shadow-head', o.randomShadow, headOnlyCraft) : pgdJob('random-shadow-pgd', o.randomShadow, labels.random));
-  if (o.baselines.includes('transfer') && o.surrogate && labels.surrogate) jobs.push(pgdJob('transfer-pgd', o.surrogate, labels.surrogate));
+    jobs.push(o.shadow.tail === null && headOnlyCraft ? headOnlyJob('random-shadow-head', o.randomShadow, headOnlyCraft) : pgdJob('random-shadow-pgd', o.randomShadow, labels.random, o.momentum ?? 0));
+  // every black-box method gets SPADV's transfer booster (momentum); white-box PGD stays plain
+  for (const b of LABELLED_BASELINES) {
+    const model = o.labelledModels?.[b];
+    const l = labels.labelled[b];
+    if (o.baselines.includes(b) && model && l) jobs.push(pgdJob(`${b}-pgd`, model, l, o.momentum ?? 0));
+  }
   if (o.baselines.includes('noise')) jobs.push({ method: 'noise', queries: 0, run: (x, _r, eps, rng) => noise(x, eps, rng) });
   return jobs;
 }
@@ -350,7 +357,7 @@ export async function evaluateSuite(o: SuiteOptions): Promise<SuiteResult> {
   const jobs = suiteJobs(o, set, {
     shadow: !shadowPred ? null : targets ? Int32Array.from(targets, (t) => realToShadow[t]!) : Int32Array.from(keep, (k) => shadowPred[k]!),
     random: targets ?? (await predOn(o.randomShadow)),
-    surrogate: o.surrogate ? (targets ?? (await predOn(o.surrogate))) : null,
+    labelled: Object.fromEntries(await Promise.all(Object.entries(o.labelledModels ?? {}).map(async ([b, m]) => [b, targets ?? (await predOn(m as ThreePart))]))),
     real: targets ?? ys,
   });
   const cells: AttackCell[] = [];

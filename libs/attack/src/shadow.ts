@@ -113,6 +113,10 @@ export async function trainShadow(o: ShadowOptions): Promise<ShadowModel> {
 export interface SurrogateOptions {
   /** Architectures of the whole model (head, middle, tail): the surrogate copies them. */
   readonly specs: readonly [PartSpec, PartSpec, PartSpec];
+  /** The server's real middle, kept frozen (the labelled-shadow baseline); absent: a middle of specs[1] is trained too. */
+  readonly frozenMiddle?: PartModel;
+  /** Name of the random stream (each labelled model its own). */
+  readonly stream?: string;
   readonly classes: number;
   /** D_aux with its true labels: a stronger attacker than SPADV assumes. */
   readonly aux: { readonly x: Float32Array; readonly n: number; readonly labels: Int32Array };
@@ -127,18 +131,25 @@ export interface SurrogateOptions {
  * (middle included, the server's own middle unused) on the labelled D_aux.
  */
 export async function trainSurrogate(o: SurrogateOptions): Promise<{ readonly parts: [PartModel, PartModel, PartModel]; readonly finalLoss: number }> {
-  const rng = Rng.fromSeed(o.seed).fork('surrogate');
-  const parts = o.specs.map((sp, i) => new PartModel(sp, initWeights(stateShapes(sp), rng.fork(`p${i}`)))) as [PartModel, PartModel, PartModel];
-  const opts = parts.map((model) => ({ model, opt: makeOptimizer({ name: 'adam', lr: o.lr, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 }) }));
+  const stream = o.stream ?? 'surrogate';
+  const rng = Rng.fromSeed(o.seed).fork(stream);
+  const fresh = (i: number) => new PartModel(o.specs[i]!, initWeights(stateShapes(o.specs[i]!), rng.fork(`p${i}`)));
+  const parts: [PartModel, PartModel, PartModel] = [fresh(0), o.frozenMiddle ?? fresh(1), fresh(2)];
+  const trained = o.frozenMiddle ? [parts[0], parts[2]] : parts;
+  const opts = trained.map((model) => ({ model, opt: makeOptimizer({ name: 'adam', lr: o.lr, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 }) }));
   const inShape = o.specs[0].inputShape;
   let last = NaN;
   for (let s = 0; s < o.steps; s++) {
     const idx = batches(o.aux.n, o.batchSize, rng)[0]!;
     const x = tf.tensor(rowsOf(o.aux.x, o.aux.n, idx), [idx.length, ...inShape]);
     const y = tf.tensor1d(Int32Array.from(idx, (i) => o.aux.labels[i]!), 'int32');
-    // a training forward (batch statistics, dropout) of the surrogate's own parts
-    const mode = trainMode(derivedSeed(o.seed, 'surrogate-step', s));
-    last = await stepParts(opts, (ph, pm, pt) => crossEntropy(parts[2].apply(parts[1].apply(parts[0].apply(x, ph, mode), pm, mode), pt, mode), y, o.classes));
+    // a training forward (batch statistics, dropout) of the parts being trained; a frozen middle runs as served
+    const mode = trainMode(derivedSeed(o.seed, `${stream}-step`, s));
+    last = await stepParts(opts, (...ps) => {
+      const [ph, pm, pt] = o.frozenMiddle ? [ps[0], undefined, ps[1]] : ps;
+      const h = parts[0].apply(x, ph, mode);
+      return crossEntropy(parts[2].apply(o.frozenMiddle ? parts[1].apply(h) : parts[1].apply(h, pm, mode), pt, mode), y, o.classes);
+    });
     tf.dispose([x, y]);
   }
   opts.forEach((p) => disposeOptimizer(p.opt));

@@ -12,7 +12,7 @@ const counts = z.array(z.number());
 export const AttackMethodNameSchema = z.union([
   z.templateLiteral(['spadv-', CraftMethodSchema]),
   // random-shadow-head: a head-only shadow's baseline (a random ĥ, the real middle, SPADV's first middle-* craft)
-  z.enum(['whitebox-pgd', 'whitebox-cw', 'whitebox-apgd', 'whitebox-worst', 'random-shadow-pgd', 'random-shadow-head', 'transfer-pgd', 'noise']),
+  z.enum(['whitebox-pgd', 'whitebox-cw', 'whitebox-apgd', 'whitebox-worst', 'random-shadow-pgd', 'random-shadow-head', 'transfer-pgd', 'transfer-pool-pgd', 'labelled-shadow-pgd', 'noise']),
 ]);
 export type AttackMethodName = z.infer<typeof AttackMethodNameSchema>;
 

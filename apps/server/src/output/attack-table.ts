@@ -17,7 +17,9 @@ export function formatAttackTable(a: AttackReport, maxClients = 20): string {
   const rows = [
     row(`SPADV ${p.method.replace('spadv-', '')} (${p.objective})`, a.aggregate),
     row(a.baselines.whiteBox?.method === 'whitebox-worst' ? 'white-box worst case (upper bound)' : 'white-box pgd (upper bound)', a.baselines.whiteBox),
+    row('labelled shadow (labels + middle)', a.baselines.labelledShadow),
     row('transfer (labelled D_aux)', a.baselines.transfer),
+    row('transfer (labelled held-out pool)', a.baselines.transferPool),
     row(a.config.shadow.tail === 'none' ? 'random shadow head' : 'random shadow pgd', a.baselines.randomShadow),
     row('random noise', a.baselines.randomNoise),
   ].filter((r): r is string[] => r !== null);

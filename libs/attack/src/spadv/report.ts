@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AttackConfigSchema, ShadowObjectiveSchema, ShadowScopeSchema } from '../config.ts';
+import { AttackConfigSchema, LABELLED_BASELINES, ShadowObjectiveSchema, ShadowScopeSchema } from '../config.ts';
 import { AttackCellSchema, AttackMethodNameSchema, SuiteResultSchema } from '../suite-result.ts';
 
 /**
@@ -126,6 +126,10 @@ export const AttackReportSchema = z
         randomNoise: MetricSummarySchema.nullable(),
         randomShadow: MetricSummarySchema.nullable(),
         transfer: MetricSummarySchema.nullable(),
+        /** A whole model trained on the held-out pool with labels (attack.baselines transfer-pool). */
+        transferPool: MetricSummarySchema.nullable().default(null),
+        /** ĥ and t̂ around the real middle, trained on D_aux with labels (attack.baselines labelled-shadow). */
+        labelledShadow: MetricSummarySchema.nullable().default(null),
         whiteBox: MetricSummarySchema.nullable(),
       })
       .strict(),
@@ -133,6 +137,10 @@ export const AttackReportSchema = z
     relativeToWhitebox: z.number().nullable(),
     aux: z.object({ size: z.number(), classShare: z.array(z.number()), source: z.string() }).strict(),
     surrogate: z.object({ seconds: z.number(), finalLoss: z.number() }).strict().nullable(),
+    /** Every labelled baseline's model: how many labelled images it trained on and its accuracy on the evaluation images. */
+    labelledBaselines: z.array(z.object({
+      baseline: z.enum(LABELLED_BASELINES), samples: z.number(), seconds: z.number(), finalLoss: z.number(), cleanAccuracy: z.number(),
+    }).strict()).default([]),
     observedSamples: z.number(),
     /** Bytes the server's observation rings held (every client's ring). */
     observedBytes: z.number().nullable().default(null),

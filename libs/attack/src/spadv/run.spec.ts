@@ -150,6 +150,20 @@ describe('runSpadv', () => {
     expect(oracle.objectives[0]!.shadows[0]!.targetMap).toBeNull();
   });
 
+  it('the labelled baselines train with labels — a whole model on D_aux or the held-out pool, or ĥ and t̂ around the real middle — and report their clean accuracy', async () => {
+    const base = tinyRun();
+    const attack = AttackConfigSchema.parse({ ...base.attack, objectives: ['observe'], craft: ['pgd'], baselines: ['transfer', 'transfer-pool', 'labelled-shadow'], epsilons: [0.1], momentum: 0.5 });
+    const before = tf.memory().numTensors;
+    const r = await runSpadv({ ...base, attack });
+    expect(tf.memory().numTensors).toBe(before); // the real middle is shared, not disposed twice nor leaked
+    expect(r.labelledBaselines.map((b) => [b.baseline, b.samples])).toEqual([['transfer', 16], ['transfer-pool', 60], ['labelled-shadow', 16]]);
+    for (const b of r.labelledBaselines) expect(b.cleanAccuracy).toBeGreaterThanOrEqual(0);
+    const methods = r.objectives[0]!.targets[0]!.suite.cells.map((c) => c.method);
+    expect(methods).toEqual(expect.arrayContaining(['transfer-pgd', 'transfer-pool-pgd', 'labelled-shadow-pgd']));
+    expect(r.baselines.transferPool?.method).toBe('transfer-pool-pgd');
+    expect(r.baselines.labelledShadow?.method).toBe('labelled-shadow-pgd');
+  });
+
   it('the white-box upper bound is the per-sample worst case of PGD-CE, PGD on the margin loss and APGD-CE, and the ratio divides by it', async () => {
     const base = tinyRun();
     const attack = AttackConfigSchema.parse({

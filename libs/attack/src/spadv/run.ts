@@ -4,7 +4,7 @@ import {
   type ImageSet, type SplitModel, type WeightArray,
 } from '@splitfleet/splitcore';
 import { drawAux, drawOutOfDistribution, type AuxDraw } from '../aux-data.ts';
-import type { AttackConfig, EvalSlice, ShadowObjective } from '../config.ts';
+import { LABELLED_BASELINES, type AttackConfig, type EvalSlice, type ShadowObjective } from '../config.ts';
 import { logits, type ThreePart } from '../craft.ts';
 import { evaluateSuite } from '../evaluate.ts';
 import { labelledClassMap, matchedAccuracy } from '../hungarian.ts';
@@ -47,7 +47,13 @@ export interface SpadvInputs {
   readonly onProgress?: (label: string, done: number, total: number) => void;
 }
 
-type Surrogate = { readonly model: ThreePart; readonly finalLoss: number; readonly seconds: number };
+/** A labelled baseline's model: trained on `samples` labelled images; `ownsMiddle` false when the middle is the server's. */
+type Surrogate = {
+  readonly model: ThreePart; readonly finalLoss: number; readonly seconds: number; readonly samples: number; readonly ownsMiddle: boolean;
+  /** Accuracy on the evaluation images (how good a model its attacker could train). */
+  readonly cleanAccuracy: number;
+};
+type LabelledBaseline = (typeof LABELLED_BASELINES)[number];
 
 /** A shadow plan with its observations stacked and their true labels (evaluation only: the label-inference score). */
 interface PlannedShadow {
@@ -70,7 +76,8 @@ interface AttackContext {
   readonly evalY: Int32Array;
   readonly epsilons: number[];
   readonly randomShadow: ThreePart;
-  readonly surrogate: Surrogate | null;
+  /** The labelled baselines' models (attack.baselines), by baseline. */
+  readonly surrogates: Partial<Record<LabelledBaseline, Surrogate>>;
   /** Targeted with attack.targetMap labelled: the labelled images the attacker maps classes with. */
   readonly labelled: { readonly x: Float32Array; readonly y: Int32Array } | null;
   readonly log: (line: string) => void;
@@ -105,18 +112,42 @@ function randomShadowOf(s: SplitModel, middle: PartModel, ac: AttackConfig, seed
   return { head: part(head, initWeights(stateShapes(head), rnd.fork('h'))), middle, tail: part(s.tail, initWeights(stateShapes(s.tail), rnd.fork('t'))) };
 }
 
-/** The transfer baseline's surrogate: a whole model trained from scratch on the labelled D_aux. */
-async function trainTransferSurrogate(a: SpadvInputs, aux: { x: Float32Array; y: Int32Array; n: number }, seed: number, log: (l: string) => void): Promise<Surrogate> {
+/**
+ * A labelled baseline's model (LABELLED_BASELINES): `transfer` and `transfer-pool` train a whole model
+ * of the real architecture from scratch (on D_aux, or on the whole held-out pool); `labelled-shadow`
+ * trains ĥ (the shadow's architecture) and t̂ around the server's real, frozen middle on D_aux, with
+ * the shadow's step budget — SPADV's position with the labels SPADV has to infer.
+ */
+async function trainLabelledBaseline(a: SpadvInputs, b: LabelledBaseline, data: { x: Float32Array; y: Int32Array; n: number }, middle: PartModel, seed: number, log: (l: string) => void): Promise<Omit<Surrogate, 'cleanAccuracy'>> {
   const s = a.split;
   const ac = a.attack;
   const t0 = performance.now();
-  log(`transfer baseline: training a surrogate on the labelled D_aux (${aux.n} samples, ${ac.surrogate.steps} steps)`);
+  const shadowLike = b === 'labelled-shadow';
+  const budget = shadowLike ? ac.shadow : ac.surrogate;
+  log(`${b} baseline: training on ${data.n} labelled images (${budget.steps} steps${shadowLike ? ', the real middle frozen' : ''})`);
   const sur = await trainSurrogate({
-    specs: [s.head, s.middle, s.tail], classes: s.model.classes, aux: { x: aux.x, n: aux.n, labels: aux.y },
-    steps: ac.surrogate.steps, lr: ac.surrogate.lr, batchSize: ac.surrogate.batchSize, seed,
+    specs: [shadowLike ? shadowHeadSpec(s.head, ac.shadow.architecture) : s.head, s.middle, s.tail], classes: s.model.classes,
+    aux: { x: data.x, n: data.n, labels: data.y }, steps: budget.steps, lr: budget.lr, batchSize: budget.batchSize, seed,
+    ...(shadowLike ? { frozenMiddle: middle } : {}), stream: b === 'transfer' ? 'surrogate' : b,
   });
-  const [head, middle, tail] = sur.parts;
-  return { model: { head, middle, tail }, finalLoss: sur.finalLoss, seconds: (performance.now() - t0) / 1000 };
+  const [head, mid, tail] = sur.parts;
+  return { model: { head, middle: mid, tail }, finalLoss: sur.finalLoss, seconds: (performance.now() - t0) / 1000, samples: data.n, ownsMiddle: !shadowLike };
+}
+
+/** The labelled baselines attack.baselines asks for, each trained once per attack run and scored on the evaluation images. */
+async function trainLabelledBaselines(a: SpadvInputs, aux: { x: Float32Array; y: Int32Array; n: number }, middle: PartModel, evaluation: { x: Float32Array; y: Int32Array }, seed: number, log: (l: string) => void) {
+  const out: Partial<Record<LabelledBaseline, Surrogate>> = {};
+  for (const b of LABELLED_BASELINES) {
+    if (!a.attack.baselines.includes(b)) continue;
+    const data = b === 'transfer-pool' ? { ...gather(a.train, a.heldOut), n: a.heldOut.length } : aux;
+    const trained = await trainLabelledBaseline(a, b, data, middle, seed, log);
+    const x = tf.tensor(evaluation.x, [evaluation.y.length, ...a.split.model.inputShape]);
+    const pred = tf.tidy(() => tf.argMax(logits(trained.model, x), -1));
+    const p = (await pred.data()) as Int32Array;
+    tf.dispose([x, pred]);
+    out[b] = { ...trained, cleanAccuracy: evaluation.y.length ? p.filter((v, i) => v === evaluation.y[i]).length / evaluation.y.length : 0 };
+  }
+  return out;
 }
 
 /**
@@ -137,10 +168,10 @@ async function prepare(a: SpadvInputs): Promise<AttackContext> {
   const middle = part(a.split.middle, a.middle);
   const { x: evalX, y: evalY } = gather(a.test, evaluationIndices(a.test.count, ac.evalSlice, ac.evalSamples));
   const randomShadow = randomShadowOf(a.split, middle, ac, seed);
-  const surrogate = ac.baselines.includes('transfer') ? await trainTransferSurrogate(a, { x: auxX, y: auxY, n: aux.indices.length }, seed, log) : null;
+  const surrogates = await trainLabelledBaselines(a, { x: auxX, y: auxY, n: aux.indices.length }, middle, { x: evalX, y: evalY }, seed, log);
   return {
     a, seed, classes: a.split.model.classes, aux, auxX, middle, plans: plannedShadows(a),
-    evalX, evalY, epsilons: ac.epsilons ?? [ac.epsilon], randomShadow, surrogate, labelled: labelledImages(a, aux, seed), log,
+    evalX, evalY, epsilons: ac.epsilons ?? [ac.epsilon], randomShadow, surrogates, labelled: labelledImages(a, aux, seed), log,
   };
 }
 
@@ -257,7 +288,8 @@ async function attackTarget(c: AttackContext, t: AttackTarget, { shadow, targetM
   c.log(`SPADV stage 2: attacking ${t.label} (${c.evalY.length} test samples, ε ∈ {${c.epsilons.join(', ')}})`);
   try {
     return await evaluateSuite({
-      real, shadow: { head: shadow.head, middle: c.middle, tail: shadow.tail }, randomShadow: c.randomShadow, surrogate: c.surrogate?.model ?? null,
+      real, shadow: { head: shadow.head, middle: c.middle, tail: shadow.tail }, randomShadow: c.randomShadow,
+      labelledModels: Object.fromEntries(Object.entries(c.surrogates).map(([b, m]) => [b, m.model])),
       x: c.evalX, y: c.evalY, inputShape: s.model.inputShape, classes: c.classes, epsilons: c.epsilons, steps: ac.steps, crafts: ac.craft,
       baselines: baselines ? ac.baselines : [], seed: c.seed, momentum: ac.momentum, restarts: ac.restarts, randomStart: ac.randomStart,
       stepSize: ac.stepSize ?? undefined, target: ac.target, targetMap, layer: ac.layer,
@@ -296,11 +328,12 @@ function assembleReport(c: AttackContext, reports: readonly ObjectiveReport[]): 
     },
     baselines: {
       randomNoise: summarize(base, 'noise', pe), randomShadow: summarize(base, 'random-shadow-pgd', pe) ?? summarize(base, 'random-shadow-head', pe),
-      transfer: summarize(base, 'transfer-pgd', pe), whiteBox: wb,
+      transfer: summarize(base, 'transfer-pgd', pe), transferPool: summarize(base, 'transfer-pool-pgd', pe), labelledShadow: summarize(base, 'labelled-shadow-pgd', pe), whiteBox: wb,
     },
     relativeToWhitebox: wb && wb.asr > 0 ? agg.asr / wb.asr : null,
     aux: { size: aux.indices.length, classShare: aux.classShare, source: auxSource(ac, c.a.auxImages) },
-    surrogate: c.surrogate ? { seconds: c.surrogate.seconds, finalLoss: c.surrogate.finalLoss } : null,
+    surrogate: c.surrogates.transfer ? { seconds: c.surrogates.transfer.seconds, finalLoss: c.surrogates.transfer.finalLoss } : null,
+    labelledBaselines: Object.entries(c.surrogates).map(([baseline, m]) => ({ baseline: baseline as LabelledBaseline, samples: m.samples, seconds: m.seconds, finalLoss: m.finalLoss, cleanAccuracy: m.cleanAccuracy })),
     observedBytes: observedBytes(a.observed),
     observedSamples: c.plans.reduce((n, p) => n + (p.observed?.n ?? 0), 0), epsilons: c.epsilons, objectives,
   };
@@ -335,7 +368,7 @@ export async function runSpadv(a: SpadvInputs): Promise<AttackReport> {
   } finally {
     c.randomShadow.head.dispose();
     c.randomShadow.tail.dispose();
-    if (c.surrogate) for (const p of [c.surrogate.model.head, c.surrogate.model.middle, c.surrogate.model.tail]) p.dispose();
+    for (const m of Object.values(c.surrogates)) for (const p of [m.model.head, m.model.tail, ...(m.ownsMiddle ? [m.model.middle] : [])]) p.dispose();
     c.middle.dispose();
   }
 }
