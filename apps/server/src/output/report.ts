@@ -5,7 +5,8 @@ import { PNG } from 'pngjs';
 import { writeFileAtomic } from '../experiment/atomic.ts';
 import { readAttack, readResults, type RunResults } from '../experiment/results.ts';
 import { DATASET_INPUT } from '../experiment/model-config.ts';
-import type { AttackReport } from '@splitfleet/attack';
+import { IMAGE_STATISTICS, imageOutcomeRows, type AttackReport } from '@splitfleet/attack';
+import { bootstrapIntervals, strategyFor, type BootstrapInterval } from '@splitfleet/splitcore';
 
 /** Renders a Vega-Lite spec to an SVG string, headless (no browser, no canvas). */
 export async function vegaLiteToSvg(spec: TopLevelSpec): Promise<string> {
@@ -65,17 +66,18 @@ async function chart(title: string, spec: Record<string, unknown>): Promise<Char
   return [title, await vegaLiteToSvg({ $schema: 'https://vega.github.io/schema/vega-lite/v6.json', width: W, height: H, ...spec } as TopLevelSpec)];
 }
 
-async function trainingCharts({ rounds, clients }: Rows): Promise<Chart[]> {
+async function trainingCharts({ rounds, clients }: Rows, clientsShareModel: boolean): Promise<Chart[]> {
   if (!rounds.length) return [];
   const long = rounds.flatMap((x) => [
     { round: x.round, metric: 'test accuracy', value: x.testAccuracy },
     { round: x.round, metric: 'test loss', value: x.testLoss },
     ...(x.trainLoss !== null ? [{ round: x.round, metric: 'train loss', value: x.trainLoss }] : []),
   ]);
-  const perClient = clients.filter((c) => c.testAccuracy !== null);
+  // where every client holds the averaged model, per-client accuracy curves carry no information
+  const perClient = clientsShareModel ? [] : clients.filter((c) => c.testAccuracy !== null);
   return Promise.all([
     chart('Accuracy and loss per round (global)', { data: { values: long }, mark: { type: 'line', point: true }, encoding: { x: { field: 'round', type: 'ordinal' }, y: { field: 'value', type: 'quantitative' }, color: { field: 'metric', type: 'nominal' } } }),
-    chart('Test accuracy per client', { data: { values: perClient }, mark: { type: 'line', point: true }, encoding: { x: { field: 'round', type: 'ordinal' }, y: { field: 'testAccuracy', type: 'quantitative', scale: { zero: false } }, color: { field: 'id', type: 'nominal', title: 'client' } } }),
+    ...(perClient.length ? [chart('Test accuracy per client', { data: { values: perClient }, mark: { type: 'line', point: true }, encoding: { x: { field: 'round', type: 'ordinal' }, y: { field: 'testAccuracy', type: 'quantitative', scale: { zero: false } }, color: { field: 'id', type: 'nominal', title: 'client' } } })] : []),
     chart('Wall time per round (s)', { data: { values: rounds }, mark: 'bar', encoding: { x: { field: 'round', type: 'ordinal' }, y: { field: 'wallSeconds', type: 'quantitative', title: 'seconds' } } }),
   ]);
 }
@@ -122,7 +124,8 @@ async function clientScatters(attack: AttackReport): Promise<Chart[]> {
     });
   return Promise.all([
     ...(pc.some((c) => c.hellingerToAux !== null) ? [scatter('hellingerToAux', 'Hellinger distance of the client\'s labels to D_aux')] : []),
-    ...(pc.some((c) => c.headDistance !== null) ? [scatter('headDistance', 'head distance from the mean head')] : []),
+    // all heads equal (the synchronising modes): nothing to plot against
+    ...(pc.some((c) => (c.headDistance ?? 0) > 0) ? [scatter('headDistance', 'head distance from the mean head')] : []),
   ]);
 }
 
@@ -174,6 +177,33 @@ function attackTables(attack: AttackReport | undefined, arows: ReturnType<typeof
   return `${perClient}<h2>Attack summary</h2><table><tr><th>objective</th><th>target</th><th>method</th><th>ε</th><th>success</th><th>robust acc.</th><th>L2 mean</th><th>shadow agreement</th><th>label inference</th></tr>${arows.map((r) => `<tr><td>${r.objective}</td><td>${r.target}</td><td>${r.method}</td><td>${r.epsilon}</td><td>${pct(r.successRate)}</td><td>${pct(r.robustAccuracy)}</td><td>${r.l2Mean.toFixed(2)}</td><td>${pct(r.shadowAgreement)}</td><td>${pct(r.labelInferenceAccuracy)}</td></tr>`).join('')}</table>`;
 }
 
+/** ASR with its 95 % interval over this run's evaluated images (one run: image noise only). */
+function withInterval(i: BootstrapInterval | null | undefined, fallback: number): string {
+  return i ? `${pct(i.estimate)} <small>(95 % CI ${pct(i.low)}–${pct(i.high)} over the evaluated images)</small>` : pct(fallback);
+}
+
+/** The answer first: accuracy, SPADV success with its interval, ÷ white-box, the strongest baseline, label inference. */
+function summaryPanel(results: RunResults, attack: AttackReport | undefined): string {
+  const items: [string, string][] = [['final test accuracy', results.final ? pct(results.final.testAccuracy) : '–']];
+  if (attack) {
+    const p = attack.primary;
+    const rows = imageOutcomeRows(attack, 0, p.method, p.epsilon);
+    const iv = rows ? bootstrapIntervals([rows], IMAGE_STATISTICS, { seed: 0 }) : null;
+    const wb = attack.baselines.whiteBox;
+    const others = Object.entries(attack.baselines).filter(([k, m]) => k !== 'whiteBox' && m).sort(([, a], [, b]) => b!.asr - a!.asr);
+    const ratio = iv?.ratioToWhitebox
+      ? `${iv.ratioToWhitebox.estimate.toFixed(2)}× <small>(95 % CI ${iv.ratioToWhitebox.low.toFixed(2)}–${iv.ratioToWhitebox.high.toFixed(2)})</small>`
+      : attack.relativeToWhitebox === null ? '–' : `${attack.relativeToWhitebox.toFixed(2)}×`;
+    items.push(
+      [`SPADV ASR (${p.method}, ${p.objective}, ε=${p.epsilon}; over correctly classified images)`, withInterval(iv?.asr, attack.aggregate.asr)],
+      [`÷ white-box (${wb?.method ?? 'not run'}: ${wb ? pct(wb.asr) : '–'})`, ratio],
+      ['strongest other baseline', others.length ? `${others[0]![1]!.method} ${pct(others[0]![1]!.asr)}` : '–'],
+      ['label inference from gradients', pct(attack.objectives[0]?.labelInferenceAccuracy)],
+    );
+  }
+  return `<div class="summary">${items.map(([k, v]) => `<div><span>${k}</span><b>${v}</b></div>`).join('')}</div>`;
+}
+
 /** Writes rounds.csv, clients.csv, attack.csv and a self-contained report.html into the run directory. */
 export async function writeReport(runDir: string): Promise<string> {
   const results = readResults(runDir);
@@ -183,13 +213,15 @@ export async function writeReport(runDir: string): Promise<string> {
   writeFileAtomic(join(runDir, 'rounds.csv'), toCsv(rows.rounds));
   writeFileAtomic(join(runDir, 'clients.csv'), toCsv(rows.clients));
   if (arows.length) writeFileAtomic(join(runDir, 'attack.csv'), toCsv(arows));
-  const charts = [...await trainingCharts(rows), ...await populationCharts(results, runDir), ...await clockChart(results), ...await attackCharts(arows, attack)];
+  const shared = strategyFor(results.config.training.mode).clientsHold === 'global';
+  const charts = [...await attackCharts(arows, attack), ...await trainingCharts(rows, shared), ...await populationCharts(results, runDir), ...await clockChart(results)];
   const final = results.final ? `final test accuracy <b>${pct(results.final.testAccuracy)}</b>, ` : '';
   const html = `<!doctype html><html><head><meta charset="utf-8"><title>splitfleet report ${results.runId}</title>
-<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1000px}figure{display:inline-block;margin:1em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px}table.g img{image-rendering:pixelated}</style></head><body>
+<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(480px,1fr));gap:1em}figure{margin:0;overflow-x:auto}.summary{display:grid;grid-template-columns:repeat(auto-fill,minmax(200px,1fr));gap:.6em;margin:1em 0}.summary div{border:1px solid #ccc;border-radius:6px;padding:.6em}.summary span{display:block;font-size:12px;color:#555}.summary b{font-size:18px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px}table.g img{image-rendering:pixelated}</style></head><body>
 <h1>splitfleet run ${results.runId}</h1>
 <p>${final}${results.rounds.length} rounds, ${results.clients.length} clients, mode ${results.config.training.mode}, backend ${results.backend}, seed ${results.seed}, status ${results.status}, ${results.timings.wallSeconds.toFixed(1)} s.</p>
-${charts.map(([t, svg]) => `<figure><figcaption>${t}</figcaption>${svg}</figure>`).join('\n')}
+${summaryPanel(results, attack)}
+<div class="charts">${charts.map(([t, svg]) => `<figure><figcaption>${t}</figcaption>${svg}</figure>`).join('\n')}</div>
 ${attackTables(attack, arows)}
 ${gallery(results, attack)}
 <h2>Configuration</h2><pre>${JSON.stringify(results.config, null, 2).replace(/</g, '&lt;')}</pre>

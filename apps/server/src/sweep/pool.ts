@@ -1,5 +1,5 @@
 import { bootstrapIntervals, seedInterval, type BootstrapInterval, type RunRows, type SeedInterval } from '@splitfleet/splitcore';
-import { WHITEBOX_YARDSTICK, type AttackReport } from '@splitfleet/attack';
+import { IMAGE_STATISTICS, imageOutcomeRows, type AttackMethodName } from '@splitfleet/attack';
 import type { RunResults } from '../experiment/results.ts';
 import { SEED_KEYS, type SweepPoint } from './sweep.ts';
 
@@ -32,37 +32,10 @@ export interface PooledRow {
   readonly labelInference: SeedInterval | null;
 }
 
-type Cells = AttackReport['objectives'][number]['targets'][number]['suite']['cells'];
-
-/** One run's image rows [fooled by method, attacked, fooled by the yardstick], each target weighted by its clients. */
-function runRows(a: AttackReport, objective: number, method: string, eps: number): RunRows | null {
-  const rows: number[][] = [];
-  const targets = a.objectives[objective]?.targets ?? [];
-  const yardTargets = a.objectives[0]?.targets ?? [];
-  for (const [i, t] of targets.entries()) {
-    const find = (cells: Cells, m: string) => cells.find((c) => c.method === m && c.epsilon === eps) ?? null;
-    const cell = find(t.suite.cells, method);
-    if (!cell?.outcomes) continue;
-    const yard = WHITEBOX_YARDSTICK.map((m) => find(yardTargets[i]?.label === t.label ? yardTargets[i]!.suite.cells : [], m)).find((c) => c?.outcomes) ?? null;
-    const weight = Math.max(1, t.clientIds.length);
-    for (let j = 0; j < cell.outcomes.length; j++) {
-      const row = [cell.outcomes[j] === '1' ? 1 : 0, cell.outcomes[j] === '-' ? 0 : 1, yard?.outcomes[j] === '1' ? 1 : 0];
-      for (let w = 0; w < weight; w++) rows.push(row);
-    }
-  }
-  return rows.length ? rows : null;
-}
-
-const STATISTICS = {
-  asr: (c: readonly number[]) => c[0]! / c[1]!,
-  asrAll: (c: readonly number[]) => c[0]! + 1 - c[1]!,
-  robustAccuracy: (c: readonly number[]) => c[1]! - c[0]!,
-  ratioToWhitebox: (c: readonly number[]) => c[0]! / c[2]!,
-};
-
 /** What each run of a group evaluated: (objective index, objective, method, ε) keys present in any run. */
-function methodKeys(runs: readonly RunResults[]): { objective: number; name: string | null; method: string; eps: number }[] {
-  const seen = new Map<string, { objective: number; name: string | null; method: string; eps: number }>();
+type MethodKey = { objective: number; name: string | null; method: AttackMethodName; eps: number };
+function methodKeys(runs: readonly RunResults[]): MethodKey[] {
+  const seen = new Map<string, MethodKey>();
   for (const r of runs)
     r.attack?.objectives.forEach((o, oi) => {
       for (const c of o.targets[0]?.suite.cells ?? []) {
@@ -85,9 +58,12 @@ export function poolStudy(points: readonly SweepPoint[], results: ReadonlyMap<st
     const trainingSeeds = new Map(runs.map((r) => [r.seed, r.final?.testAccuracy ?? null]));
     const clean = [...trainingSeeds.values()].filter((v): v is number => v !== null);
     for (const k of methodKeys(runs)) {
-      const rows = runs.flatMap((r) => (r.attack ? [runRows(r.attack, k.objective, k.method, k.eps)] : [])).filter((x): x is RunRows => x !== null);
+      const rows: RunRows[] = runs.flatMap((r) => {
+        const v = r.attack ? imageOutcomeRows(r.attack, k.objective, k.method, k.eps) : null;
+        return v ? [v] : [];
+      });
       const lia = runs.flatMap((r) => { const v = r.attack?.objectives[k.objective]?.labelInferenceAccuracy; return k.name && typeof v === 'number' ? [v] : []; });
-      const iv = rows.length ? bootstrapIntervals(rows, STATISTICS, { seed }) : null;
+      const iv = rows.length ? bootstrapIntervals(rows, IMAGE_STATISTICS, { seed }) : null;
       out.push({
         settings, objective: k.name, epsilon: k.eps, method: k.method, runs: rows.length, trainingRuns: trainingSeeds.size,
         images: rows.reduce((n, r) => n + r.length, 0), cleanAccuracy: clean.length ? seedInterval(clean) : null,

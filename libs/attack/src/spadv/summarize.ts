@@ -2,7 +2,7 @@ import { frequencies, hellinger, labelCounts } from '@splitfleet/splitcore';
 import type { CraftMethod } from '../config.ts';
 import { reweight } from '../evaluate.ts';
 import type { AttackCell, AttackMethodName } from '../suite-result.ts';
-import type { ClientAttackRow, MetricSummary, ObjectiveReport } from './report.ts';
+import type { AttackReport, ClientAttackRow, MetricSummary, ObjectiveReport } from './report.ts';
 
 /** Pure summaries of the evaluation cells: what perClient, aggregate, baselines and ratios report. */
 
@@ -126,3 +126,38 @@ export function meanOverClients(rows: readonly ClientAttackRow[]): { cleanAccura
   const meanOf = (f: (r: ClientAttackRow) => number) => (rows.length ? rows.reduce((sum, r) => sum + f(r), 0) / rows.length : null);
   return { cleanAccuracy: meanOf((r) => r.cleanAccuracy), robustAccuracy: meanOf((r) => r.robustAccuracy), asr: meanOf((r) => r.asr) };
 }
+
+/**
+ * One attack's per-image outcomes over a report's targets, as rows [fooled by `method`, attacked,
+ * fooled by the white-box yardstick] for a paired bootstrap (splitcore bootstrap.ts); each target's
+ * images weigh as many as the clients it serves. Baselines live in the first objective's suites.
+ * null when no target recorded outcomes (reports written before they existed).
+ */
+export function imageOutcomeRows(a: AttackReport, objective: number, method: AttackMethodName, eps: number): number[][] | null {
+  const rows: number[][] = [];
+  const targets = a.objectives[objective]?.targets ?? [];
+  const yardTargets = a.objectives[0]?.targets ?? [];
+  const find = (cells: readonly AttackCell[], m: AttackMethodName) => cells.find((c) => c.method === m && c.epsilon === eps) ?? null;
+  for (const [i, t] of targets.entries()) {
+    const cell = find(t.suite.cells, method);
+    if (!cell?.outcomes) continue;
+    const yardCells = yardTargets[i]?.label === t.label ? yardTargets[i]!.suite.cells : [];
+    const yard = WHITEBOX_YARDSTICK.map((m) => find(yardCells, m)).find((c) => c?.outcomes) ?? null;
+    for (let j = 0; j < cell.outcomes.length; j++) {
+      const row = [cell.outcomes[j] === '1' ? 1 : 0, cell.outcomes[j] === '-' ? 0 : 1, yard?.outcomes[j] === '1' ? 1 : 0];
+      for (let w = 0; w < Math.max(1, t.clientIds.length); w++) rows.push(row);
+    }
+  }
+  return rows.length ? rows : null;
+}
+
+/** Statistics of imageOutcomeRows' column means: what studies and reports put intervals on. */
+export const IMAGE_STATISTICS = {
+  /** ASR over the correctly classified images. */
+  asr: (c: readonly number[]) => c[0]! / c[1]!,
+  /** Over all evaluated images, misclassified clean counting as lost (untargeted reading). */
+  asrAll: (c: readonly number[]) => c[0]! + 1 - c[1]!,
+  robustAccuracy: (c: readonly number[]) => c[1]! - c[0]!,
+  /** ÷ the yardstick's ASR on the same images. */
+  ratioToWhitebox: (c: readonly number[]) => c[0]! / c[2]!,
+};
