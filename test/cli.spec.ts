@@ -126,6 +126,16 @@ describe('splitfleet CLI', () => {
     expect(readFileSync(join(b, 'report.html'), 'utf8')).toMatch(/<svg/);
     expect(readFileSync(join(b, 'rounds.csv'), 'utf8').split('\n')[0]).toBe('round,testAccuracy,testLoss,trainLoss,wallSeconds,simulatedSeconds,participants,dropped');
     expect(readFileSync(join(b, 'log.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { event?: string }).some((e) => e.event === 'round')).toBe(true);
+    // the two runs side by side: same options, the same training figures
+    const html = join(tmp(), 'compare.html');
+    const compared = cli(['compare', a, b, '--out', html]);
+    expect(compared.status, compared.stderr).toBe(0);
+    expect(compared.stdout).toContain('## Options that differ\nnone');
+    expect(compared.stdout.match(new RegExp(`\\| ${(100 * ra.final!.testAccuracy).toFixed(1)} % \\|`, 'g'))).toHaveLength(2);
+    expect(readFileSync(html, 'utf8')).toMatch(/<svg/);
+    const lonely = cli(['compare', a]);
+    expect(lonely.status).toBe(2);
+    expect(lonely.stderr.trim()).toBe('splitfleet: compare: 1 directory given; needs at least 2 runs or studies');
   });
 
   it('serve and fleet run as separate processes and complete a run', async () => {

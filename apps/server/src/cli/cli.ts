@@ -8,6 +8,7 @@ import { attackFinishedRun } from '../experiment/reattack.ts';
 import { formatAttackTable } from '../output/attack-table.ts';
 import { applyOverrides, ConfigError, parseConfig, parseConfigText, type Config } from '../experiment/config.ts';
 import { writeReport } from '../output/report.ts';
+import { readCompared, writeComparison } from '../output/compare.ts';
 import { modelSummary, zooTable } from '../output/model-summary.ts';
 import { resolveModel } from '../experiment/model-config.ts';
 import { readResults, type RunResults } from '../experiment/results.ts';
@@ -172,6 +173,17 @@ program
   .action(async (o: { run: string }) => {
     if (!existsSync(join(o.run, 'results.json'))) throw new ConfigError(`${o.run}/results.json not found`);
     console.log(await writeReport(o.run));
+  });
+
+program
+  .command('compare')
+  .description('one side-by-side report of several runs or studies: the options that differ, metrics with intervals, accuracy curves overlaid')
+  .argument('<dirs...>', 'run directories (results.json) and/or study directories (study.json)')
+  .option('-o, --out <file>', 'the HTML comparison', 'compare.html')
+  .addHelpText('after', '\nExamples:\n  splitfleet compare runs/a runs/b runs/c --out runs/abc.html\n  splitfleet compare runs/study-alpha runs/study-cut')
+  .action(async (dirs: string[], o: { out: string }) => {
+    console.log(await writeComparison(readCompared(dirs), o.out));
+    console.log(`comparison: ${o.out}`);
   });
 
 withCommon(
