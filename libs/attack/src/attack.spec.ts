@@ -7,7 +7,7 @@ import {
   type GradientObservation, type RoundEndObservation, type ServerTaps, type SmashedObservation,
 } from '@splitfleet/splitcore';
 import { drawAux, heldOutIndices } from './aux-data.ts';
-import { intermediateAttack, middleOutputAttack, noise, perSampleCrossEntropy, pgd, type ThreePart } from './craft.ts';
+import { diverseInput, intermediateAttack, middleOutputAttack, noise, perSampleCrossEntropy, pgd, type ThreePart } from './craft.ts';
 import { reweight, targetClasses } from './evaluate.ts';
 import { labelledClassMap, matchedAccuracy, maxAssignment } from './hungarian.ts';
 import { kmeans } from './kmeans.ts';
@@ -208,6 +208,25 @@ describe('crafting adversarial examples', () => {
     const adv = pgd(model, x, target, 10, { epsilon: 0.1, steps: 5, targeted: true });
     expect((await ce(adv))[0]).toBeLessThan((await ce(x))[0]!);
     tf.dispose([adv, target]);
+  });
+
+  it('input diversity keeps the batch shape and pixel range, is the identity at probability 0 and seeded otherwise; DI-PGD stays in the ball and raises the loss', async () => {
+    const d = { probability: 1, resizeRate: 0.8 };
+    expect(diverseInput(x, { probability: 0, resizeRate: 0.8 }, Rng.fromSeed(1))).toBe(x);
+    const a = diverseInput(x, d, Rng.fromSeed(4));
+    const b = diverseInput(x, d, Rng.fromSeed(4));
+    expect(a.shape).toEqual(x.shape);
+    expect(Array.from(await a.data())).toEqual(Array.from(await b.data()));
+    expect(Array.from(await a.data())).not.toEqual(Array.from(await x.data()));
+    expect(Math.min(...(await a.data()))).toBeGreaterThanOrEqual(0);
+    expect(Math.max(...(await a.data()))).toBeLessThanOrEqual(1);
+    const y = tf.tensor1d([0, 1, 2, 3], 'int32');
+    const ce = (v: tf.Tensor) => tf.mean(perSampleCrossEntropy(model.tail.apply(model.middle.apply(model.head.apply(v))), y, 10)).data();
+    const adv = pgd(model, x, y, 10, { epsilon: 0.1, steps: 5, diversity: d, rng: Rng.fromSeed(2) });
+    expect((await tf.max(tf.abs(tf.sub(adv, x))).data())[0]).toBeLessThanOrEqual(0.1 + 1e-6);
+    expect((await ce(adv))[0]).toBeGreaterThan((await ce(x))[0]!);
+    expect(() => pgd(model, x, y, 10, { epsilon: 0.1, steps: 1, diversity: { probability: 2, resizeRate: 0.9 } })).toThrow(/attack.diversity must have probability in \[0, 1\]/);
+    tf.dispose([a, b, y, adv]);
   });
 });
 

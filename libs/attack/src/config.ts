@@ -173,8 +173,10 @@ export const AttackConfigSchema = z
      * the evaluation images (an evaluation-side oracle, marked as such in results).
      */
     targetMap: z.object({ source: z.enum(['labelled', 'oracle']).default('labelled'), samples: int(1).default(10) }).strict().default({ source: 'labelled', samples: 10 }),
-    /** MI-FGSM momentum for SPADV's crafts (0: plain PGD). */
+    /** MI-FGSM momentum for SPADV's crafts and every black-box baseline (0: plain PGD). */
     momentum: z.number().min(0).max(10).default(0),
+    /** DI-FGSM input diversity for SPADV's crafts and every black-box baseline (probability 0: off). */
+    diversity: z.object({ probability: z.number().min(0).max(1).default(0), resizeRate: z.number().gt(0).max(1).default(0.9) }).strict().default({ probability: 0, resizeRate: 0.9 }),
     evalSamples: int(1).default(500),
     /** The part of the test split evalSamples are taken from (its first images). */
     evalSlice: EvalSliceSchema.default('all'),

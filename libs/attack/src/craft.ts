@@ -31,6 +31,27 @@ export interface CraftOptions {
   readonly restarts?: number;
   /** Valid pixel range [lo, hi]; inputs must lie in it and x_adv is clipped to it. Default [0, 1]. */
   readonly clip?: readonly [number, number];
+  /**
+   * Input diversity (DI-FGSM, Xie et al. 2019), a transfer booster: at each step, with `probability`,
+   * the gradient is taken through a random shrink of the batch to r ∈ [resizeRate·H, H) pixels and a
+   * random zero pad back to H × W (torchattacks' DIFGSM). Restarts still compare untransformed scores.
+   */
+  readonly diversity?: { readonly probability: number; readonly resizeRate: number };
+}
+
+/**
+ * DI-FGSM's random transform of an NHWC batch, drawn from `rng` (the identity with 1 − probability).
+ * Keeps the H × W shape, so fixed-shape models take it.
+ */
+export function diverseInput(x: tf.Tensor, d: NonNullable<CraftOptions['diversity']>, rng: Rng): tf.Tensor {
+  const [, h, w] = x.shape as [number, number, number, number];
+  if (rng.float() >= d.probability) return x;
+  const lo = Math.max(1, Math.floor(d.resizeRate * h));
+  const rh = lo + rng.int(Math.max(1, h - lo));
+  const rw = Math.max(1, Math.round((rh * w) / h));
+  const top = rng.int(h - rh + 1);
+  const left = rng.int(w - rw + 1);
+  return tf.tidy(() => tf.pad(tf.image.resizeBilinear(x as tf.Tensor4D, [rh, rw]), [[0, 0], [top, h - rh - top], [left, w - rw - left], [0, 0]]));
 }
 
 export function logits(m: ThreePart, x: tf.Tensor): tf.Tensor {
@@ -56,6 +77,8 @@ export function checkCraft(o: CraftOptions, x: tf.Tensor): void {
   if (o.stepSize !== undefined && !(o.stepSize > 0 && Number.isFinite(o.stepSize))) throw new Error(`attack.stepSize must be a finite number > 0, got ${o.stepSize}`);
   if (o.restarts !== undefined && (!Number.isInteger(o.restarts) || o.restarts < 1)) throw new Error(`attack.restarts must be an integer ≥ 1, got ${o.restarts}`);
   if (o.momentum !== undefined && !(o.momentum >= 0)) throw new Error(`attack.momentum must be ≥ 0, got ${o.momentum}`);
+  if (o.diversity && !(o.diversity.probability >= 0 && o.diversity.probability <= 1 && o.diversity.resizeRate > 0 && o.diversity.resizeRate <= 1))
+    throw new Error(`attack.diversity must have probability in [0, 1] and resizeRate in (0, 1], got ${JSON.stringify(o.diversity)}`);
   const [lo, hi] = clipOf(o);
   if (!(Number.isFinite(lo) && Number.isFinite(hi) && lo < hi)) throw new Error(`attack clip bounds must be finite with lo < hi, got [${lo}, ${hi}]`);
   const [mn, mx, bad] = tf.tidy(() => [tf.min(x), tf.max(x), tf.sum(tf.cast(tf.logicalNot(tf.isFinite(x)), 'int32'))]).map((t) => {
@@ -111,9 +134,10 @@ function ascendChecked(x: tf.Tensor, o: CraftOptions, objective: (xa: tf.Tensor)
   for (let restart = 0; restart < (o.restarts ?? 1); restart++) {
     let xa = startPoint(x, o, restart);
     let acc: tf.Tensor | null = mu > 0 ? tf.zerosLike(x) : null;
+    const di = o.diversity && o.diversity.probability > 0 ? { d: o.diversity, rng: (o.rng ?? Rng.fromSeed(0)).fork(`diversity-${restart}`) } : null;
     for (let s = 0; s < o.steps; s++) {
       const { next, nextAcc } = tf.tidy(() => {
-        let g = tf.grad((v: tf.Tensor) => tf.sum(objective(v)))(xa);
+        let g = tf.grad((v: tf.Tensor) => tf.sum(objective(di ? diverseInput(v, di.d, di.rng) : v)))(xa);
         let a: tf.Tensor | null = null;
         if (acc) {
           a = tf.add(tf.mul(acc, mu), tf.div(g, tf.add(tf.sum(tf.abs(g), axes, true), 1e-12)));

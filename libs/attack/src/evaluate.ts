@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { labelWeighted, Rng, sizeOf, type PartModel } from '@splitfleet/splitcore';
 import { isHeadOnlyCraft, LABELLED_BASELINES, type BaselineName, type CraftMethod, type HeadOnlyCraft, type IntermediateLayer, type TargetSpec } from './config.ts';
-import { intermediateAttack, logits, middleOutputAttack, noise, pgd, type ThreePart } from './craft.ts';
+import { intermediateAttack, logits, middleOutputAttack, noise, pgd, type CraftOptions, type ThreePart } from './craft.ts';
 import { apgdCE, pgdMargin } from './whitebox.ts';
 import { matchedAccuracy } from './hungarian.ts';
 import type { AttackCell, AttackMethodName, PerClassCounts, SuiteResult } from './suite-result.ts';
@@ -35,8 +35,10 @@ export interface SuiteOptions {
   readonly target?: TargetSpec;
   /** Targeted: real class → shadow class as the attacker maps it (null: the evaluation-side oracle's map). */
   readonly targetMap?: readonly number[] | null;
-  /** MI-FGSM momentum for the SPADV crafts (0: plain PGD). White-box PGD stays plain. */
+  /** MI-FGSM momentum for SPADV's crafts and the black-box baselines (0: plain PGD). White-box PGD stays plain. */
   readonly momentum?: number;
+  /** DI-FGSM input diversity for the same methods (absent or probability 0: off). */
+  readonly diversity?: CraftOptions['diversity'];
   readonly restarts?: number;
   readonly randomStart?: boolean;
   /** Representation the feature/ila crafts perturb (default: the smashed data). */
@@ -124,30 +126,32 @@ function suiteJobs(o: SuiteOptions, set: AttackedSet, labels: { shadow: Int32Arr
   const lab = (arr: Int32Array, [a, b]: [number, number]) => tf.tensor1d(arr.slice(a, b), 'int32');
   const restarts = o.restarts ?? 1;
   const common = (eps: number, rng: Rng) => ({ epsilon: eps, steps: o.steps, restarts, randomStart: o.randomStart, stepSize: o.stepSize, rng, targeted: set.targets !== null });
-  const pgdJob = (method: AttackMethodName, model: ThreePart, l: Int32Array, momentum = 0): Job => ({
+  // the transfer boosters every black-box method gets; white-box PGD stays plain
+  const boost = { momentum: o.momentum ?? 0, ...(o.diversity ? { diversity: o.diversity } : {}) };
+  const pgdJob = (method: AttackMethodName, model: ThreePart, l: Int32Array, boosted = false): Job => ({
     method, queries: o.steps * restarts,
     run: (x, r, eps, rng) => {
       const t = lab(l, r);
-      const out = pgd(model, x, t, K, { ...common(eps, rng), momentum });
+      const out = pgd(model, x, t, K, { ...common(eps, rng), ...(boosted ? boost : {}) });
       t.dispose();
       return out;
     },
   });
   const headOnlyJob = (method: AttackMethodName, model: Pick<ThreePart, 'head' | 'middle'>, craft: HeadOnlyCraft): Job => ({
     method, queries: o.steps * restarts,
-    run: (x, _r, eps, rng) => middleOutputAttack(model, x, { ...common(eps, rng), momentum: o.momentum ?? 0, distance: craft === 'middle-l2' ? 'l2' : 'cosine' }),
+    run: (x, _r, eps, rng) => middleOutputAttack(model, x, { ...common(eps, rng), ...boost, distance: craft === 'middle-l2' ? 'l2' : 'cosine' }),
   });
   // the shadow's own labels exist exactly when it has a tail (withTail refuses the crafts first otherwise)
   const shadowLabels = (): Int32Array => labels.shadow ?? new Int32Array(0);
   const jobs: Job[] = o.crafts.map((craft): Job => {
-    if (craft === 'pgd') return pgdJob('spadv-pgd', withTail(o.shadow), shadowLabels(), o.momentum ?? 0);
+    if (craft === 'pgd') return pgdJob('spadv-pgd', withTail(o.shadow), shadowLabels(), true);
     if (isHeadOnlyCraft(craft)) return headOnlyJob(`spadv-${craft}`, o.shadow, craft);
     const model = withTail(o.shadow);
     return {
       method: `spadv-${craft}`, queries: o.steps * (restarts + 1),
       run: (x, r, eps, rng) => {
         const t = lab(shadowLabels(), r);
-        const out = intermediateAttack(model, x, t, K, { ...common(eps, rng), momentum: o.momentum ?? 0, variant: craft, layer: o.layer });
+        const out = intermediateAttack(model, x, t, K, { ...common(eps, rng), ...boost, variant: craft, layer: o.layer });
         t.dispose();
         return out;
       },
@@ -169,12 +173,11 @@ function suiteJobs(o: SuiteOptions, set: AttackedSet, labels: { shadow: Int32Arr
   // a head-only shadow's random twin: a random ĥ through the real middle with SPADV's first craft
   const headOnlyCraft = o.crafts[0] && isHeadOnlyCraft(o.crafts[0]) ? o.crafts[0] : null;
   if (o.baselines.includes('random-shadow'))
-    jobs.push(o.shadow.tail === null && headOnlyCraft ? headOnlyJob('random-shadow-head', o.randomShadow, headOnlyCraft) : pgdJob('random-shadow-pgd', o.randomShadow, labels.random, o.momentum ?? 0));
-  // every black-box method gets SPADV's transfer booster (momentum); white-box PGD stays plain
+    jobs.push(o.shadow.tail === null && headOnlyCraft ? headOnlyJob('random-shadow-head', o.randomShadow, headOnlyCraft) : pgdJob('random-shadow-pgd', o.randomShadow, labels.random, true));
   for (const b of LABELLED_BASELINES) {
     const model = o.labelledModels?.[b];
     const l = labels.labelled[b];
-    if (o.baselines.includes(b) && model && l) jobs.push(pgdJob(`${b}-pgd`, model, l, o.momentum ?? 0));
+    if (o.baselines.includes(b) && model && l) jobs.push(pgdJob(`${b}-pgd`, model, l, true));
   }
   if (o.baselines.includes('noise')) jobs.push({ method: 'noise', queries: 0, run: (x, _r, eps, rng) => noise(x, eps, rng) });
   return jobs;

@@ -150,9 +150,9 @@ describe('runSpadv', () => {
     expect(oracle.objectives[0]!.shadows[0]!.targetMap).toBeNull();
   });
 
-  it('the labelled baselines train with labels — a whole model on D_aux or the held-out pool, or ĥ and t̂ around the real middle — and report their clean accuracy', async () => {
+  it('the labelled baselines train with labels — a whole model on D_aux or the held-out pool, or ĥ and t̂ around the real middle — and report their clean accuracy (boosted by momentum and input diversity, on wasm)', async () => {
     const base = tinyRun();
-    const attack = AttackConfigSchema.parse({ ...base.attack, objectives: ['observe'], craft: ['pgd'], baselines: ['transfer', 'transfer-pool', 'labelled-shadow'], epsilons: [0.1], momentum: 0.5 });
+    const attack = AttackConfigSchema.parse({ ...base.attack, objectives: ['observe'], craft: ['pgd'], baselines: ['transfer', 'transfer-pool', 'labelled-shadow'], epsilons: [0.1], momentum: 0.5, diversity: { probability: 0.5 } });
     const before = tf.memory().numTensors;
     const r = await runSpadv({ ...base, attack });
     expect(tf.memory().numTensors).toBe(before); // the real middle is shared, not disposed twice nor leaked

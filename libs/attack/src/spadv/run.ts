@@ -291,7 +291,7 @@ async function attackTarget(c: AttackContext, t: AttackTarget, { shadow, targetM
       real, shadow: { head: shadow.head, middle: c.middle, tail: shadow.tail }, randomShadow: c.randomShadow,
       labelledModels: Object.fromEntries(Object.entries(c.surrogates).map(([b, m]) => [b, m.model])),
       x: c.evalX, y: c.evalY, inputShape: s.model.inputShape, classes: c.classes, epsilons: c.epsilons, steps: ac.steps, crafts: ac.craft,
-      baselines: baselines ? ac.baselines : [], seed: c.seed, momentum: ac.momentum, restarts: ac.restarts, randomStart: ac.randomStart,
+      baselines: baselines ? ac.baselines : [], seed: c.seed, momentum: ac.momentum, diversity: ac.diversity, restarts: ac.restarts, randomStart: ac.randomStart,
       stepSize: ac.stepSize ?? undefined, target: ac.target, targetMap, layer: ac.layer,
       onProgress: (d, tot, l) => c.a.onProgress?.(`${label} ${l}`, d, tot),
     });
