@@ -95,4 +95,12 @@ if (ref) {
   }
 }
 
+// every run, for the record: pooled figures are only as good as the rows under them
+console.log('\n| fleet | scope | seed | clean accuracy (mean over clients) | white-box ASR | SPADV ASR | fleet ÷ white-box | worst client ÷ own | clients < 0.5× | label inference | shadow training |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+const pc1 = (v: number | null) => (v === null ? '–' : `${(100 * v).toFixed(1)} %`);
+const x2 = (v: number | null) => (v === null ? '–' : `${v.toFixed(2)}×`);
+for (const r of [...rows].sort((a, b) => a.label.localeCompare(b.label) || a.scope.localeCompare(b.scope) || a.seed - b.seed))
+  console.log(`| ${r.label} | ${r.scope} | ${r.seed} | ${pc1(r.clean)} | ${pc1(r.whitebox)} | ${pc1(r.meanAsr)} | ${x2(r.fleetRatio)} | ${x2(r.minRatio)} | ${r.below05} of ${r.clients} | ${pc1(r.lia)} | ${r.shadowSeconds.toFixed(0)} s |`);
+
 if (jsonOut) writeFileSync(jsonOut, `${JSON.stringify({ rows }, null, 1)}\n`);
