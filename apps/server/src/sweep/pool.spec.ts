@@ -7,12 +7,12 @@ import { ConfigError } from '../experiment/config.ts';
 const cell = (method: string, outcomes: string) => ({ method, epsilon: 0.1, outcomes });
 
 /** A finished run whose one target's cells have the given per-image outcomes. */
-function run(seed: number, accuracy: number, spadv: string, whitebox: string, lia = 0.8): RunResults {
+function run(seed: number, accuracy: number, spadv: string, whitebox: string, lia = 0.8, clientIds = [0, 1]): RunResults {
   return {
     seed, final: { testAccuracy: accuracy }, timings: { wallSeconds: 1 },
     attack: {
       primary: { method: 'spadv-pgd' }, epsilons: [0.1],
-      objectives: [{ objective: 'observe', labelInferenceAccuracy: lia, shadowSeconds: 1, targets: [{ label: 'global model', clientIds: [0, 1], suite: { shadow: { agreement: 0.5 }, cells: [cell('spadv-pgd', spadv), cell('whitebox-worst', whitebox), cell('noise', '-000')] } }] }],
+      objectives: [{ objective: 'observe', labelInferenceAccuracy: lia, shadowSeconds: 1, targets: [{ label: 'global model', clientIds, suite: { shadow: { agreement: 0.5 }, cells: [cell('spadv-pgd', spadv), cell('whitebox-worst', whitebox), cell('noise', '-000')] } }] }],
     },
   } as unknown as RunResults;
 }
@@ -51,7 +51,7 @@ describe('studies: seeds per grid point, pooled with intervals', () => {
     const at = (alpha: number, method: string) => rows.find((r) => r.settings['partition.alpha'] === alpha && r.method === method)!;
     const spadv = at(0.1, 'spadv-pgd');
     expect(spadv.settings).toEqual({ 'partition.alpha': 0.1 }); // seeds are what is pooled, not a setting
-    expect(spadv).toMatchObject({ objective: 'observe', runs: 2, trainingRuns: 2, images: 16 }); // two clients weigh each image twice
+    expect(spadv).toMatchObject({ objective: 'observe', runs: 2, trainingRuns: 2, images: 8 }); // one row per image: the two clients weigh it, they do not repeat it
     // column means over runs: fooled (1/4 + 2/4)/2, attacked (3/4 + 1)/2, white-box fooled (3/4 + 2/4)/2
     expect(spadv.asr!.estimate).toBeCloseTo(0.375 / 0.875, 12);
     expect(spadv.asrAll!.estimate).toBeCloseTo(0.375 + 1 - 0.875, 12);
@@ -64,8 +64,18 @@ describe('studies: seeds per grid point, pooled with intervals', () => {
     expect(at(0.5, 'spadv-pgd')).toMatchObject({ runs: 1, trainingRuns: 1 });
     expect(at(0.5, 'spadv-pgd').ratioToWhitebox!.estimate).toBe(0);
     const md = pooledMarkdown(rows);
-    expect(md).toContain('| 0.1 | observe | 0.1 | spadv-pgd | 2 (2 trained, 16 images) | 85.0 ± ');
+    expect(md).toContain('| 0.1 | observe | 0.1 | spadv-pgd | 2 (2 trained, 8 images) | 85.0 ± ');
     expect(md).toContain('ASR (correct): over the images the real model classifies correctly');
+  });
+
+  it('a model serving many clients weighs its images more but does not count them more often: the interval is as wide as with one client', () => {
+    const points = expandSweep(spec);
+    const images = '1100101101001011010011';
+    const one = poolStudy(points, new Map([[points[0]!.id, run(1, 0.8, images, '1'.repeat(images.length), 0.8, [0])]]));
+    const eight = poolStudy(points, new Map([[points[0]!.id, run(1, 0.8, images, '1'.repeat(images.length), 0.8, [0, 1, 2, 3, 4, 5, 6, 7])]]));
+    const asr = (rows: typeof one) => rows.find((r) => r.method === 'spadv-pgd')!.asr!;
+    expect(asr(eight)).toEqual(asr(one));
+    expect(asr(one).high - asr(one).low).toBeGreaterThan(0.3); // 22 images: a wide interval, as it should be
   });
 
   it('a run written before per-image outcomes were recorded pools to no interval rather than a wrong one', () => {

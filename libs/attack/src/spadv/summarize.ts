@@ -128,10 +128,12 @@ export function meanOverClients(rows: readonly ClientAttackRow[]): { cleanAccura
 }
 
 /**
- * One attack's per-image outcomes over a report's targets, as rows [fooled by `method`, attacked,
- * fooled by the white-box yardstick] for a paired bootstrap (splitcore bootstrap.ts); each target's
- * images weigh as many as the clients it serves. Baselines live in the first objective's suites.
- * null when no target recorded outcomes (reports written before they existed).
+ * One attack's per-image outcomes over a report's targets, as rows [w·fooled by `method`, w·attacked,
+ * w·fooled by the white-box yardstick, w] for a paired bootstrap (splitcore bootstrap.ts): one row
+ * per target and image, w = the clients that target serves. Weights scale a row rather than repeat
+ * it — repeated rows would count one image as many independent draws and shrink the interval.
+ * Baselines live in the first objective's suites. null when no target recorded outcomes (reports
+ * written before they existed).
  */
 export function imageOutcomeRows(a: AttackReport, objective: number, method: AttackMethodName, eps: number): number[][] | null {
   const rows: number[][] = [];
@@ -143,21 +145,20 @@ export function imageOutcomeRows(a: AttackReport, objective: number, method: Att
     if (!cell?.outcomes) continue;
     const yardCells = yardTargets[i]?.label === t.label ? yardTargets[i]!.suite.cells : [];
     const yard = WHITEBOX_YARDSTICK.map((m) => find(yardCells, m)).find((c) => c?.outcomes) ?? null;
-    for (let j = 0; j < cell.outcomes.length; j++) {
-      const row = [cell.outcomes[j] === '1' ? 1 : 0, cell.outcomes[j] === '-' ? 0 : 1, yard?.outcomes[j] === '1' ? 1 : 0];
-      for (let w = 0; w < Math.max(1, t.clientIds.length); w++) rows.push(row);
-    }
+    const w = Math.max(1, t.clientIds.length);
+    for (let j = 0; j < cell.outcomes.length; j++)
+      rows.push([cell.outcomes[j] === '1' ? w : 0, cell.outcomes[j] === '-' ? 0 : w, yard?.outcomes[j] === '1' ? w : 0, w]);
   }
   return rows.length ? rows : null;
 }
 
-/** Statistics of imageOutcomeRows' column means: what studies and reports put intervals on. */
+/** Statistics of imageOutcomeRows' column means (weighted sums over the mean weight c[3]): what studies and reports put intervals on. */
 export const IMAGE_STATISTICS = {
   /** ASR over the correctly classified images. */
   asr: (c: readonly number[]) => c[0]! / c[1]!,
   /** Over all evaluated images, misclassified clean counting as lost (untargeted reading). */
-  asrAll: (c: readonly number[]) => c[0]! + 1 - c[1]!,
-  robustAccuracy: (c: readonly number[]) => c[1]! - c[0]!,
+  asrAll: (c: readonly number[]) => (c[3]! - c[1]! + c[0]!) / c[3]!,
+  robustAccuracy: (c: readonly number[]) => (c[1]! - c[0]!) / c[3]!,
   /** ÷ the yardstick's ASR on the same images. */
   ratioToWhitebox: (c: readonly number[]) => c[0]! / c[2]!,
 };
