@@ -62,6 +62,7 @@ export const BaselineNameSchema = z.enum(['whitebox', 'whitebox-cw', 'whitebox-a
  * D_aux with labels (labels + middle: SPADV's position plus the labels it has to infer).
  */
 export const LABELLED_BASELINES = ['transfer', 'transfer-pool', 'labelled-shadow'] as const satisfies readonly BaselineName[];
+export type LabelledBaseline = (typeof LABELLED_BASELINES)[number];
 /** The white-box attacks `whitebox-worst` takes its worst case over. */
 export const WHITEBOX_COMPONENTS: readonly BaselineName[] = ['whitebox', 'whitebox-cw', 'whitebox-apgd'];
 /**

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { labelWeighted, Rng, sizeOf, type PartModel } from '@splitfleet/splitcore';
-import { isHeadOnlyCraft, LABELLED_BASELINES, type BaselineName, type CraftMethod, type HeadOnlyCraft, type IntermediateLayer, type TargetSpec } from './config.ts';
+import { isHeadOnlyCraft, LABELLED_BASELINES, type BaselineName, type LabelledBaseline, type CraftMethod, type HeadOnlyCraft, type IntermediateLayer, type TargetSpec } from './config.ts';
 import { intermediateAttack, logits, middleOutputAttack, noise, pgd, type CraftOptions, type ThreePart } from './craft.ts';
 import { apgdCE, pgdMargin } from './whitebox.ts';
 import { matchedAccuracy } from './hungarian.ts';
@@ -14,8 +14,6 @@ function withTail(s: ShadowParts): ThreePart {
   if (!s.tail) throw new Error('this attack needs a shadow tail (attack.shadow.tail none trains none; use the middle-* crafts)');
   return s as ThreePart;
 }
-
-type LabelledBaseline = (typeof LABELLED_BASELINES)[number];
 
 export interface SuiteOptions {
   readonly real: ThreePart;
@@ -56,7 +54,8 @@ export function perturbationStream(seed: number, method: AttackMethodName, first
   return Rng.fromSeed(seed).fork('perturbations').fork(`${method}/${firstSample}`);
 }
 
-async function argmax(m: ThreePart, x: tf.Tensor): Promise<Int32Array> {
+/** The model's predicted class per row of x. */
+export async function predictClasses(m: ThreePart, x: tf.Tensor): Promise<Int32Array> {
   const a = tf.tidy(() => tf.argMax(logits(m, x), -1));
   const v = (await a.data()) as Int32Array;
   a.dispose();
@@ -270,7 +269,7 @@ async function measureCell(o: SuiteOptions, set: AttackedSet, job: Job, eps: num
       const d = tf.reshape(tf.sub(adv, x), [b - a, -1]);
       return [tf.max(tf.abs(d), 1), tf.norm(d, 2, 1), tf.min(adv), tf.max(adv), tf.sum(tf.cast(tf.logicalNot(tf.isFinite(adv)), 'int32'))];
     });
-    const [pred, linf, l2, lo, hi, bad] = await Promise.all([argmax(o.real, adv), ...norms.map((t) => t.data())]);
+    const [pred, linf, l2, lo, hi, bad] = await Promise.all([predictClasses(o.real, adv), ...norms.map((t) => t.data())]);
     tf.dispose(norms);
     if (bad![0]! > 0) throw new Error(`${job.method}: ${bad![0]} NaN/Inf values in the adversarial examples`);
     if (lo![0]! < 0 || hi![0]! > 1) throw new Error(`${job.method}: adversarial pixels left [0,1] (${lo![0]}, ${hi![0]})`);
@@ -331,8 +330,8 @@ export async function evaluateSuite(o: SuiteOptions): Promise<SuiteResult> {
   const n = o.y.length;
   const K = o.classes;
   const all = tf.tensor(o.x, [n, ...o.inputShape]);
-  const realPred = await argmax(o.real, all);
-  const shadowPred = o.shadow.tail ? await argmax(withTail(o.shadow), all) : null;
+  const realPred = await predictClasses(o.real, all);
+  const shadowPred = o.shadow.tail ? await predictClasses(withTail(o.shadow), all) : null;
   const keep: number[] = [];
   realPred.forEach((p, i) => p === o.y[i] && keep.push(i));
   const matched = shadowPred ? matchedAccuracy(shadowPred, realPred, K) : null;
@@ -353,7 +352,7 @@ export async function evaluateSuite(o: SuiteOptions): Promise<SuiteResult> {
   const predOn = async (m: ThreePart) => {
     if (!keep.length) return new Int32Array(0);
     const t = tf.tensor(xs, [keep.length, ...o.inputShape]);
-    const v = await argmax(m, t);
+    const v = await predictClasses(m, t);
     t.dispose();
     return v;
   };

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { bootstrapIntervals } from '@splitfleet/splitcore';
-import { IMAGE_STATISTICS, imageOutcomeRows } from '@splitfleet/attack';
+import { primaryIntervals } from '@splitfleet/attack';
+import type { BootstrapInterval } from '@splitfleet/splitcore';
 import { ConfigError } from '../experiment/config.ts';
 import { writeFileAtomic } from '../experiment/atomic.ts';
 import { readResults, type RunResults } from '../experiment/results.ts';
@@ -57,19 +57,19 @@ export function configDiff(configs: readonly unknown[]): [string, string[]][] {
 }
 
 const pct = (v: number | null | undefined) => (v === null || v === undefined ? '–' : `${(100 * v).toFixed(1)} %`);
+const times = (v: number) => `${v.toFixed(2)}×`;
+/** `estimate [low, high]` of a bootstrap interval. */
+const bounded = (i: BootstrapInterval | null | undefined, f: (v: number) => string) => (i ? `${f(i.estimate)} [${f(i.low)}, ${f(i.high)}]` : '–');
 
 /** One row per run: accuracy, SPADV and white-box success (95 % intervals over evaluated images), label inference, time. */
 export function runMetrics(runs: Compared['runs']): Record<string, string>[] {
   return runs.map(({ name, results: r }) => {
     const a = r.attack;
-    const p = a?.primary;
-    const rows = a && p ? imageOutcomeRows(a, 0, p.method, p.epsilon) : null;
-    const iv = rows ? bootstrapIntervals([rows], IMAGE_STATISTICS, { seed: 0 }) : null;
-    const ci = (i: { estimate: number; low: number; high: number } | null | undefined, f: (v: number) => string) => (i ? `${f(i.estimate)} [${f(i.low)}, ${f(i.high)}]` : '–');
+    const iv = a ? primaryIntervals(a) : null;
     return {
       run: name, mode: r.config.training.mode, seed: String(r.seed), 'final accuracy': pct(r.final?.testAccuracy),
-      'SPADV ASR [95 % CI]': iv ? ci(iv.asr, pct) : pct(a?.aggregate.asr), 'white-box ASR': pct(a?.baselines.whiteBox?.asr),
-      '÷ white-box [95 % CI]': iv?.ratioToWhitebox ? ci(iv.ratioToWhitebox, (v) => `${v.toFixed(2)}×`) : a?.relativeToWhitebox == null ? '–' : `${a.relativeToWhitebox.toFixed(2)}×`,
+      'SPADV ASR [95 % CI]': iv ? bounded(iv.asr, pct) : pct(a?.aggregate.asr), 'white-box ASR': pct(a?.baselines.whiteBox?.asr),
+      '÷ white-box [95 % CI]': iv?.ratioToWhitebox ? bounded(iv.ratioToWhitebox, times) : a?.relativeToWhitebox == null ? '–' : `${a.relativeToWhitebox.toFixed(2)}×`,
       'label inference': pct(a?.objectives[0]?.labelInferenceAccuracy), 'wall time': `${r.timings.wallSeconds.toFixed(0)} s`,
     };
   });
@@ -90,10 +90,9 @@ function html(rows: readonly Record<string, string>[]): string {
 
 /** A study's pooled rows as table rows, with the study's name. */
 function studyRows(studies: Compared['studies']): Record<string, string>[] {
-  const iv = (i: PooledRow['asr'], f: (v: number) => string) => (i ? `${f(i.estimate)} [${f(i.low)}, ${f(i.high)}]` : '–');
   return studies.flatMap(({ name, rows }) => rows.map((r) => ({
     study: name, point: Object.entries(r.settings).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ') || '–', objective: r.objective ?? '–',
-    'ε': String(r.epsilon), method: r.method, runs: String(r.runs), 'ASR [95 % CI]': iv(r.asr, pct), '÷ white-box [95 % CI]': iv(r.ratioToWhitebox, (v) => `${v.toFixed(2)}×`),
+    'ε': String(r.epsilon), method: r.method, runs: String(r.runs), 'ASR [95 % CI]': bounded(r.asr, pct), '÷ white-box [95 % CI]': bounded(r.ratioToWhitebox, times),
   })));
 }
 

@@ -5,8 +5,8 @@ import { PNG } from 'pngjs';
 import { writeFileAtomic } from '../experiment/atomic.ts';
 import { readAttack, readResults, type RunResults } from '../experiment/results.ts';
 import { DATASET_INPUT } from '../experiment/model-config.ts';
-import { IMAGE_STATISTICS, imageOutcomeRows, type AttackReport } from '@splitfleet/attack';
-import { bootstrapIntervals, strategyFor, type BootstrapInterval } from '@splitfleet/splitcore';
+import { primaryIntervals, type AttackReport } from '@splitfleet/attack';
+import { strategyFor, type BootstrapInterval } from '@splitfleet/splitcore';
 
 /** Renders a Vega-Lite spec to an SVG string, headless (no browser, no canvas). */
 export async function vegaLiteToSvg(spec: TopLevelSpec): Promise<string> {
@@ -187,8 +187,7 @@ function summaryPanel(results: RunResults, attack: AttackReport | undefined): st
   const items: [string, string][] = [['final test accuracy', results.final ? pct(results.final.testAccuracy) : '–']];
   if (attack) {
     const p = attack.primary;
-    const rows = imageOutcomeRows(attack, 0, p.method, p.epsilon);
-    const iv = rows ? bootstrapIntervals([rows], IMAGE_STATISTICS, { seed: 0 }) : null;
+    const iv = primaryIntervals(attack);
     const wb = attack.baselines.whiteBox;
     const others = Object.entries(attack.baselines).filter(([k, m]) => k !== 'whiteBox' && m).sort(([, a], [, b]) => b!.asr - a!.asr);
     const ratio = iv?.ratioToWhitebox

@@ -4,9 +4,9 @@ import {
   type ImageSet, type SplitModel, type WeightArray,
 } from '@splitfleet/splitcore';
 import { drawAux, drawOutOfDistribution, type AuxDraw } from '../aux-data.ts';
-import { LABELLED_BASELINES, type AttackConfig, type EvalSlice, type ShadowObjective } from '../config.ts';
-import { logits, type ThreePart } from '../craft.ts';
-import { evaluateSuite } from '../evaluate.ts';
+import { LABELLED_BASELINES, type AttackConfig, type EvalSlice, type LabelledBaseline, type ShadowObjective } from '../config.ts';
+import type { ThreePart } from '../craft.ts';
+import { evaluateSuite, predictClasses } from '../evaluate.ts';
 import { labelledClassMap, matchedAccuracy } from '../hungarian.ts';
 import { observedBytes, stackObservations, type ObservedBatch } from '../observations.ts';
 import { shadowHeadSpec, trainShadow, trainSurrogate, type ShadowModel } from '../shadow.ts';
@@ -53,7 +53,6 @@ type Surrogate = {
   /** Accuracy on the evaluation images (how good a model its attacker could train). */
   readonly cleanAccuracy: number;
 };
-type LabelledBaseline = (typeof LABELLED_BASELINES)[number];
 
 /** A shadow plan with its observations stacked and their true labels (evaluation only: the label-inference score). */
 interface PlannedShadow {
@@ -72,6 +71,8 @@ interface AttackContext {
   readonly middle: PartModel;
   /** The shadows to train and whom each serves (attack.shadowScope), with their stacked observations. */
   readonly plans: readonly PlannedShadow[];
+  /** The test indices attacked (attack.evalSlice, attack.evalSamples). */
+  readonly evaluated: readonly number[];
   readonly evalX: Float32Array;
   readonly evalY: Int32Array;
   readonly epsilons: number[];
@@ -142,9 +143,8 @@ async function trainLabelledBaselines(a: SpadvInputs, aux: { x: Float32Array; y:
     const data = b === 'transfer-pool' ? { ...gather(a.train, a.heldOut), n: a.heldOut.length } : aux;
     const trained = await trainLabelledBaseline(a, b, data, middle, seed, log);
     const x = tf.tensor(evaluation.x, [evaluation.y.length, ...a.split.model.inputShape]);
-    const pred = tf.tidy(() => tf.argMax(logits(trained.model, x), -1));
-    const p = (await pred.data()) as Int32Array;
-    tf.dispose([x, pred]);
+    const p = await predictClasses(trained.model, x);
+    x.dispose();
     out[b] = { ...trained, cleanAccuracy: evaluation.y.length ? p.filter((v, i) => v === evaluation.y[i]).length / evaluation.y.length : 0 };
   }
   return out;
@@ -166,12 +166,13 @@ async function prepare(a: SpadvInputs): Promise<AttackContext> {
   const seed = ac.aux.seed ?? a.seed + 1;
   const { aux, auxX, auxY } = drawAttackerData(a, seed);
   const middle = part(a.split.middle, a.middle);
-  const { x: evalX, y: evalY } = gather(a.test, evaluationIndices(a.test.count, ac.evalSlice, ac.evalSamples));
+  const evaluated = evaluationIndices(a.test.count, ac.evalSlice, ac.evalSamples);
+  const { x: evalX, y: evalY } = gather(a.test, evaluated);
   const randomShadow = randomShadowOf(a.split, middle, ac, seed);
   const surrogates = await trainLabelledBaselines(a, { x: auxX, y: auxY, n: aux.indices.length }, middle, { x: evalX, y: evalY }, seed, log);
   return {
     a, seed, classes: a.split.model.classes, aux, auxX, middle, plans: plannedShadows(a),
-    evalX, evalY, epsilons: ac.epsilons ?? [ac.epsilon], randomShadow, surrogates, labelled: labelledImages(a, aux, seed), log,
+    evaluated, evalX, evalY, epsilons: ac.epsilons ?? [ac.epsilon], randomShadow, surrogates, labelled: labelledImages(a, aux, seed), log,
   };
 }
 
@@ -184,12 +185,7 @@ function labelledImages(a: SpadvInputs, aux: AuxDraw, seed: number): AttackConte
   const { target, targetMap } = a.attack;
   if (target === 'untargeted' || targetMap.source !== 'labelled') return null;
   const pool = a.attack.aux.source === 'dataset' ? a.heldOut : aux.indices;
-  const rng = Rng.fromSeed(seed).fork('target-map');
-  const order = [...pool];
-  for (let i = order.length - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [order[i], order[j]] = [order[j]!, order[i]!];
-  }
+  const order = Rng.fromSeed(seed).fork('target-map').shuffle(pool);
   const { x, y } = gather(a.train, order.slice(0, targetMap.samples));
   return { x, y };
 }
@@ -199,9 +195,8 @@ async function attackerClassMap(c: AttackContext, shadow: ShadowModel): Promise<
   if (!c.labelled || !shadow.tail) return null;
   const n = c.labelled.y.length;
   const x = tf.tensor(c.labelled.x, [n, ...c.a.split.model.inputShape]);
-  const pred = tf.tidy(() => tf.argMax(logits({ head: shadow.head, middle: c.middle, tail: shadow.tail! }, x), -1));
-  const p = Int32Array.from((await pred.data()) as Int32Array);
-  tf.dispose([x, pred]);
+  const p = await predictClasses({ head: shadow.head, middle: c.middle, tail: shadow.tail }, x);
+  x.dispose();
   return labelledClassMap(p, c.labelled.y, c.classes);
 }
 
@@ -316,10 +311,9 @@ function assembleReport(c: AttackContext, reports: readonly ObjectiveReport[]): 
     labels: a.train.labels, partitions: a.partitions, classes: c.classes, auxClassShare: aux.classShare, headDistance: clientHeadDistances(a),
   });
   const wb = strongestWhitebox(base, pe);
-  const evaluated = evaluationIndices(a.test.count, ac.evalSlice, ac.evalSamples);
   return {
     method: 'spadv', tool: null, config: ac,
-    evaluation: { slice: ac.evalSlice, first: evaluated[0] ?? 0, count: evaluated.length },
+    evaluation: { slice: ac.evalSlice, first: c.evaluated[0] ?? 0, count: c.evaluated.length },
     primary: { objective: reports[0]!.objective, method: pm, epsilon: pe, targeted, oracleTargetMap: targeted && (ac.targetMap.source === 'oracle' || !c.labelled) },
     perClient,
     aggregate: {

@@ -1,4 +1,4 @@
-import { frequencies, hellinger, labelCounts } from '@splitfleet/splitcore';
+import { bootstrapIntervals, frequencies, hellinger, labelCounts, type BootstrapInterval } from '@splitfleet/splitcore';
 import type { CraftMethod } from '../config.ts';
 import { reweight } from '../evaluate.ts';
 import type { AttackCell, AttackMethodName } from '../suite-result.ts';
@@ -162,3 +162,12 @@ export const IMAGE_STATISTICS = {
   /** ÷ the yardstick's ASR on the same images. */
   ratioToWhitebox: (c: readonly number[]) => c[0]! / c[2]!,
 };
+
+/**
+ * The primary attack's figures with 95 % intervals over one run's evaluated images (one run: image
+ * noise only) — what a run's report and `compare` print; null for reports without per-image outcomes.
+ */
+export function primaryIntervals(a: AttackReport): Record<keyof typeof IMAGE_STATISTICS, BootstrapInterval | null> | null {
+  const rows = imageOutcomeRows(a, 0, a.primary.method, a.primary.epsilon);
+  return rows ? bootstrapIntervals([rows], IMAGE_STATISTICS, { seed: 0 }) : null;
+}
