@@ -1,7 +1,7 @@
 import { bootstrapIntervals, seedInterval, type BootstrapInterval, type RunRows, type SeedInterval } from '@splitfleet/splitcore';
 import { IMAGE_STATISTICS, imageOutcomeRows, type AttackMethodName } from '@splitfleet/attack';
 import type { RunResults } from '../experiment/results.ts';
-import { SEED_KEYS, type SweepPoint } from './sweep.ts';
+import type { SweepPoint } from './sweep.ts';
 
 /**
  * Pools a study's runs per grid point: every seed of a point is one run, and each figure gets a 95 %
@@ -54,7 +54,8 @@ export function poolStudy(points: readonly SweepPoint[], results: ReadonlyMap<st
   const out: PooledRow[] = [];
   for (const members of groups.values()) {
     const runs = members.map((p) => results.get(p.id)!);
-    const settings = Object.fromEntries(Object.entries(members[0]!.settings).filter(([k]) => !(SEED_KEYS as readonly string[]).includes(k)));
+    // the group is the grid point's own settings, without the seeds pooled over
+    const settings = JSON.parse(members[0]!.group) as Record<string, unknown>;
     const trainingSeeds = new Map(runs.map((r) => [r.seed, r.final?.testAccuracy ?? null]));
     const clean = [...trainingSeeds.values()].filter((v): v is number => v !== null);
     for (const k of methodKeys(runs)) {

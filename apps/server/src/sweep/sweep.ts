@@ -27,13 +27,13 @@ export interface SweepPoint {
   readonly id: string;
   /** Grid values and, in a study, the seeds of this run. */
   readonly settings: Record<string, unknown>;
-  /** Points of one grid point (differing only in seeds) share a group. */
+  /** The grid point's settings as JSON: points differing only in seeds share it. */
   readonly group: string;
   readonly config: Config;
 }
 
 /** The settings keys the seed lists set. */
-export const SEED_KEYS = ['seed', 'attack.aux.seed'] as const;
+const SEED_KEYS = ['seed', 'attack.aux.seed'] as const;
 
 /** Stable id of a resolved config: re-submitting a sweep finds its finished points by id. */
 export function configId(cfg: Config): string {
