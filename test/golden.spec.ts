@@ -24,7 +24,7 @@ function stripTimings(v: unknown): unknown {
 const ATTACK = {
   method: 'spadv', objective: 'observe', aux: { size: 64, alpha: 0.5, holdout: 400 },
   observe: { batches: 8 }, shadow: { steps: 20 }, surrogate: { steps: 20 }, craft: ['pgd', 'feature'], epsilon: 0.1, steps: 4,
-  evalSamples: 40, baselines: ['whitebox', 'random-shadow', 'transfer', 'noise'],
+  evalSamples: 40, evalSlice: 'all', baselines: ['whitebox', 'random-shadow', 'transfer', 'noise'],
 } as const;
 
 const CASES = [

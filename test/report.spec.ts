@@ -38,7 +38,7 @@ describe('report.html in headless Chromium', () => {
       expect(await summary.count()).toBe(5);
       // the first panel items: accuracy, then SPADV's success with its interval over the evaluated images
       expect(await summary.nth(0).textContent()).toMatch(/^final test accuracy\d+\.\d%$/);
-      expect(await summary.nth(1).textContent()).toMatch(/SPADV ASR .*95 % CI \d+\.\d%–\d+\.\d%/);
+      expect(await summary.nth(1).textContent()).toMatch(/SPADV ASR .*\d+\.\d % \[\d+\.\d, \d+\.\d\] \(estimate \[95 % CI\]/);
       expect(await summary.nth(2).textContent()).toMatch(/÷ white-box \(whitebox-pgd/);
       expect(await page.locator('.charts figure svg').count()).toBeGreaterThan(3);
       // splitfed: every client holds the averaged model, so no per-client accuracy curves

@@ -65,6 +65,20 @@ export const LABELLED_BASELINES = ['transfer', 'transfer-pool', 'labelled-shadow
 export type LabelledBaseline = (typeof LABELLED_BASELINES)[number];
 /** The white-box attacks `whitebox-worst` takes its worst case over. */
 export const WHITEBOX_COMPONENTS: readonly BaselineName[] = ['whitebox', 'whitebox-cw', 'whitebox-apgd'];
+/** Every baseline, the white-box worst case and its components first. */
+const ALL_BASELINES: readonly BaselineName[] = [...WHITEBOX_COMPONENTS, 'whitebox-worst', 'labelled-shadow', 'transfer-pool', 'transfer', 'random-shadow', 'noise'];
+
+/**
+ * attack.baselines when unset: every baseline valid for the attack — without the untargeted-only
+ * white-box components for a targeted attack, and without the baselines that train on D_aux's
+ * labels when D_aux comes from another data set (attackConfigProblems refuses both when named).
+ */
+function defaultBaselines(ac: { target: TargetSpec; aux: { source: string } }): BaselineName[] {
+  return ALL_BASELINES.filter((b) => {
+    if (ac.target !== 'untargeted' && (b === 'whitebox-cw' || b === 'whitebox-apgd')) return false;
+    return !(ac.aux.source === 'dataset' && (b === 'transfer' || b === 'labelled-shadow'));
+  });
+}
 /**
  * Untargeted, or targeted at: the next class (y+1 mod C), a seeded random class ≠ y, or one fixed
  * class (samples already of that class are left out of the targeted success rate).
@@ -178,13 +192,22 @@ export const AttackConfigSchema = z
     momentum: z.number().min(0).max(10).default(0),
     /** DI-FGSM input diversity for SPADV's crafts and every black-box baseline (probability 0: off). */
     diversity: z.object({ probability: z.number().min(0).max(1).default(0), resizeRate: z.number().gt(0).max(1).default(0.9) }).strict().default({ probability: 0, resizeRate: 0.9 }),
-    evalSamples: int(1).default(500),
-    /** The part of the test split evalSamples are taken from (its first images). */
-    evalSlice: EvalSliceSchema.default('all'),
-    /** transfer: a same-architecture surrogate trained on D_aux *with labels* (stronger than SPADV's attacker). */
-    baselines: z.array(BaselineNameSchema).default(['whitebox', 'random-shadow', 'transfer', 'noise']),
+    /** Test samples attacked, from the slice's first image; null: the whole slice. */
+    evalSamples: int(1).nullable().default(null),
+    /**
+     * The part of the test split evalSamples are taken from: `eval` (its second half) by default,
+     * because the attack defaults were chosen on `tune` (its first half; docs/spadv.md).
+     */
+    evalSlice: EvalSliceSchema.default('eval'),
+    /**
+     * null: every baseline the attack allows (defaultBaselines), so a default run measures every
+     * black-box attacker (capabilities: docs/spadv.md) against the AutoAttack-style white-box worst
+     * case. transfer: a same-architecture surrogate trained on D_aux *with labels*.
+     */
+    baselines: z.array(BaselineNameSchema).nullable().default(null),
   })
-  .strict();
+  .strict()
+  .transform((ac) => ({ ...ac, baselines: ac.baselines ?? defaultBaselines(ac) }));
 
 /** The attack section after validation (every default filled in). */
 export type AttackConfig = z.infer<typeof AttackConfigSchema>;

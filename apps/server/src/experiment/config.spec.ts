@@ -86,7 +86,7 @@ describe('attacker data from another data set (attack.aux.source: dataset)', () 
   const spadv = (aux: object, more: object = {}) => ({ attack: { method: 'spadv', aux, ...more } });
   it.each<[string, unknown, string]>([
     ['no dataset named', spadv({ source: 'dataset' }, { baselines: ['noise'] }), 'attack.aux.dataset: missing; attack.aux.source dataset needs {name: mnist | fashion-mnist | cifar10, dir}'],
-    ['the transfer baseline, which needs D_aux labels of the clients\' classes', spadv({ source: 'dataset', dataset: { name: 'mnist' } }), "attack.baselines: transfer is not allowed with attack.aux.source dataset; its surrogate trains on D_aux's labels, which belong to another data set's classes"],
+    ['the transfer baseline, which needs D_aux labels of the clients\' classes', spadv({ source: 'dataset', dataset: { name: 'mnist' } }, { baselines: ['transfer'] }), "attack.baselines: transfer is not allowed with attack.aux.source dataset; its surrogate trains on D_aux's labels, which belong to another data set's classes"],
     ['the labelled-shadow baseline, which needs D_aux labels of the clients\' classes', spadv({ source: 'dataset', dataset: { name: 'mnist' } }, { baselines: ['labelled-shadow'] }), "attack.baselines: labelled-shadow is not allowed with attack.aux.source dataset; it trains on D_aux's labels, which belong to another data set's classes"],
     ['a client-shaped draw', spadv({ source: 'dataset', dataset: { name: 'mnist' }, fromClient: 1 }, { baselines: ['noise'] }), "attack.aux.fromClient: 1 is not allowed with attack.aux.source dataset; a client's label mix shapes only held-out draws"],
     ['a dataset with the held-out source', spadv({ dataset: { name: 'mnist' } }), 'attack.aux.dataset: {"name":"mnist","dir":null} is not allowed with attack.aux.source heldout; set attack.aux.source: dataset'],
@@ -98,6 +98,23 @@ describe('attacker data from another data set (attack.aux.source: dataset)', () 
     ['an objective that trains a shadow tail with a head-only shadow', { attack: { method: 'spadv', shadow: { tail: 'none' }, objective: 'cluster', craft: ['middle-cosine'] } }, 'attack.objective: cluster is not allowed with attack.shadow.tail none; it trains ĥ through a shadow tail (allowed: match, observe, match-middle)'],
   ])('refuses %s in one line', (_what, raw, line) => {
     expect(problems(raw)).toEqual([line]);
+  });
+});
+
+describe('attack defaults (issue #20): the evaluation slice, every image of it, every baseline the attack allows', () => {
+  const attack = (more: object = {}) => parseConfig({ attack: { method: 'spadv', ...more } }).attack;
+  it('an untargeted attack on held-out D_aux measures every baseline, the white-box worst case among them, on the whole evaluation slice', () => {
+    const a = attack();
+    expect(a.evalSlice).toBe('eval');
+    expect(a.evalSamples).toBeNull();
+    expect(a.baselines).toEqual(['whitebox', 'whitebox-cw', 'whitebox-apgd', 'whitebox-worst', 'labelled-shadow', 'transfer-pool', 'transfer', 'random-shadow', 'noise']);
+  });
+  it('leaves out what the attack refuses when named: untargeted-only components for a target, label-trained baselines for another data set', () => {
+    expect(attack({ target: 'next' }).baselines).toEqual(['whitebox', 'whitebox-worst', 'labelled-shadow', 'transfer-pool', 'transfer', 'random-shadow', 'noise']);
+    expect(attack({ aux: { source: 'dataset', dataset: { name: 'mnist' } } }).baselines).toEqual(['whitebox', 'whitebox-cw', 'whitebox-apgd', 'whitebox-worst', 'transfer-pool', 'random-shadow', 'noise']);
+  });
+  it('baselines named in the config are kept as given', () => {
+    expect(attack({ baselines: ['noise'] }).baselines).toEqual(['noise']);
   });
 });
 

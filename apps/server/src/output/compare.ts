@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { primaryIntervals } from '@splitfleet/attack';
-import type { BootstrapInterval } from '@splitfleet/splitcore';
+import { formatBootstrap } from '@splitfleet/splitcore';
 import { ConfigError } from '../experiment/config.ts';
 import { writeFileAtomic } from '../experiment/atomic.ts';
 import { readResults, type RunResults } from '../experiment/results.ts';
@@ -57,9 +57,6 @@ export function configDiff(configs: readonly unknown[]): [string, string[]][] {
 }
 
 const pct = (v: number | null | undefined) => (v === null || v === undefined ? '–' : `${(100 * v).toFixed(1)} %`);
-const times = (v: number) => `${v.toFixed(2)}×`;
-/** `estimate [low, high]` of a bootstrap interval. */
-const bounded = (i: BootstrapInterval | null | undefined, f: (v: number) => string) => (i ? `${f(i.estimate)} [${f(i.low)}, ${f(i.high)}]` : '–');
 
 /** One row per run: accuracy, SPADV and white-box success (95 % intervals over evaluated images), label inference, time. */
 export function runMetrics(runs: Compared['runs']): Record<string, string>[] {
@@ -68,8 +65,8 @@ export function runMetrics(runs: Compared['runs']): Record<string, string>[] {
     const iv = a ? primaryIntervals(a) : null;
     return {
       run: name, mode: r.config.training.mode, seed: String(r.seed), 'final accuracy': pct(r.final?.testAccuracy),
-      'SPADV ASR [95 % CI]': iv ? bounded(iv.asr, pct) : pct(a?.aggregate.asr), 'white-box ASR': pct(a?.baselines.whiteBox?.asr),
-      '÷ white-box [95 % CI]': iv?.ratioToWhitebox ? bounded(iv.ratioToWhitebox, times) : a?.relativeToWhitebox == null ? '–' : `${a.relativeToWhitebox.toFixed(2)}×`,
+      'SPADV ASR ± 95 % CI': iv ? formatBootstrap(iv.asr, 'percent') : pct(a?.aggregate.asr), 'white-box ASR': pct(a?.baselines.whiteBox?.asr),
+      '÷ white-box ± 95 % CI': iv?.ratioToWhitebox ? formatBootstrap(iv.ratioToWhitebox, 'ratio') : a?.relativeToWhitebox == null ? '–' : `${a.relativeToWhitebox.toFixed(2)}×`,
       'label inference': pct(a?.objectives[0]?.labelInferenceAccuracy), 'wall time': `${r.timings.wallSeconds.toFixed(0)} s`,
     };
   });
@@ -92,7 +89,7 @@ function html(rows: readonly Record<string, string>[]): string {
 function studyRows(studies: Compared['studies']): Record<string, string>[] {
   return studies.flatMap(({ name, rows }) => rows.map((r) => ({
     study: name, point: Object.entries(r.settings).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ') || '–', objective: r.objective ?? '–',
-    'ε': String(r.epsilon), method: r.method, runs: String(r.runs), 'ASR [95 % CI]': bounded(r.asr, pct), '÷ white-box [95 % CI]': bounded(r.ratioToWhitebox, times),
+    'ε': String(r.epsilon), method: r.method, runs: String(r.runs), 'ASR ± 95 % CI': formatBootstrap(r.asr, 'percent'), '÷ white-box ± 95 % CI': formatBootstrap(r.ratioToWhitebox, 'ratio'),
   })));
 }
 

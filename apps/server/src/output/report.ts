@@ -5,8 +5,8 @@ import { PNG } from 'pngjs';
 import { writeFileAtomic } from '../experiment/atomic.ts';
 import { readAttack, readResults, type RunResults } from '../experiment/results.ts';
 import { DATASET_INPUT } from '../experiment/model-config.ts';
-import { primaryIntervals, type AttackReport } from '@splitfleet/attack';
-import { strategyFor, type BootstrapInterval } from '@splitfleet/splitcore';
+import { cellIntervals, primaryIntervals, type AttackReport } from '@splitfleet/attack';
+import { formatBootstrapBounds, strategyFor, type BootstrapInterval } from '@splitfleet/splitcore';
 
 /** Renders a Vega-Lite spec to an SVG string, headless (no browser, no canvas). */
 export async function vegaLiteToSvg(spec: TopLevelSpec): Promise<string> {
@@ -129,12 +129,31 @@ async function clientScatters(attack: AttackReport): Promise<Chart[]> {
   ]);
 }
 
+/** Robust accuracy vs ε for every method with its 95 % interval over the evaluated images (error bars). */
+async function robustAccuracyChart(attack: AttackReport): Promise<Chart[]> {
+  const values = cellIntervals(attack).map((c) => ({
+    method: c.method.startsWith('spadv') ? `${c.method} (${c.objective})` : c.method, epsilon: c.epsilon,
+    robustAccuracy: c.robustAccuracy.estimate, low: c.robustAccuracy.low, high: c.robustAccuracy.high,
+  }));
+  if (!values.length) return [];
+  const x = { field: 'epsilon', type: 'quantitative', title: 'ε (L∞)' };
+  const color = { field: 'method', type: 'nominal' };
+  return [await chart('Robust accuracy vs ε, every method (error bars: 95 % CI over the evaluated images)', {
+    data: { values },
+    layer: [
+      { mark: { type: 'line', point: true }, encoding: { x, y: { field: 'robustAccuracy', type: 'quantitative', title: 'robust accuracy' }, color } },
+      { mark: 'errorbar', encoding: { x, y: { field: 'low', type: 'quantitative' }, y2: { field: 'high' }, color } },
+    ],
+  })];
+}
+
 async function attackCharts(arows: ReturnType<typeof attackRows>, attack: AttackReport | undefined): Promise<Chart[]> {
   if (!arows.length) return [];
   const charts = [await chart('Attack success rate by method (SPADV vs baselines)', {
     data: { values: arows }, mark: { type: 'line', point: true },
     encoding: { x: { field: 'epsilon', type: 'quantitative', title: 'ε (L∞)' }, y: { field: 'successRate', type: 'quantitative', title: 'attack success rate' }, color: { field: 'method', type: 'nominal' }, strokeDash: { field: 'objective', type: 'nominal' } },
   })];
+  if (attack) charts.push(...(await robustAccuracyChart(attack)));
   if (attack?.perClient?.length) {
     const pc = attack.perClient.map((c) => ({ client: c.id, asr: c.asr, robustAccuracy: c.robustAccuracy, hellingerToAux: c.hellingerToAux }));
     charts.push(await chart(`SPADV success per client (${attack.primary.method}, ε=${attack.primary.epsilon}; colour: Hellinger distance of the client's labels to D_aux)`, {
@@ -179,7 +198,7 @@ function attackTables(attack: AttackReport | undefined, arows: ReturnType<typeof
 
 /** ASR with its 95 % interval over this run's evaluated images (one run: image noise only). */
 function withInterval(i: BootstrapInterval | null | undefined, fallback: number): string {
-  return i ? `${pct(i.estimate)} <small>(95 % CI ${pct(i.low)}–${pct(i.high)} over the evaluated images)</small>` : pct(fallback);
+  return i ? `${formatBootstrapBounds(i, 'percent')} <small>(estimate [95 % CI] over the evaluated images)</small>` : pct(fallback);
 }
 
 /** The answer first: accuracy, SPADV success with its interval, ÷ white-box, the strongest baseline, label inference. */
@@ -191,7 +210,7 @@ function summaryPanel(results: RunResults, attack: AttackReport | undefined): st
     const wb = attack.baselines.whiteBox;
     const others = Object.entries(attack.baselines).filter(([k, m]) => k !== 'whiteBox' && m).sort(([, a], [, b]) => b!.asr - a!.asr);
     const ratio = iv?.ratioToWhitebox
-      ? `${iv.ratioToWhitebox.estimate.toFixed(2)}× <small>(95 % CI ${iv.ratioToWhitebox.low.toFixed(2)}–${iv.ratioToWhitebox.high.toFixed(2)})</small>`
+      ? `${formatBootstrapBounds(iv.ratioToWhitebox, 'ratio')} <small>(estimate [95 % CI])</small>`
       : attack.relativeToWhitebox === null ? '–' : `${attack.relativeToWhitebox.toFixed(2)}×`;
     items.push(
       [`SPADV ASR (${p.method}, ${p.objective}, ε=${p.epsilon}; over correctly classified images)`, withInterval(iv?.asr, attack.aggregate.asr)],

@@ -1,4 +1,4 @@
-import { bootstrapIntervals, seedInterval, type BootstrapInterval, type RunRows, type SeedInterval } from '@splitfleet/splitcore';
+import { bootstrapIntervals, formatBootstrap, formatPercentInterval, seedInterval, type BootstrapInterval, type RunRows, type SeedInterval } from '@splitfleet/splitcore';
 import { IMAGE_STATISTICS, imageOutcomeRows, type AttackMethodName } from '@splitfleet/attack';
 import type { RunResults } from '../experiment/results.ts';
 import type { SweepPoint } from './sweep.ts';
@@ -76,17 +76,7 @@ export function poolStudy(points: readonly SweepPoint[], results: ReadonlyMap<st
   return out;
 }
 
-/** `est ± half width` of a bootstrap interval (the bounds themselves are in study.json). */
-function pm(i: BootstrapInterval | null, percent = true): string {
-  if (!i) return '–';
-  const f = (v: number) => (percent ? (100 * v).toFixed(1) : v.toFixed(2));
-  return `${f(i.estimate)} ± ${f((i.high - i.low) / 2)}${percent ? ' %' : '×'}`;
-}
-
-function pmSeeds(i: SeedInterval | null): string {
-  if (!i) return '–';
-  return i.halfWidth === null ? `${(100 * i.mean).toFixed(1)} %` : `${(100 * i.mean).toFixed(1)} ± ${(100 * i.halfWidth).toFixed(1)} %`;
-}
+const pmSeeds = (i: SeedInterval | null) => (i ? formatPercentInterval(i) : '–');
 
 /** The pooled table: one line per grid point × objective × ε × method, figures as `estimate ± half width`. */
 export function pooledMarkdown(rows: readonly PooledRow[]): string {
@@ -97,7 +87,7 @@ export function pooledMarkdown(rows: readonly PooledRow[]): string {
   return [
     `| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`,
     ...rows.map((r) => `| ${[...keys.map((k) => cell(r.settings[k])), r.objective ?? '–', r.epsilon, r.method, `${r.runs} (${r.trainingRuns} trained, ${r.images} images)`,
-      pmSeeds(r.cleanAccuracy), pm(r.asr), pm(r.asrAll), pm(r.robustAccuracy), pm(r.ratioToWhitebox, false), pmSeeds(r.labelInference)].join(' | ')} |`),
+      pmSeeds(r.cleanAccuracy), formatBootstrap(r.asr, 'percent'), formatBootstrap(r.asrAll, 'percent'), formatBootstrap(r.robustAccuracy, 'percent'), formatBootstrap(r.ratioToWhitebox, 'ratio'), pmSeeds(r.labelInference)].join(' | ')} |`),
     '',
     'Intervals: 95 %, two-level paired bootstrap over runs and evaluated images (estimate ± half the interval\'s width; bounds in study.json); clean accuracy and label inference: t-interval over training runs. ASR (correct): over the images the real model classifies correctly; ASR (all): over all evaluated images.',
   ].join('\n') + '\n';

@@ -7,7 +7,8 @@ import { toCsv, vegaLiteToSvg } from '../output/report.ts';
 import { readResults, type RunResults } from '../experiment/results.ts';
 import { WHITEBOX_YARDSTICK, type AttackReport } from '@splitfleet/attack';
 import type { TopLevelSpec } from 'vega-lite';
-import { pooledMarkdown, poolStudy, type PooledRow } from './pool.ts';
+import { pooledMarkdown, poolStudy } from './pool.ts';
+import { perClientChart, pooledCharts } from './study-charts.ts';
 
 /**
  * A sweep (or study) file: a base config, a grid of `path: [values]` to take the product of, and
@@ -177,10 +178,11 @@ export async function gatherSweep(outDir: string, points: readonly SweepPoint[])
         data: { values: rows }, width: 420, height: 220, mark: { type: 'line', point: true },
         encoding: { x: { field: vlField(k), title: k, type: typeof rows[0]![k] === 'number' ? 'ordinal' : 'nominal' }, y: { field: 'ratioToWhiteBox', type: 'quantitative', aggregate: 'mean', title: 'SPADV / white-box' }, color: { field: 'epsilon', type: 'nominal' } },
       })]);
-    charts.push(...(await pooledCharts(pooled, vl)));
   } else if (rows.length && keys.length) {
     charts.push(['Test accuracy', await vl({ data: { values: rows }, width: 420, height: 220, mark: { type: 'line', point: true }, encoding: { x: { field: vlField(keys[0]!), title: keys[0]!, type: 'ordinal' }, y: { field: 'testAccuracy', type: 'quantitative' } } })]);
   }
+  // pooled intervals and per-client points exist for any study, grid or seeds only
+  charts.push(...(await pooledCharts(pooled, vl)), ...(await perClientChart(points, results, vl)));
   writeFileAtomic(join(outDir, 'sweep.html'), `<!doctype html><meta charset="utf-8"><title>sweep</title><h1>Sweep (${rows.length} rows)</h1>${charts.map(([t, svg]) => `<figure><figcaption>${t}</figcaption>${svg}</figure>`).join('\n')}`);
   charts.forEach(([, svg], i) => writeFileAtomic(join(outDir, `sweep-${i + 1}.svg`), svg));
   writeJsonAtomic(join(outDir, 'sweep.json'), { points: points.map((p) => ({ id: p.id, settings: p.settings, done: isDone(join(outDir, p.id)) })) });
@@ -189,21 +191,4 @@ export async function gatherSweep(outDir: string, points: readonly SweepPoint[])
 
 function fmt(v: unknown): string {
   return typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(4)) : String(v ?? '');
-}
-
-/** Pooled ASR vs ε per method with 95 % error bars, one panel per grid point. */
-async function pooledCharts(pooled: readonly PooledRow[], vl: (spec: object) => Promise<string>): Promise<[string, string][]> {
-  const values = pooled.filter((r) => r.asr).map((r) => ({
-    point: Object.entries(r.settings).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ') || 'all', epsilon: r.epsilon,
-    method: r.objective ? `${r.method} (${r.objective})` : r.method, asr: r.asr!.estimate, low: r.asr!.low, high: r.asr!.high,
-  }));
-  if (!values.length) return [];
-  const x = { field: 'epsilon', type: 'quantitative', title: 'ε (L∞)' };
-  return [[`Attack success vs ε with 95 % intervals over seeds and images (${pooled[0]!.runs} runs per point)`, await vl({
-    data: { values }, facet: { column: { field: 'point', type: 'nominal', title: null } },
-    spec: { width: 220, height: 160, layer: [
-      { mark: { type: 'line', point: true }, encoding: { x, y: { field: 'asr', type: 'quantitative', title: 'ASR (correctly classified)' }, color: { field: 'method', type: 'nominal' } } },
-      { mark: 'errorbar', encoding: { x, y: { field: 'low', type: 'quantitative' }, y2: { field: 'high' }, color: { field: 'method', type: 'nominal' } } },
-    ] },
-  })]];
 }

@@ -29,7 +29,7 @@ function tinyRun(): SpadvInputs {
   return {
     attack: AttackConfigSchema.parse({
       method: 'spadv', aux: { size: 16, holdout: 60 }, objectives: ['observe', 'infomax'], shadow: { steps: 2, batchSize: 8 },
-      surrogate: { steps: 2, batchSize: 8 }, craft: ['pgd', 'feature'], epsilons: [0.05, 0.1], steps: 2, evalSamples: 12,
+      surrogate: { steps: 2, batchSize: 8 }, craft: ['pgd', 'feature'], epsilons: [0.05, 0.1], steps: 2, evalSamples: 12, evalSlice: 'all',
     }),
     seed: 3, trainingBatchSize: 16, split: s, train, test: images(12),
     heldOut: Array.from({ length: 60 }, (_, i) => i), middle: [...s.init.middle], observed,

@@ -154,10 +154,10 @@ async function trainLabelledBaselines(a: SpadvInputs, aux: { x: Float32Array; y:
  * The attacked test images: the first `samples` of the slice — `all` the test split, `tune` its
  * first half, `eval` its second half (settings tuned on one are reported on the other).
  */
-export function evaluationIndices(testCount: number, slice: EvalSlice, samples: number): number[] {
+export function evaluationIndices(testCount: number, slice: EvalSlice, samples: number | null): number[] {
   const half = Math.floor(testCount / 2);
   const [from, to] = slice === 'tune' ? [0, half] : slice === 'eval' ? [half, testCount] : [0, testCount];
-  return Array.from({ length: Math.min(samples, to - from) }, (_, i) => from + i);
+  return Array.from({ length: Math.min(samples ?? to - from, to - from) }, (_, i) => from + i);
 }
 
 async function prepare(a: SpadvInputs): Promise<AttackContext> {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { AttackCell, SuiteResult } from '../suite-result.ts';
 import type { ObjectiveReport } from './report.ts';
-import { clientAttackRows, headDistances, spread } from './summarize.ts';
+import type { AttackReport } from './report.ts';
+import { cellIntervals, clientAttackRows, headDistances, spread } from './summarize.ts';
 
 /**
  * One cell over two classes of 10 test samples each, all attacked: class 0's perturbations are small
@@ -65,5 +66,22 @@ describe('per-client spread and head distances', () => {
     expect([...d.entries()]).toEqual([[0, 0.5], [1, 0.5]]);
     const same = headDistances(new Map([[4, [Float32Array.from([1, 2])]], [7, [Float32Array.from([1, 2])]]]));
     expect([...same.values()]).toEqual([0, 0]);
+  });
+});
+
+describe('cell intervals (report.html robust accuracy vs ε)', () => {
+  it('every cell gets its figure as the estimate and an interval around it; cells without outcomes are left out', () => {
+    const noise: AttackCell = { ...cell, method: 'noise', outcomes: '00000000000000000001', successRate: 0.05, successRateAll: 0.05, robustAccuracy: 0.95 };
+    const old: AttackCell = { ...cell, method: 'whitebox-pgd', outcomes: undefined as never };
+    const objective: ObjectiveReport = { objective: 'observe', shadowSeconds: 1, shadowFinalLoss: 0, labelInferenceAccuracy: 0.9, relativeToWhitebox: [], targets: [{ ...targets[0]!, suite: { ...suite, cells: [cell, noise, old] } }], shadows: [] };
+    const got = cellIntervals({ objectives: [objective] } as unknown as AttackReport);
+    expect(got.map((c) => c.method)).toEqual(['spadv-pgd', 'noise']);
+    for (const [c, want] of [[got[0]!, cell], [got[1]!, noise]] as const) {
+      expect(c.asr.estimate).toBeCloseTo(want.successRate, 12);
+      expect(c.robustAccuracy.estimate).toBeCloseTo(want.robustAccuracy, 12);
+      expect(c.asr.low).toBeLessThanOrEqual(c.asr.estimate);
+      expect(c.asr.high).toBeGreaterThanOrEqual(c.asr.estimate);
+      expect(c.asr.high - c.asr.low).toBeGreaterThan(0);
+    }
   });
 });

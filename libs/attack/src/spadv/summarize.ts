@@ -171,3 +171,31 @@ export function primaryIntervals(a: AttackReport): Record<keyof typeof IMAGE_STA
   const rows = imageOutcomeRows(a, 0, a.primary.method, a.primary.epsilon);
   return rows ? bootstrapIntervals([rows], IMAGE_STATISTICS, { seed: 0 }) : null;
 }
+
+/** One method at one ε (over every target of its objective) with 95 % intervals over the evaluated images. */
+export interface CellInterval {
+  readonly objective: string;
+  readonly method: AttackMethodName;
+  readonly epsilon: number;
+  readonly asr: BootstrapInterval;
+  readonly robustAccuracy: BootstrapInterval;
+}
+
+/**
+ * Every method × ε of every objective with intervals over this run's images (one run: image noise
+ * only), for report.html's robust-accuracy-vs-ε chart. Baselines appear once, with the first
+ * objective; cells without per-image outcomes are left out.
+ */
+export function cellIntervals(a: AttackReport): CellInterval[] {
+  const out: CellInterval[] = [];
+  for (const [k, o] of a.objectives.entries()) {
+    const cells = o.targets[0]?.suite.cells ?? [];
+    for (const c of cells) {
+      const rows = imageOutcomeRows(a, k, c.method, c.epsilon);
+      if (!rows || !rows.some((r) => r[1]! > 0)) continue;
+      const iv = bootstrapIntervals([rows], { asr: IMAGE_STATISTICS.asr, robustAccuracy: IMAGE_STATISTICS.robustAccuracy }, { seed: 0 });
+      if (iv.asr && iv.robustAccuracy) out.push({ objective: o.objective, method: c.method, epsilon: c.epsilon, asr: iv.asr, robustAccuracy: iv.robustAccuracy });
+    }
+  }
+  return out;
+}

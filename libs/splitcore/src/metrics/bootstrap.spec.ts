@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Rng } from '../rng/rng.ts';
-import { bootstrapInterval, bootstrapIntervals, columnMeans, formatPercentBootstrap, quantileSorted, type RunRows } from './bootstrap.ts';
+import { bootstrapInterval, bootstrapIntervals, columnMeans, formatBootstrap, formatBootstrapBounds, quantileSorted, type RunRows } from './bootstrap.ts';
 
 const first = (c: readonly number[]) => c[0]!;
 const difference = (c: readonly number[]) => c[0]! - c[1]!;
@@ -112,6 +112,10 @@ describe('two-level bootstrap intervals', () => {
     expect(quantileSorted([1, 2, 3, 4], 0.5)).toBe(2.5);
     expect(quantileSorted([1, 2, 3, 4], 0)).toBe(1);
     expect(quantileSorted([1, 2, 3, 4], 1)).toBe(4);
-    expect(formatPercentBootstrap({ runs: 3, rows: 9, estimate: 0.42, low: 0.351, high: 0.4884, resamples: 2000 })).toBe('42.0 % [35.1, 48.8]');
+    const i = { runs: 3, rows: 9, estimate: 0.42, low: 0.351, high: 0.4884, resamples: 2000 };
+    expect(formatBootstrapBounds(i, 'percent')).toBe('42.0 % [35.1, 48.8]');
+    expect(formatBootstrap(i, 'percent')).toBe('42.0 ± 6.9 %');
+    expect(formatBootstrap({ ...i, estimate: 0.69, low: 0.55, high: 0.81 }, 'ratio')).toBe('0.69 ± 0.13×');
+    expect(formatBootstrapBounds(null, 'ratio')).toBe('–');
   });
 });

@@ -144,8 +144,28 @@ function checkRuns(runs: readonly RunRows[]): number {
   return columns;
 }
 
-/** `estimate [low, high]` in percent with one decimal, e.g. `42.0 % [35.1, 48.8]`. */
-export function formatPercentBootstrap(i: BootstrapInterval): string {
-  const pc = (v: number) => (100 * v).toFixed(1);
-  return `${pc(i.estimate)} % [${pc(i.low)}, ${pc(i.high)}]`;
+/** How an interval's numbers print: `percent` (one decimal, ` %`) or `ratio` (two decimals, `×`). */
+export type IntervalUnit = 'percent' | 'ratio';
+
+const IN_UNIT: Record<IntervalUnit, { value: (v: number) => string; suffix: string }> = {
+  percent: { value: (v) => (100 * v).toFixed(1), suffix: ' %' },
+  ratio: { value: (v) => v.toFixed(2), suffix: '×' },
+};
+
+/**
+ * `estimate ± half width`, the form every table prints (`42.0 ± 6.1 %`, `0.69 ± 0.10×`); the
+ * percentile interval may be asymmetric, so its bounds stay in the JSON (formatBootstrapBounds).
+ * A missing interval prints `–`.
+ */
+export function formatBootstrap(i: BootstrapInterval | null | undefined, unit: IntervalUnit): string {
+  if (!i) return '–';
+  const u = IN_UNIT[unit];
+  return `${u.value(i.estimate)} ± ${u.value((i.high - i.low) / 2)}${u.suffix}`;
+}
+
+/** `estimate [low, high]` with the unit (`42.0 % [35.1, 48.8]`, `0.69× [0.55, 0.81]`); `–` when missing. */
+export function formatBootstrapBounds(i: BootstrapInterval | null | undefined, unit: IntervalUnit): string {
+  if (!i) return '–';
+  const u = IN_UNIT[unit];
+  return `${u.value(i.estimate)}${u.suffix} [${u.value(i.low)}, ${u.value(i.high)}]`;
 }
