@@ -3,7 +3,7 @@ import type { Socket } from 'socket.io-client';
 import {
   EvaluateRequestSchema, frameToTensor, framesToWeights, headBackward, headForward, forwardKeep, disposeCache, type ForwardCache,
   isErrorReply, LossSignal, makeOptimizer, disposeOptimizer, parseMessage, PartModel, PROTOCOL_VERSION, RoundStartSchema, batchOrder, Rng,
-  headTailShapes, splitSpecs, stateShapes, tailEvaluate, tailStep, tensorToFrame, weightsToFrames, gather, derivedSeed, trainMode,
+  ClientDefences, defenceRng, headTailShapes, splitSpecs, stateShapes, tailEvaluate, tailStep, tensorToFrame, weightsToFrames, gather, derivedSeed, trainMode,
   type Assignment, type ClientToServerEvents, type ErrorReply, type Hello, type ImageSet,
   type ServerToClientEvents, type SplitSpecs,
 } from '@splitfleet/splitcore';
@@ -166,36 +166,48 @@ export class SplitClient {
     const inShape = parts.model.inputShape;
     let lossSum = 0;
     let samples = 0;
+    const defences = new ClientDefences(a.defence, classes);
     for (let step = 0; step < msg.steps; step++) {
       const idx = order.slice(step * a.batchSize, (step + 1) * a.batchSize);
       if (idx.length === 0) break;
       const { x, y } = gather(this.data!.train, idx);
       if (a.inputNoise > 0) addNoise(x, a.inputNoise, a.seed, a.clientId, msg.round, step);
+      const rng = defenceRng(a.seed, a.clientId, msg.round, step, 'train');
       const xt = tf.tensor(x, [idx.length, ...inShape], 'float32');
-      const yt = tf.tensor1d(y, 'int32');
+      const yt = tf.tensor1d(defences.labels(y, rng), 'int32');
       let headCache: ForwardCache | null = null;
+      let z: tf.Tensor | null = null;
       try {
         // keep the head's activations for its backward, a network round trip later
         // this step's dropout masks: a pure function of (run seed, client, round, step)
         const seed = derivedSeed(a.seed, 'client', a.clientId, msg.round, step);
-        const { y: z, cache } = forwardKeep(this.head!, xt, trainMode(seed));
-        headCache = cache;
-        const zf = await tensorToFrame(z);
-        z.dispose();
+        const fwdKeep = forwardKeep(this.head!, xt, trainMode(seed));
+        headCache = fwdKeep.cache;
+        z = fwdKeep.y;
+        const sent = await defences.smashed(z, rng);
+        const zf = await tensorToFrame(sent);
+        if (sent !== z) sent.dispose();
+        // NoPeek needs z again for its penalty's gradient; otherwise it is freed now
+        if (!defences.at('loss')) { z.dispose(); z = null; }
         const fwd = await this.request(this.socket.emitWithAck('forward', { type: 'forward', round: msg.round, step, purpose: 'train', z: zf }));
         const m = frameToTensor(fwd.m, { sampleShape: parts.middle.outputShape, maxBatch: idx.length, batch: idx.length });
         const { loss, gm } = await tailStep(this.tail!, this.tailOpt!, m, yt, classes, seed);
         m.dispose();
-        const gmf = await tensorToFrame(gm);
+        const returned = await defences.gradient(gm, rng);
+        const gmf = await tensorToFrame(returned);
+        if (returned !== gm) returned.dispose();
         gm.dispose();
         const bwd = await this.request(this.socket.emitWithAck('backward', { type: 'backward', round: msg.round, step, gm: gmf }));
         const gz = frameToTensor(bwd.gz, { sampleShape: parts.head.outputShape, maxBatch: idx.length, batch: idx.length });
-        headBackward(this.head!, this.headOpt!, cache, gz);
+        const gHead = z ? defences.headGradient(xt, z, gz) : gz;
+        headBackward(this.head!, this.headOpt!, headCache, gHead);
+        if (gHead !== gz) gHead.dispose();
         gz.dispose();
         lossSum += loss * idx.length;
         samples += idx.length;
       } finally {
         if (headCache) disposeCache(headCache);
+        z?.dispose();
         xt.dispose();
         yt.dispose();
       }
@@ -223,13 +235,17 @@ export class SplitClient {
     let lossSum = 0;
     // Evaluation batches are no larger than training batches: frames stay under the server's size limit.
     const evalBatch = this.assignment!.batchSize;
+    const defences = new ClientDefences(this.assignment!.defence, classes);
     for (let s = 0; s < idxAll.length; s += evalBatch) {
       const idx = idxAll.slice(s, s + evalBatch);
       const { x, y } = gather(test, idx);
       const xt = tf.tensor(x, [idx.length, ...parts.model.inputShape], 'float32');
       const z = headForward(this.head!, xt);
       xt.dispose();
-      const zf = await tensorToFrame(z);
+      // a noise defence is part of the deployed model: evaluation sees it too
+      const sent = await defences.smashed(z, defenceRng(this.assignment!.seed, this.assignment!.clientId, msg.round, s, 'eval'));
+      const zf = await tensorToFrame(sent);
+      if (sent !== z) sent.dispose();
       z.dispose();
       const fwd = await this.request(this.socket.emitWithAck('forward', { type: 'forward', round: msg.round, step: 0, purpose: 'eval', z: zf }));
       const m = frameToTensor(fwd.m, { sampleShape: parts.middle.outputShape, maxBatch: idx.length, batch: idx.length });

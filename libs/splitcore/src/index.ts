@@ -36,3 +36,7 @@ export * from './rounds/claims.ts';
 export * from './rounds/aggregate.ts';
 export * from './model/spec-schema.ts';
 export * from './data/convert.ts';
+export * from './defence/spec.ts';
+export * from './defence/transforms.ts';
+export * from './defence/distance-correlation.ts';
+export * from './defence/client-defence.ts';

@@ -30,6 +30,8 @@ export function valueAt(obj: unknown, path: Path): unknown {
   let v = obj;
   for (const k of path) {
     if (typeof v !== 'object' || v === null) return undefined;
+    // a list option given as one item (`defence: {kind: …}`) is parsed as a list of one
+    if (k === 0 && !Array.isArray(v)) continue;
     v = (v as Record<PropertyKey, unknown>)[k];
   }
   return v;

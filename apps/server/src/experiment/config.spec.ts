@@ -25,7 +25,7 @@ describe('config errors: one line per problem naming the option, the value and w
     ['a value no alternative of a union takes', { attack: { target: 'x' } }, ['attack.target: "x" is not allowed; must be one of untargeted, next, random, or an object']],
     ['a missing required field', { training: { optimizer: { name: 'sgd', lr: 0.1 } } }, ['training.optimizer.momentum: missing; must be a number']],
     ['an unknown option', { fleet: { bogus: 2 } }, ['fleet.bogus: 2 is not an option; fleet takes clients, workers, runtime, backend, openSlots, joinTimeoutSeconds, sample, profiles']],
-    ['an unknown top-level option', { bogus: 1 }, ['bogus: 1 is not an option; the top level takes seed, data, model, partition, fleet, training, server, attack']],
+    ['an unknown top-level option', { bogus: 1 }, ['bogus: 1 is not an option; the top level takes seed, data, model, partition, fleet, training, server, attack, defence']],
     ['more open join slots than clients', { fleet: { clients: 4, openSlots: 5 } }, ['fleet.openSlots: 5 is not allowed; must be ≤ fleet.clients (4)']],
     ['open join slots without token auth', { fleet: { openSlots: 1 }, server: { auth: false } }, [expect.stringMatching(/^fleet\.openSlots: 1 is not allowed with server\.auth false; open slots are handed out as tokens/)]],
     ['a cut the model does not have', { model: { cut: { headEnd: 5, tailStart: 6 } } }, [expect.stringMatching(/^model\.cut: \{"headEnd":5,"tailStart":6\} is not allowed; cut\.headEnd must be an integer in \[1, 4\]/)]],
@@ -115,6 +115,16 @@ describe('attack defaults (issue #20): the evaluation slice, every image of it, 
   });
   it('baselines named in the config are kept as given', () => {
     expect(attack({ baselines: ['noise'] }).baselines).toEqual(['noise']);
+  });
+});
+
+describe('defence config errors (issue #21)', () => {
+  it.each<[string, unknown, string]>([
+    ['an unknown defence', { defence: { kind: 'dropout', p: 0.1 } }, 'defence.0.kind: "dropout" is not allowed; must be one of smashed-noise, gradient-noise, maxnorm, label-rr, nopeek'],
+    ['a negative strength', { defence: [{ kind: 'smashed-noise', sigma: -1 }] }, 'defence.0.sigma: -1 is not allowed; must be ≥ 0'],
+    ['a defence that cannot act in the run', { training: { batchSize: 1 }, defence: { kind: 'maxnorm', strength: 1 } }, "defence.0.kind: maxnorm is not allowed with training.batchSize 1; it lifts each sample's gradient towards the batch's largest (needs a batch of 2 or more)"],
+  ])('refuses %s in one line', (_what, raw, line) => {
+    expect(problems(raw)).toEqual([line]);
   });
 });
 

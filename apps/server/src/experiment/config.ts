@@ -5,7 +5,7 @@ import { attackConfigProblems, AttackConfigSchema, observationBytes } from '@spl
 import { ConfigError, describeIssues, show } from './config-errors.ts';
 import { resolveModel } from './model-config.ts';
 import {
-  AggregationSchema, ConfigLayerSchema, CutSchema, parsePartitionFile, parseProfileTrace, drawProfiles, sizeOf, splitSpecs, validateCut, OptimizerSchema, TrainingModeSchema,
+  AggregationSchema, ConfigLayerSchema, CutSchema, DefenceConfigSchema, defenceProblems, parsePartitionFile, parseProfileTrace, drawProfiles, sizeOf, splitSpecs, validateCut, OptimizerSchema, TrainingModeSchema,
   type ClientProfile, type PartitionConfig, type SplitSpecs,
 } from '@splitfleet/splitcore';
 
@@ -154,6 +154,8 @@ export const ConfigSchema = z
       .prefault({}),
     /** SPADV and its baselines: the schema lives with the attack (libs/attack). */
     attack: AttackConfigSchema.prefault({}),
+    /** Defences the clients apply (one or a list; none by default): the schema lives in splitcore (defence/spec.ts). */
+    defence: DefenceConfigSchema,
   })
   .strict();
 
@@ -175,6 +177,8 @@ export function parseConfig(raw: unknown): Config {
   const model = resolveModel(cfg);
   const attack = attackConfigProblems(cfg.attack);
   if (attack.length) throw new ConfigError(attack.join('\n'));
+  const defence = defenceProblems(cfg.defence, { mode: cfg.training.mode, batchSize: cfg.training.batchSize });
+  if (defence.length) throw new ConfigError(defence.join('\n'));
   if (cfg.attack.method === 'spadv') checkObservationBudget(cfg, splitSpecs(model.spec, model.cut));
   const k = cfg.attack.clusters;
   if (k !== null && k > cfg.fleet.clients) throw new ConfigError(`attack.clusters: ${k} is not allowed; must be ≤ fleet.clients (${cfg.fleet.clients}), or null to choose it by silhouette`);

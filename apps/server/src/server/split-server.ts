@@ -77,7 +77,7 @@ export class SplitServer {
       assignmentBase: {
         model: setup.split.model, cut: setup.split.cut, dataset: { name: cfg.data.name, dir: cfg.data.dir },
         testIndices: Array.from({ length: testCount }, (_, i) => i), batchSize: cfg.training.batchSize,
-        optimizer: cfg.training.optimizer, mode: cfg.training.mode,
+        optimizer: cfg.training.optimizer, mode: cfg.training.mode, defence: cfg.defence,
       },
     });
   }

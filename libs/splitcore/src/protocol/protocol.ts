@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { TRAINING_MODES } from '../rounds/registry.ts';
+import { DefenceSpecSchema } from '../defence/spec.ts';
 import { ModelSpecSchema } from '../model/spec-schema.ts';
 
 /**
@@ -62,6 +63,8 @@ export const AssignmentSchema = z.object({
   mode: TrainingModeSchema,
   /** σ of Gaussian noise this client adds to its training inputs (feature-noise populations). */
   inputNoise: z.number().min(0).default(0),
+  /** The defences this client applies (config `defence`; defence/spec.ts). */
+  defence: z.array(DefenceSpecSchema).default([]),
 });
 export type Assignment = z.infer<typeof AssignmentSchema>;
 

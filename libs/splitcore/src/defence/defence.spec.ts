@@ -1,0 +1,156 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import * as tf from '@tensorflow/tfjs-core';
+import { Rng } from '../rng/rng.ts';
+import { ClientDefences, defenceRng } from './client-defence.ts';
+import { distanceCorrelation, noPeekGradient } from './distance-correlation.ts';
+import { DefenceConfigSchema, defenceProblems, DEFENCES, type DefenceSpec } from './spec.ts';
+import { keepProbability, maxNormGradient, noisyGradient, noisySmashed, randomisedLabels, rowNorms, standardDeviation } from './transforms.ts';
+
+const floats = (min: number, max: number) => fc.array(fc.float({ min, max, noNaN: true, noDefaultInfinity: true }), { minLength: 4, maxLength: 64 });
+const rng = () => Rng.fromSeed(7);
+
+describe('every defence at its identity strength changes nothing', () => {
+  const identities = DefenceConfigSchema.parse([
+    { kind: 'smashed-noise', sigma: 0 }, { kind: 'gradient-noise', sigma: 0 }, { kind: 'maxnorm', strength: 0 },
+    { kind: 'label-rr', epsilon: null }, { kind: 'nopeek', lambda: 0 },
+  ]);
+
+  it('covers every kind the registry knows', () => {
+    expect(identities.map((d) => d.kind).sort()).toEqual(Object.keys(DEFENCES).sort());
+  });
+
+  it('the transforms return the values they were given (property)', () => {
+    fc.assert(fc.property(floats(-5, 5), fc.array(fc.integer({ min: 0, max: 9 }), { minLength: 1, maxLength: 32 }), (vs, ys) => {
+      const v = Float32Array.from(vs.slice(0, vs.length - (vs.length % 2)));
+      const [sn, gn, mn, rr] = identities as [Extract<DefenceSpec, { kind: 'smashed-noise' }>, Extract<DefenceSpec, { kind: 'gradient-noise' }>, Extract<DefenceSpec, { kind: 'maxnorm' }>, Extract<DefenceSpec, { kind: 'label-rr' }>];
+      expect(noisySmashed(v, sn, rng())).toEqual(v);
+      expect(noisyGradient(v, 2, gn, rng())).toEqual(v);
+      expect(maxNormGradient(v, 2, mn, rng())).toEqual(v);
+      expect(randomisedLabels(Int32Array.from(ys), 10, rr, rng())).toEqual(Int32Array.from(ys));
+    }));
+  });
+
+  it('a client with only identity defences hands back the very tensors it was given (no copy, no draw)', async () => {
+    const d = new ClientDefences(identities, 10);
+    const z = tf.randomNormal([3, 4]);
+    const x = tf.randomNormal([3, 5]);
+    const y = Int32Array.from([1, 2, 3]);
+    expect(await d.smashed(z, rng())).toBe(z);
+    expect(await d.gradient(z, rng())).toBe(z);
+    expect(d.headGradient(x, z, z)).toBe(z);
+    expect(d.labels(y, rng())).toBe(y);
+    tf.dispose([x, z]);
+  });
+});
+
+describe('smashed-data noise', () => {
+  it('relative σ scales with the batch’s spread; Laplace and Gaussian have unit variance', () => {
+    const v = Float32Array.from({ length: 20000 }, (_, i) => 3 * Math.sin(i));
+    const sd = standardDeviation(v);
+    for (const distribution of ['gaussian', 'laplace'] as const) {
+      const out = noisySmashed(v, { kind: 'smashed-noise', sigma: 0.5, distribution, scale: 'relative' }, rng());
+      const noise = out.map((o, i) => o - v[i]!);
+      expect(standardDeviation(noise)).toBeCloseTo(0.5 * sd, 1);
+    }
+    const abs = noisySmashed(v, { kind: 'smashed-noise', sigma: 0.2, distribution: 'gaussian', scale: 'absolute' }, rng());
+    expect(standardDeviation(abs.map((o, i) => o - v[i]!))).toBeCloseTo(0.2, 2);
+  });
+});
+
+describe('gradient protection', () => {
+  it('clipping bounds every sample’s norm by clip and leaves smaller gradients alone (property)', () => {
+    fc.assert(fc.property(floats(-10, 10), fc.float({ min: Math.fround(0.1), max: 5, noNaN: true }), (vs, clip) => {
+      const v = Float32Array.from(vs.slice(0, vs.length - (vs.length % 4)));
+      const out = noisyGradient(v, 4, { kind: 'gradient-noise', sigma: 0, clip }, rng());
+      const before = rowNorms(v, 4);
+      rowNorms(out, 4).forEach((n, j) => expect(n).toBeCloseTo(Math.min(before[j]!, clip), 3));
+    }));
+  });
+
+  it('maxnorm at strength 1 lifts every sample’s expected squared norm to the batch’s largest', () => {
+    const dim = 256;
+    const g = Float32Array.from({ length: 2 * dim }, (_, k) => (k < dim ? 1 : 0.25)); // norms² 256 and 16
+    const r = rng();
+    let sq = 0;
+    const draws = 200;
+    for (let t = 0; t < draws; t++) sq += rowNorms(maxNormGradient(g, 2, { kind: 'maxnorm', strength: 1 }, r), 2)[1]! ** 2;
+    expect(sq / draws / 256).toBeCloseTo(1, 1);
+    // the largest gradient gets no noise
+    expect(maxNormGradient(g, 2, { kind: 'maxnorm', strength: 1 }, r).slice(0, dim)).toEqual(g.slice(0, dim));
+  });
+
+  it('randomised response keeps labels at e^ε/(e^ε+C−1) and spreads the rest uniformly over the other classes', () => {
+    const y = new Int32Array(40000).fill(3);
+    const out = randomisedLabels(y, 10, { kind: 'label-rr', epsilon: 1 }, rng());
+    const counts = new Array<number>(10).fill(0);
+    for (const v of out) counts[v]!++;
+    expect(counts[3]! / y.length).toBeCloseTo(keepProbability(1, 10), 2);
+    const others = counts.filter((_, c) => c !== 3).map((c) => c / (y.length - counts[3]!));
+    for (const share of others) expect(share).toBeCloseTo(1 / 9, 1);
+  });
+});
+
+/** dCor by the textbook formulas with plain loops: the reference for the tfjs version. */
+function referenceDcor(x: number[][], z: number[][]): number {
+  const n = x.length;
+  const centred = (m: number[][]) => {
+    const d = m.map((a) => m.map((b) => Math.sqrt(a.reduce((s, v, k) => s + (v - b[k]!) ** 2, 0))));
+    const row = d.map((r) => r.reduce((s, v) => s + v, 0) / n);
+    const all = row.reduce((s, v) => s + v, 0) / n;
+    return d.map((r, i) => r.map((v, j) => v - row[i]! - row[j]! + all));
+  };
+  const a = centred(x);
+  const b = centred(z);
+  const dcov = (p: number[][], q: number[][]) => p.reduce((s, r, i) => s + r.reduce((t, v, j) => t + v * q[i]![j]!, 0), 0) / (n * n);
+  return Math.sqrt(dcov(a, b) / Math.sqrt(dcov(a, a) * dcov(b, b)));
+}
+
+describe('distance correlation (NoPeek’s penalty and the privacy proxy)', () => {
+  const x = [[0, 1, 2], [1, 0, 0], [2, 2, 1], [0, 0, 3], [1, 3, 0]];
+  const z = [[1, 0], [0, 2], [2, 1], [1, 1], [0, 0]];
+
+  it('equals the hand-computed value on a small batch, and 1 for a scaled copy', () => {
+    const got = tf.tidy(() => distanceCorrelation(tf.tensor2d(x), tf.tensor2d(z)).dataSync()[0]!);
+    expect(got).toBeCloseTo(referenceDcor(x, z), 4);
+    const same = tf.tidy(() => distanceCorrelation(tf.tensor2d(x), tf.mul(3, tf.tensor2d(x))).dataSync()[0]!);
+    expect(same).toBeCloseTo(1, 4);
+  });
+
+  it('NoPeek’s gradient is λ·∂dCor/∂z (central differences) and is finite', () => {
+    const xt = tf.tensor2d(x);
+    const zt = tf.tensor2d(z);
+    const g = noPeekGradient(xt, zt, 2).arraySync() as number[][];
+    const h = 1e-3;
+    for (const [i, k] of [[0, 0], [3, 1]] as const) {
+      const shifted = (d: number) => referenceDcor(x, z.map((r, a) => r.map((v, b) => (a === i && b === k ? v + d : v))));
+      expect(g[i]![k]!).toBeCloseTo((2 * (shifted(h) - shifted(-h))) / (2 * h), 2);
+    }
+    expect(g.flat().every(Number.isFinite)).toBe(true);
+    tf.dispose([xt, zt]);
+  });
+});
+
+describe('defence config', () => {
+  it('one defence or a list; refuses an unknown kind and a negative strength', () => {
+    expect(DefenceConfigSchema.parse({ kind: 'nopeek', lambda: 0.5 })).toEqual([{ kind: 'nopeek', lambda: 0.5 }]);
+    expect(DefenceConfigSchema.parse(undefined)).toEqual([]);
+    expect(DefenceConfigSchema.safeParse({ kind: 'dropout', p: 0.1 }).success).toBe(false);
+    expect(DefenceConfigSchema.safeParse({ kind: 'smashed-noise', sigma: -1 }).success).toBe(false);
+  });
+
+  it('names the option, the value and what is allowed for a defence that cannot act in its context', () => {
+    const ds = DefenceConfigSchema.parse([{ kind: 'maxnorm', strength: 1 }, { kind: 'maxnorm', strength: 2 }]);
+    expect(defenceProblems(ds, { mode: 'splitfed', batchSize: 1 })).toEqual([
+      "defence.0.kind: maxnorm is not allowed with training.batchSize 1; it lifts each sample's gradient towards the batch's largest (needs a batch of 2 or more)",
+      'defence.1.kind: maxnorm is given twice; give it once with the strength wanted',
+      "defence.1.kind: maxnorm is not allowed with training.batchSize 1; it lifts each sample's gradient towards the batch's largest (needs a batch of 2 or more)",
+    ]);
+  });
+
+  it('draws are a pure function of (seed, client, round, step, purpose)', () => {
+    const a = defenceRng(1, 2, 3, 4, 'train');
+    expect(a.float()).toBe(defenceRng(1, 2, 3, 4, 'train').float());
+    expect(defenceRng(1, 2, 3, 4, 'eval').float()).not.toBe(defenceRng(1, 2, 3, 4, 'train').float());
+  });
+});
