@@ -7,7 +7,8 @@ import type { ConfigInput } from '../apps/server/src/experiment/config.ts';
 import { testConfig } from './helpers.ts';
 
 // Defences run in real worker clients over socket.io (issue #21): at their identity strength they
-// leave a run byte-identical to one without them; switched on, they change what is trained.
+// leave a run byte-identical to one without them; switched on, they change what is trained, and
+// results.privacy (dCor of test inputs and the smashed data sent) sees smashed-data noise.
 const VOLATILE = new Set(['wallSeconds', 'computeSeconds', 'simulatedSeconds', 'seconds']);
 const strip = (v: unknown): unknown => Array.isArray(v) ? v.map(strip)
   : typeof v === 'object' && v !== null ? Object.fromEntries(Object.entries(v).filter(([k]) => !VOLATILE.has(k)).map(([k, x]) => [k, strip(x)])) : v;
@@ -15,21 +16,26 @@ const strip = (v: unknown): unknown => Array.isArray(v) ? v.map(strip)
 async function rounds(defence: ConfigInput['defence']) {
   const cfg = testConfig({ seed: 5, training: { rounds: 2, maxStepsPerRound: 3 }, data: { testSamples: 100 }, server: { dashboard: false }, defence });
   const { results } = await runExperiment(cfg, { outDir: join(mkdtempSync(join(tmpdir(), 'sf-defence-')), 'run'), fleet: 'workers' });
-  return strip(results.rounds) as { testAccuracy: number; trainLoss: number }[];
+  return { rounds: strip(results.rounds) as { testAccuracy: number; trainLoss: number }[], privacy: results.privacy! };
 }
 
 describe('defences in a running fleet', () => {
   it('every defence at its identity strength gives the same rounds, to the bit, as no defence; switched on, they change training', async () => {
-    const none = await rounds([]);
-    const identity = await rounds([
+    const { rounds: none, privacy } = await rounds([]);
+    const { rounds: identity } = await rounds([
       { kind: 'smashed-noise', sigma: 0 }, { kind: 'gradient-noise', sigma: 0 }, { kind: 'maxnorm', strength: 0 },
       { kind: 'label-rr', epsilon: null }, { kind: 'nopeek', lambda: 0 },
     ]);
     expect(identity).toEqual(none);
     for (const d of [{ kind: 'smashed-noise', sigma: 1 }, { kind: 'gradient-noise', sigma: 0.5, clip: 1 }, { kind: 'label-rr', epsilon: 0.5 }, { kind: 'nopeek', lambda: 1 }, { kind: 'maxnorm', strength: 1 }] as const) {
       const on = await rounds([d]);
-      expect(on, d.kind).not.toEqual(none);
-      expect(on.every((r) => Number.isFinite(r.trainLoss)), d.kind).toBe(true);
+      expect(on.rounds, d.kind).not.toEqual(none);
+      expect(on.rounds.every((r) => Number.isFinite(r.trainLoss)), d.kind).toBe(true);
+      // the privacy proxy measures what is sent: noise as large as the smashed data's own spread lowers dCor(x, z)
+      if (d.kind === 'smashed-noise') expect(on.privacy.distanceCorrelation).toBeLessThan(privacy.distanceCorrelation - 0.05);
     }
+    expect(privacy.samples).toBe(256);
+    expect(privacy.distanceCorrelation).toBeGreaterThan(0);
+    expect(privacy.distanceCorrelation).toBeLessThanOrEqual(1);
   });
 });

@@ -39,6 +39,9 @@ describe('the evaluation slice', () => {
         expect(ev).toEqual(Array.from({ length: Math.min(samples, count - half) }, (_, i) => half + i));
         expect(all.length).toBe(Math.min(samples, count));
         expect(new Set([...tune, ...ev]).size).toBe(tune.length + ev.length);
+        // attack.evalSamples null (the default): the whole slice
+        expect(evaluationIndices(count, 'eval', null)).toEqual(Array.from({ length: count - half }, (_, i) => half + i));
+        expect(evaluationIndices(count, 'tune', null)).toHaveLength(half);
       }),
     );
   });

@@ -64,6 +64,10 @@ export const RunResultsSchema = z.object({
   tapsDropped: z.number().int().nonnegative().optional(),
   /** SPADV: perClient[], aggregate, baselines, the attack config, and every objective's full cells. */
   attack: AttackReportSchema.optional(),
+  /** The smashed data's privacy proxy: dCor(test inputs, smashed data sent) per trained client model (experiment/privacy.ts). */
+  privacy: z.object({
+    distanceCorrelation: num, perTarget: z.array(z.object({ label: z.string(), distanceCorrelation: num }).strict()), samples: z.number().int().positive(),
+  }).strict().optional(),
   /** Sweeps: the run directory that trained this point's model (attack-only points share it). */
   trainedIn: z.string().optional(),
   /** Queued sweeps: the worker that ran this point. */

@@ -10,6 +10,7 @@ import { mintTokens, newSecret } from '../server/auth.ts';
 import { reservedSlots, type Config } from './config.ts';
 import { readResults, RESULTS_SCHEMA_VERSION, type RunResults } from './results.ts';
 import { toolProvenance } from './provenance.ts';
+import { smashedPrivacy, type SmashedPrivacy } from './privacy.ts';
 import { SplitServer, type ServerStateMeta } from '../server/split-server.ts';
 import { Dashboard, type DashboardPoint } from '../output/dashboard.ts';
 import { runHttpHandler } from '../server/run-http.ts';
@@ -70,6 +71,7 @@ interface RunContext {
   server: SplitServer;
   stopRequested: boolean;
   attack: AttackReport | null;
+  privacy: SmashedPrivacy | null;
 }
 
 const paths = (outDir: string) => ({ ckpt: join(outDir, 'checkpoint.ckpt'), results: join(outDir, 'results.json'), final: join(outDir, 'final.ckpt'), tokens: join(outDir, 'tokens.json') });
@@ -86,7 +88,7 @@ function snapshot(c: RunContext, status: RunResults['status'], error?: string): 
     clients: c.server.clientInfo(), rounds: c.rounds, population: c.server.population(),
     final: last ? { testAccuracy: last.testAccuracy, testLoss: last.testLoss } : null,
     timings: { startedAt: c.started.toISOString(), finishedAt: status === 'running' ? null : new Date().toISOString(), wallSeconds: (Date.now() - c.started.getTime()) / 1000 },
-    tapsDropped: c.server.tapsDropped, status, ...(error ? { error } : {}), ...(c.attack ? { attack: c.attack } : {}), ...(c.stopRequested ? { stoppedEarly: 'stop requested from the dashboard' } : {}),
+    tapsDropped: c.server.tapsDropped, status, ...(error ? { error } : {}), ...(c.attack ? { attack: c.attack } : {}), ...(c.privacy ? { privacy: c.privacy } : {}), ...(c.stopRequested ? { stoppedEarly: 'stop requested from the dashboard' } : {}),
   };
 }
 
@@ -183,8 +185,9 @@ async function finishTraining(c: RunContext): Promise<void> {
   writeCheckpoint(paths(c.outDir).final, {
     kind: 'final', rounds: c.rounds.length, heldOut: c.setup.heldOut, targets: targets.map((t) => ({ label: t.label, clientIds: t.clientIds })), observed: obs.meta,
   }, { ...weightsToTensors('middle', middle), ...Object.assign({}, ...targets.map((t, i) => weightsToTensors(`target${i}`, t.headTail))), ...obs.tensors });
-  if (!c.recorder || c.opts.attack === false) return;
   const { data, split, heldOut, partitions } = c.setup;
+  c.privacy = await smashedPrivacy(split, data.test, targets, c.cfg.defence, c.cfg.seed);
+  if (!c.recorder || c.opts.attack === false) return;
   const report = await runSpadv({
     attack: c.cfg.attack, seed: c.cfg.seed, trainingBatchSize: c.cfg.training.batchSize, split, train: data.train, test: data.test, heldOut, middle, observed: c.recorder.observed, targets, partitions, log: c.log,
     ...(c.auxImages ? { auxImages: c.auxImages } : {}),
@@ -209,7 +212,7 @@ async function prepare(cfg: Config, opts: RunOptions) {
   const ctx = {
     cfg, opts, log, outDir, runId, started: previous ? new Date(previous.timings.startedAt) : new Date(), backend: backend.backend, setup, auxImages,
     recorder: cfg.attack.method === 'spadv' ? new ObservationRecorder(cfg.attack.observe.batches, { perClient: cfg.attack.shadowScope !== 'fleet' }) : null,
-    rounds: [] as RoundResult[], stopRequested: false, attack: null as AttackReport | null, dash: null as Dashboard | null,
+    rounds: [] as RoundResult[], stopRequested: false, attack: null as AttackReport | null, privacy: null as SmashedPrivacy | null, dash: null as Dashboard | null,
   };
   if (cfg.server.dashboard)
     ctx.dash = new Dashboard({

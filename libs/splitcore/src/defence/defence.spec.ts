@@ -141,10 +141,18 @@ describe('defence config', () => {
 
   it('names the option, the value and what is allowed for a defence that cannot act in its context', () => {
     const ds = DefenceConfigSchema.parse([{ kind: 'maxnorm', strength: 1 }, { kind: 'maxnorm', strength: 2 }]);
-    expect(defenceProblems(ds, { mode: 'splitfed', batchSize: 1 })).toEqual([
+    expect(defenceProblems(ds, { mode: 'splitfed', batchSize: 1, attacked: false })).toEqual([
       "defence.0.kind: maxnorm is not allowed with training.batchSize 1; it lifts each sample's gradient towards the batch's largest (needs a batch of 2 or more)",
       'defence.1.kind: maxnorm is given twice; give it once with the strength wanted',
       "defence.1.kind: maxnorm is not allowed with training.batchSize 1; it lifts each sample's gradient towards the batch's largest (needs a batch of 2 or more)",
+    ]);
+  });
+
+  it('refuses smashed-data noise in an attacked run until the attack evaluates through it', () => {
+    const ds = DefenceConfigSchema.parse({ kind: 'smashed-noise', sigma: 0.1 });
+    expect(defenceProblems(ds, { mode: 'local', batchSize: 16, attacked: false })).toEqual([]);
+    expect(defenceProblems(ds, { mode: 'local', batchSize: 16, attacked: true })).toEqual([
+      "defence.0.kind: smashed-noise is not allowed with attack.method spadv yet; the attack's evaluation does not apply the noise at inference (docs/defences.md)",
     ]);
   });
 

@@ -86,6 +86,8 @@ export const DEFENCES: Readonly<Record<DefenceKind, DefenceInfo>> = {
 export interface DefenceContext {
   readonly mode: TrainingMode;
   readonly batchSize: number;
+  /** Whether an attack is evaluated on the trained clients (attack.method spadv). */
+  readonly attacked: boolean;
 }
 
 /**
@@ -100,6 +102,10 @@ export function defenceProblems(defences: readonly DefenceSpec[], ctx: DefenceCo
     if (seen.has(d.kind)) out.push(`defence.${i}.kind: ${d.kind} is given twice; give it once with the strength wanted`);
     seen.add(d.kind);
     if (!info.modes.includes(ctx.mode)) out.push(`defence.${i}.kind: ${d.kind} is not allowed with training.mode ${ctx.mode} (allowed: ${info.modes.join(', ')})`);
+    // the attack's evaluation composes the clients' models without the noise, so its numbers
+    // would describe an undefended deployment; refused until evaluation applies it (docs/defences.md)
+    if (d.kind === 'smashed-noise' && d.sigma > 0 && ctx.attacked)
+      out.push(`defence.${i}.kind: smashed-noise is not allowed with attack.method spadv yet; the attack's evaluation does not apply the noise at inference (docs/defences.md)`);
     if (d.kind === 'maxnorm' && d.strength > 0 && ctx.batchSize < 2)
       out.push(`defence.${i}.kind: maxnorm is not allowed with training.batchSize ${ctx.batchSize}; it lifts each sample's gradient towards the batch's largest (needs a batch of 2 or more)`);
   });

@@ -1,0 +1,46 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { AttackTarget } from '@splitfleet/attack';
+import {
+  ClientDefences, defenceRng, distanceCorrelation, gather, headForward, PartModel, stateShapes,
+  type DefenceSpec, type ImageSet, type SplitModel,
+} from '@splitfleet/splitcore';
+
+/**
+ * The privacy proxy of the smashed data (issue #21): the distance correlation between test inputs
+ * and the smashed data each trained client model *sends* for them (smashed-data defences applied),
+ * averaged over the run's client models. Evaluation only — it reads the client heads, as every
+ * evaluation of the trained fleet does; the attack never sees it.
+ */
+export interface SmashedPrivacy {
+  /** Mean over the client models of dCor(x, z sent) on the same test images. */
+  readonly distanceCorrelation: number;
+  readonly perTarget: { label: string; distanceCorrelation: number }[];
+  /** Test images used (the test split's first ones). */
+  readonly samples: number;
+}
+
+export async function smashedPrivacy(
+  split: SplitModel, test: ImageSet, targets: readonly AttackTarget[], defences: readonly DefenceSpec[], seed: number, samples = 256,
+): Promise<SmashedPrivacy | null> {
+  const n = Math.min(samples, test.count);
+  if (!targets.length || n < 2) return null;
+  const { x } = gather(test, Array.from({ length: n }, (_, i) => i));
+  const xt = tf.tensor(x, [n, ...split.head.inputShape], 'float32');
+  const nh = stateShapes(split.head).length;
+  const guard = new ClientDefences(defences, split.model.classes);
+  const perTarget: { label: string; distanceCorrelation: number }[] = [];
+  try {
+    for (const t of targets) {
+      const head = new PartModel(split.head, t.headTail.slice(0, nh));
+      const z = headForward(head, xt);
+      head.dispose();
+      const sent = await guard.smashed(z, defenceRng(seed, t.clientIds[0] ?? 0, -1, 0, 'eval'));
+      const d = distanceCorrelation(xt, sent);
+      perTarget.push({ label: t.label, distanceCorrelation: (await d.data())[0]! });
+      tf.dispose(sent === z ? [z, d] : [z, sent, d]);
+    }
+  } finally {
+    xt.dispose();
+  }
+  return { distanceCorrelation: perTarget.reduce((s, p) => s + p.distanceCorrelation, 0) / perTarget.length, perTarget, samples: n };
+}
