@@ -66,6 +66,12 @@ describe('studies: seeds per grid point, pooled with intervals', () => {
     const md = pooledMarkdown(rows);
     expect(md).toContain('| 0.1 | observe | 0.1 | spadv-pgd | 2 (2 trained, 8 images) | 85.0 ± ');
     expect(md).toContain('ASR (correct): over the images the real model classifies correctly');
+    // the summary leads: one line per grid point, SPADV first, then each baseline, then the ratio
+    const summary = md.slice(0, md.indexOf('### Every figure')).split('\n');
+    expect(summary[0]).toBe('### ε = 0.1: attack success over the correctly classified images');
+    expect(summary[2]).toMatch(/^\| partition\.alpha \| runs \| clean accuracy \| spadv-pgd \(observe\) \| .* \| spadv-pgd \(observe\) ÷ white-box \|$/);
+    expect(summary.filter((l) => /^\| 0\.(1|5) \|/.test(l))).toHaveLength(2);
+    expect(summary.find((l) => l.startsWith('| 0.1 |'))).toContain(`| 2 | 85.0 ± `);
   });
 
   it('a model serving many clients weighs its images more but does not count them more often: the interval is as wide as with one client', () => {

@@ -78,13 +78,41 @@ export function poolStudy(points: readonly SweepPoint[], results: ReadonlyMap<st
 
 const pmSeeds = (i: SeedInterval | null) => (i ? formatPercentInterval(i) : '–');
 
+const settingText = (v: unknown) => (v !== null && typeof v === 'object' ? JSON.stringify(v) : String(v));
+
+/**
+ * The answer first: per ε, one line per grid point with its clean accuracy, SPADV's success and
+ * ÷ white-box, and every baseline's success side by side (ASR over the correctly classified images).
+ */
+export function summaryMarkdown(rows: readonly PooledRow[]): string {
+  if (!rows.length) return '';
+  const keys = Object.keys(rows[0]!.settings);
+  const label = (r: PooledRow) => (r.objective ? `${r.method} (${r.objective})` : r.method);
+  const methods = [...new Set(rows.map(label))].sort((a, b) => Number(b.startsWith('spadv')) - Number(a.startsWith('spadv')));
+  const spadv = methods.filter((m) => m.startsWith('spadv'));
+  const points = [...new Map(rows.map((r) => [JSON.stringify(r.settings), r.settings])).entries()];
+  return [...new Set(rows.map((r) => r.epsilon))].map((eps) => {
+    const head = [...keys, 'runs', 'clean accuracy', ...methods, ...spadv.map((m) => `${m} ÷ white-box`)];
+    const lines = points.map(([id, settings]) => {
+      const at = (m: string) => rows.find((r) => r.epsilon === eps && JSON.stringify(r.settings) === id && label(r) === m) ?? null;
+      const any = rows.find((r) => JSON.stringify(r.settings) === id)!;
+      return `| ${[...keys.map((k) => settingText(settings[k])), String(any.runs), pmSeeds(any.cleanAccuracy),
+        ...methods.map((m) => formatBootstrap(at(m)?.asr, 'percent')), ...spadv.map((m) => formatBootstrap(at(m)?.ratioToWhitebox, 'ratio'))].join(' | ')} |`;
+    });
+    return [`### ε = ${eps}: attack success over the correctly classified images`, '', `| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...lines, ''].join('\n');
+  }).join('\n');
+}
+
 /** The pooled table: one line per grid point × objective × ε × method, figures as `estimate ± half width`. */
 export function pooledMarkdown(rows: readonly PooledRow[]): string {
   if (!rows.length) return 'no finished points\n';
   const keys = Object.keys(rows[0]!.settings);
   const head = [...keys, 'objective', 'ε', 'method', 'runs', 'clean accuracy', 'ASR (correct)', 'ASR (all)', 'robust accuracy', '÷ white-box', 'label inference'];
-  const cell = (v: unknown) => (v !== null && typeof v === 'object' ? JSON.stringify(v) : String(v));
+  const cell = settingText;
   return [
+    summaryMarkdown(rows),
+    '### Every figure',
+    '',
     `| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`,
     ...rows.map((r) => `| ${[...keys.map((k) => cell(r.settings[k])), r.objective ?? '–', r.epsilon, r.method, `${r.runs} (${r.trainingRuns} trained, ${r.images} images)`,
       pmSeeds(r.cleanAccuracy), formatBootstrap(r.asr, 'percent'), formatBootstrap(r.asrAll, 'percent'), formatBootstrap(r.robustAccuracy, 'percent'), formatBootstrap(r.ratioToWhitebox, 'ratio'), pmSeeds(r.labelInference)].join(' | ')} |`),
