@@ -184,9 +184,7 @@ export class SplitClient {
         const fwdKeep = forwardKeep(this.head!, xt, trainMode(seed));
         headCache = fwdKeep.cache;
         z = fwdKeep.y;
-        const sent = await defences.smashed(z, rng);
-        const zf = await tensorToFrame(sent);
-        if (sent !== z) sent.dispose();
+        const zf = await defences.smashedFrame(z, rng);
         // NoPeek needs z again for its penalty's gradient; otherwise it is freed now
         if (!defences.at('loss')) { z.dispose(); z = null; }
         const fwd = await this.request(this.socket.emitWithAck('forward', { type: 'forward', round: msg.round, step, purpose: 'train', z: zf }));
@@ -243,9 +241,7 @@ export class SplitClient {
       const z = headForward(this.head!, xt);
       xt.dispose();
       // a noise defence is part of the deployed model: evaluation sees it too
-      const sent = await defences.smashed(z, defenceRng(this.assignment!.seed, this.assignment!.clientId, msg.round, s, 'eval'));
-      const zf = await tensorToFrame(sent);
-      if (sent !== z) sent.dispose();
+      const zf = await defences.smashedFrame(z, defenceRng(this.assignment!.seed, this.assignment!.clientId, msg.round, s, 'eval'));
       z.dispose();
       const fwd = await this.request(this.socket.emitWithAck('forward', { type: 'forward', round: msg.round, step: 0, purpose: 'eval', z: zf }));
       const m = frameToTensor(fwd.m, { sampleShape: parts.middle.outputShape, maxBatch: idx.length, batch: idx.length });

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { AttackTarget } from '@splitfleet/attack';
 import {
-  ClientDefences, defenceRng, distanceCorrelation, gather, headForward, PartModel, stateShapes,
+  ClientDefences, defenceRng, distanceCorrelation, frameToTensor, gather, headForward, PartModel, stateShapes,
   type DefenceSpec, type ImageSet, type SplitModel,
 } from '@splitfleet/splitcore';
 
@@ -34,10 +34,12 @@ export async function smashedPrivacy(
       const head = new PartModel(split.head, t.headTail.slice(0, nh));
       const z = headForward(head, xt);
       head.dispose();
-      const sent = await guard.smashed(z, defenceRng(seed, t.clientIds[0] ?? 0, -1, 0, 'eval'));
+      // what the server receives: the frame the client would send, decoded as the server decodes it
+      const frame = await guard.smashedFrame(z, defenceRng(seed, t.clientIds[0] ?? 0, -1, 0, 'eval'));
+      const sent = frameToTensor(frame, { sampleShape: split.head.outputShape, maxBatch: n, batch: n });
       const d = distanceCorrelation(xt, sent);
       perTarget.push({ label: t.label, distanceCorrelation: (await d.data())[0]! });
-      tf.dispose(sent === z ? [z, d] : [z, sent, d]);
+      tf.dispose([z, sent, d]);
     }
   } finally {
     xt.dispose();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { CodecError, decodeTensor, encodeTensor, headerBytes, peekHeader, type WireDtype } from './tensor-codec.ts';
+import { CodecError, decodeTensor, dequantise, encodeQuantised, encodeSparse, encodeTensor, headerBytes, peekHeader, quantiseLevels, type WireDtype } from './tensor-codec.ts';
 import { sizeOf } from '../model/shape.ts';
 
 const shapeArb = fc.array(fc.integer({ min: 0, max: 5 }), { minLength: 0, maxLength: 5 });
@@ -67,5 +67,43 @@ describe('tensor codec', () => {
     const huge = frame.slice();
     new DataView(huge.buffer).setUint32(8, 0xffffffff, true);
     expect(() => decodeTensor(huge)).toThrow(/needs .* payload bytes/);
+  });
+});
+
+describe('compressed float32 frames (smashed-data defences)', () => {
+  const values = (n: number) => fc.array(fc.float({ min: -100, max: 100, noNaN: true }), { minLength: n, maxLength: n }).map((a) => Float32Array.from(a));
+
+  it('quantised frames round-trip to the dequantised grid, bit-packed (property over bits and values)', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 16 }), fc.integer({ min: 1, max: 40 }).chain((n) => values(n)), (bits, v) => {
+      const f = encodeQuantised([v.length], v, bits);
+      expect(f.byteLength).toBe(headerBytes(1) + 12 + Math.ceil((v.length * bits) / 8));
+      expect(peekHeader(f)).toMatchObject({ dtype: 'float32', shape: [v.length], encoding: 'quantised' });
+      expect(decodeTensor(f).data).toEqual(dequantise(quantiseLevels(v, bits)));
+    }));
+  });
+
+  it('sparse frames round-trip exactly, 8 bytes per non-zero (property)', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 40 }).chain((n) => values(n)), (v) => {
+      v.forEach((x, i) => { if (i % 3 === 0) v[i] = 0; });
+      const f = encodeSparse([v.length], v);
+      const nonZero = v.filter((x) => x !== 0).length;
+      expect(f.byteLength).toBe(headerBytes(1) + 4 + 8 * nonZero);
+      expect(decodeTensor(f).data).toEqual(Float32Array.from(v, (x) => (x === 0 ? 0 : x)));
+    }));
+  });
+
+  it('rejects malformed compressed frames with a stable code', () => {
+    const code = (f: Uint8Array) => { try { decodeTensor(f); return 'ok'; } catch (e) { return (e as CodecError).code; } };
+    const q = encodeQuantised([4], Float32Array.of(0, 1, 2, 3), 2);
+    const badBits = q.slice(); badBits[headerBytes(1) + 8] = 17;
+    expect(code(badBits)).toBe('bad-bits');
+    expect(code(q.subarray(0, q.byteLength - 1))).toBe('bad-length');
+    const sp = encodeSparse([4], Float32Array.of(0, 5, 0, 7));
+    const swapped = sp.slice();
+    new DataView(swapped.buffer).setUint32(headerBytes(1) + 4, 3, true); // indices 3, 3: out of order
+    expect(code(swapped)).toBe('bad-index');
+    const tooMany = sp.slice();
+    new DataView(tooMany.buffer).setUint32(headerBytes(1), 9, true);
+    expect(code(tooMany)).toBe('bad-length');
   });
 });

@@ -2,7 +2,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../rng/rng.ts';
 import { noPeekGradient } from './distance-correlation.ts';
 import { defencesAt, isIdentity, type DefenceSite, type DefenceSpec } from './spec.ts';
-import { maxNormGradient, noisyGradient, noisySmashed, randomisedLabels } from './transforms.ts';
+import { maxNormGradient, noisyGradient, noisySmashed, randomisedLabels, sparsified } from './transforms.ts';
+import { encodeQuantised, encodeSparse, encodeTensor } from '../codec/tensor-codec.ts';
+import { tensorToFrame } from '../codec/tf-frames.ts';
 
 /**
  * A client's defences at each site of its training step, in the order configured. Sites without an
@@ -31,13 +33,26 @@ export class ClientDefences {
     return out;
   }
 
-  /** The smashed data the client sends; `z` itself when nothing acts (the caller then keeps ownership). */
-  async smashed(z: tf.Tensor, rng: Rng): Promise<tf.Tensor> {
+  /**
+   * The frame of smashed data the client sends: noise and sparsification applied in the order
+   * configured, then quantised (codec dtype 5) or sparse (dtype 6, when smaller than dense) — the
+   * bytes on the wire are the compressed ones. Without a smashed-data defence: exactly tensorToFrame(z).
+   */
+  async smashedFrame(z: tf.Tensor, rng: Rng): Promise<Uint8Array> {
     const ds = defencesAt(this.active, 'smashed');
-    if (!ds.length) return z;
-    let v = (await z.data()) as Float32Array;
-    for (const d of ds) if (d.kind === 'smashed-noise') v = noisySmashed(v, d, rng.fork(d.kind));
-    return tf.tensor(v, z.shape, 'float32');
+    if (!ds.length) return tensorToFrame(z);
+    const batch = z.shape[0]!;
+    let v: Float32Array = Float32Array.from((await z.data()) as Float32Array);
+    for (const d of ds) {
+      if (d.kind === 'smashed-noise') v = noisySmashed(v, d, rng.fork(d.kind));
+      else if (d.kind === 'topk') v = sparsified(v, batch, d);
+    }
+    const q = ds.find((d) => d.kind === 'quantise');
+    if (q?.kind === 'quantise' && q.bits !== null) return encodeQuantised(z.shape, v, q.bits);
+    const dense = encodeTensor({ dtype: 'float32', shape: z.shape, data: v });
+    if (!ds.some((d) => d.kind === 'topk')) return dense;
+    const sparse = encodeSparse(z.shape, v);
+    return sparse.byteLength < dense.byteLength ? sparse : dense;
   }
 
   /** The gradient the client returns at the middle's output; `gm` itself when nothing acts. */

@@ -5,6 +5,8 @@ import { Rng } from '../rng/rng.ts';
 import { ClientDefences, defenceRng } from './client-defence.ts';
 import { distanceCorrelation, noPeekGradient } from './distance-correlation.ts';
 import { DefenceConfigSchema, defenceProblems, DEFENCES, type DefenceSpec } from './spec.ts';
+import { decodeTensor, dequantise, headerBytes, quantiseLevels } from '../codec/tensor-codec.ts';
+import { tensorToFrame } from '../codec/tf-frames.ts';
 import { keepProbability, maxNormGradient, noisyGradient, noisySmashed, randomisedLabels, rowNorms, standardDeviation } from './transforms.ts';
 
 const floats = (min: number, max: number) => fc.array(fc.float({ min, max, noNaN: true, noDefaultInfinity: true }), { minLength: 4, maxLength: 64 });
@@ -13,7 +15,7 @@ const rng = () => Rng.fromSeed(7);
 describe('every defence at its identity strength changes nothing', () => {
   const identities = DefenceConfigSchema.parse([
     { kind: 'smashed-noise', sigma: 0 }, { kind: 'gradient-noise', sigma: 0 }, { kind: 'maxnorm', strength: 0 },
-    { kind: 'label-rr', epsilon: null }, { kind: 'nopeek', lambda: 0 },
+    { kind: 'label-rr', epsilon: null }, { kind: 'nopeek', lambda: 0 }, { kind: 'quantise', bits: null }, { kind: 'topk', drop: 0 },
   ]);
 
   it('covers every kind the registry knows', () => {
@@ -31,12 +33,12 @@ describe('every defence at its identity strength changes nothing', () => {
     }));
   });
 
-  it('a client with only identity defences hands back the very tensors it was given (no copy, no draw)', async () => {
+  it('a client with only identity defences hands back the very tensors it was given (no copy, no draw) and sends the plain frame', async () => {
     const d = new ClientDefences(identities, 10);
     const z = tf.randomNormal([3, 4]);
     const x = tf.randomNormal([3, 5]);
     const y = Int32Array.from([1, 2, 3]);
-    expect(await d.smashed(z, rng())).toBe(z);
+    expect(await d.smashedFrame(z, rng())).toEqual(await tensorToFrame(z));
     expect(await d.gradient(z, rng())).toBe(z);
     expect(d.headGradient(x, z, z)).toBe(z);
     expect(d.labels(y, rng())).toBe(y);
@@ -55,6 +57,44 @@ describe('smashed-data noise', () => {
     }
     const abs = noisySmashed(v, { kind: 'smashed-noise', sigma: 0.2, distribution: 'gaussian', scale: 'absolute' }, rng());
     expect(standardDeviation(abs.map((o, i) => o - v[i]!))).toBeCloseTo(0.2, 2);
+  });
+});
+
+describe('quantised and sparse smashed data (the bytes on the wire are the compressed ones)', () => {
+  const z = () => tf.tensor(Float32Array.from({ length: 2 * 50 }, (_, i) => Math.sin(i * 1.7) * (1 + (i % 7))), [2, 5, 10]);
+
+  it('quantised frames decode to the values the client used, within half a step, in bits per value (property over bits)', async () => {
+    for (const bits of [1, 3, 8, 12, 16]) {
+      const t = z();
+      const values = (await t.data()) as Float32Array;
+      const frame = await new ClientDefences(DefenceConfigSchema.parse({ kind: 'quantise', bits }), 10).smashedFrame(t, rng());
+      const q = quantiseLevels(values, bits);
+      const got = decodeTensor(frame);
+      expect(got.shape).toEqual([2, 5, 10]);
+      expect(got.data).toEqual(dequantise(q));
+      got.data.forEach((v, i) => expect(Math.abs(v - values[i]!)).toBeLessThanOrEqual(q.step / 2 + 1e-6));
+      expect(frame.byteLength).toBe(headerBytes(3) + 12 + Math.ceil((100 * bits) / 8));
+      t.dispose();
+    }
+  });
+
+  it('top-k keeps each sample’s largest values, sends the smaller of sparse and dense, and decodes to the kept values', async () => {
+    for (const drop of [0.3, 0.9]) {
+      const t = z();
+      const values = (await t.data()) as Float32Array;
+      const frame = await new ClientDefences(DefenceConfigSchema.parse({ kind: 'topk', drop }), 10).smashedFrame(t, rng());
+      const got = decodeTensor(frame).data as Float32Array;
+      for (let j = 0; j < 2; j++) {
+        const row = Array.from(got.subarray(j * 50, (j + 1) * 50));
+        const kept = row.filter((v) => v !== 0);
+        expect(kept).toHaveLength(50 - Math.floor(drop * 50));
+        const smallestKept = Math.min(...kept.map(Math.abs));
+        row.forEach((v, k) => (v === 0 ? expect(Math.abs(values[j * 50 + k]!)).toBeLessThanOrEqual(smallestKept) : expect(v).toBe(values[j * 50 + k]!)));
+      }
+      const dense = headerBytes(3) + 4 * 100;
+      expect(frame.byteLength).toBe(Math.min(dense, headerBytes(3) + 4 + 8 * (100 - 2 * Math.floor(drop * 50))));
+      t.dispose();
+    }
   });
 });
 
@@ -148,11 +188,15 @@ describe('defence config', () => {
     ]);
   });
 
-  it('refuses smashed-data noise in an attacked run until the attack evaluates through it', () => {
-    const ds = DefenceConfigSchema.parse({ kind: 'smashed-noise', sigma: 0.1 });
+  it('refuses smashed-data defences in an attacked run until the attack evaluates through them, and top-k with quantisation', () => {
+    const ds = DefenceConfigSchema.parse([{ kind: 'smashed-noise', sigma: 0.1 }, { kind: 'quantise', bits: 4 }]);
     expect(defenceProblems(ds, { mode: 'local', batchSize: 16, attacked: false })).toEqual([]);
     expect(defenceProblems(ds, { mode: 'local', batchSize: 16, attacked: true })).toEqual([
-      "defence.0.kind: smashed-noise is not allowed with attack.method spadv yet; the attack's evaluation does not apply the noise at inference (docs/defences.md)",
+      "defence.0.kind: smashed-noise is not allowed with attack.method spadv yet; the attack's evaluation does not apply it at inference (docs/defences.md)",
+      "defence.1.kind: quantise is not allowed with attack.method spadv yet; the attack's evaluation does not apply it at inference (docs/defences.md)",
+    ]);
+    expect(defenceProblems(DefenceConfigSchema.parse([{ kind: 'quantise', bits: 4 }, { kind: 'topk', drop: 0.5 }]), { mode: 'local', batchSize: 16, attacked: false })).toEqual([
+      'defence.1.kind: topk is not allowed with quantise; a frame is either sparse or quantised (choose one)',
     ]);
   });
 

@@ -49,6 +49,16 @@ export const DefenceSpecSchema = z.discriminatedUnion('kind', [
     epsilon: z.number().positive().nullable(),
   }).strict(),
   z.object({
+    /** Uniform quantisation of the smashed data sent to 2^bits levels between the batch's min and max; frames carry bits per value (codec dtype 5). null: off. */
+    kind: z.literal('quantise'),
+    bits: z.number().int().min(1).max(16).nullable(),
+  }).strict(),
+  z.object({
+    /** Top-k sparsification: each sample's smallest-magnitude `drop` fraction of smashed values is zeroed and not sent (codec dtype 6 when that is smaller). */
+    kind: z.literal('topk'),
+    drop: z.number().min(0).lt(1),
+  }).strict(),
+  z.object({
     /** NoPeek (Vepakomma et al. 2020): the client adds λ · distance correlation(inputs, smashed data) to its loss. */
     kind: z.literal('nopeek'),
     lambda: strength,
@@ -78,6 +88,8 @@ export const DEFENCES: Readonly<Record<DefenceKind, DefenceInfo>> = {
   'smashed-noise': { site: 'smashed', strength: 'sigma', identity: 0, search: [0.05, 0.1, 0.3, 1], modes: TRAINING_MODES },
   'gradient-noise': { site: 'gradient', strength: 'sigma', identity: 0, search: [0.1, 0.3, 1, 3], modes: TRAINING_MODES },
   maxnorm: { site: 'gradient', strength: 'strength', identity: 0, search: [0.25, 0.5, 1, 2], modes: TRAINING_MODES },
+  quantise: { site: 'smashed', strength: 'bits', identity: null, search: [8, 4, 2, 1], modes: TRAINING_MODES },
+  topk: { site: 'smashed', strength: 'drop', identity: 0, search: [0.5, 0.75, 0.9, 0.97], modes: TRAINING_MODES },
   'label-rr': { site: 'labels', strength: 'epsilon', identity: null, search: [8, 4, 2, 1], modes: TRAINING_MODES },
   nopeek: { site: 'loss', strength: 'lambda', identity: 0, search: [0.1, 0.3, 1, 3], modes: TRAINING_MODES },
 };
@@ -102,10 +114,13 @@ export function defenceProblems(defences: readonly DefenceSpec[], ctx: DefenceCo
     if (seen.has(d.kind)) out.push(`defence.${i}.kind: ${d.kind} is given twice; give it once with the strength wanted`);
     seen.add(d.kind);
     if (!info.modes.includes(ctx.mode)) out.push(`defence.${i}.kind: ${d.kind} is not allowed with training.mode ${ctx.mode} (allowed: ${info.modes.join(', ')})`);
-    // the attack's evaluation composes the clients' models without the noise, so its numbers
-    // would describe an undefended deployment; refused until evaluation applies it (docs/defences.md)
-    if (d.kind === 'smashed-noise' && d.sigma > 0 && ctx.attacked)
-      out.push(`defence.${i}.kind: smashed-noise is not allowed with attack.method spadv yet; the attack's evaluation does not apply the noise at inference (docs/defences.md)`);
+    // the attack's evaluation composes the clients' models without what a smashed-data defence does
+    // at inference, so its numbers would describe an undefended deployment; refused until evaluation
+    // applies it (docs/defences.md)
+    if (info.site === 'smashed' && !isIdentity(d) && ctx.attacked)
+      out.push(`defence.${i}.kind: ${d.kind} is not allowed with attack.method spadv yet; the attack's evaluation does not apply it at inference (docs/defences.md)`);
+    if (d.kind === 'topk' && !isIdentity(d) && defences.some((o) => o.kind === 'quantise' && !isIdentity(o)))
+      out.push(`defence.${i}.kind: topk is not allowed with quantise; a frame is either sparse or quantised (choose one)`);
     if (d.kind === 'maxnorm' && d.strength > 0 && ctx.batchSize < 2)
       out.push(`defence.${i}.kind: maxnorm is not allowed with training.batchSize ${ctx.batchSize}; it lifts each sample's gradient towards the batch's largest (needs a batch of 2 or more)`);
   });
@@ -123,6 +138,8 @@ export function isIdentity(d: DefenceSpec): boolean {
     case 'smashed-noise': case 'gradient-noise': return d.sigma === 0 && (d.kind === 'smashed-noise' || d.clip === null);
     case 'maxnorm': return d.strength === 0;
     case 'label-rr': return d.epsilon === null;
+    case 'quantise': return d.bits === null;
+    case 'topk': return d.drop === 0;
     case 'nopeek': return d.lambda === 0;
   }
 }

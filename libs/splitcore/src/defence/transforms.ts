@@ -96,3 +96,16 @@ export function randomisedLabels(labels: Int32Array, classes: number, d: Extract
   }
   return out;
 }
+
+/** topk: in each sample, the `drop` fraction of values smallest in magnitude set to 0 (ties: the later index goes first). */
+export function sparsified(values: Float32Array, batch: number, d: Extract<DefenceSpec, { kind: 'topk' }>): Float32Array {
+  const out = Float32Array.from(values);
+  const dim = values.length / batch;
+  const dropped = Math.floor(d.drop * dim);
+  if (dropped === 0) return out;
+  for (let j = 0; j < batch; j++) {
+    const order = Array.from({ length: dim }, (_, k) => j * dim + k).sort((a, b) => Math.abs(values[a]!) - Math.abs(values[b]!) || b - a);
+    for (const k of order.slice(0, dropped)) out[k] = 0;
+  }
+  return out;
+}
