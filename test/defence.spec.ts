@@ -3,7 +3,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runExperiment } from '../apps/server/src/experiment/run.ts';
-import type { ConfigInput } from '../apps/server/src/experiment/config.ts';
+import { parseConfig, type ConfigInput } from '../apps/server/src/experiment/config.ts';
+import { attackFinishedRun } from '../apps/server/src/experiment/reattack.ts';
 import { cnnSmall, sizeOf, split } from '@splitfleet/splitcore';
 import { testConfig } from './helpers.ts';
 
@@ -46,5 +47,29 @@ describe('defences in a running fleet', () => {
     expect(privacy.samples).toBe(256);
     expect(privacy.distanceCorrelation).toBeGreaterThan(0);
     expect(privacy.distanceCorrelation).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('attacks on a defended fleet', () => {
+  it('evaluate the deployed model with its smashed-data defence in place, and run adaptive and non-adaptive SPADV on it', async () => {
+    const cfg = testConfig({
+      seed: 9, training: { rounds: 1, maxStepsPerRound: 8 }, data: { testSamples: 100 }, server: { dashboard: false },
+      defence: { kind: 'quantise', bits: 1 },
+      attack: {
+        method: 'spadv', objective: 'observe', aux: { size: 32, holdout: 200 }, observe: { batches: 8 }, shadow: { steps: 10 },
+        craft: ['pgd'], epsilon: 0.1, steps: 3, evalSamples: 60, baselines: ['whitebox'],
+      },
+    });
+    const runDir = join(mkdtempSync(join(tmpdir(), 'sf-defended-')), 'run');
+    const adaptive = (await runExperiment(cfg, { outDir: runDir, fleet: 'workers' })).results.attack!;
+    const cells = (a: typeof adaptive) => a.objectives[0]!.targets[0]!.suite;
+    expect(adaptive.config.adaptive).toBe(true);
+    const plain = await attackFinishedRun(runDir, parseConfig({ ...cfg, attack: { ...cfg.attack, adaptive: false } }));
+    expect(plain.config.adaptive).toBe(false);
+    // the same deployed model (same draws: quantisation is deterministic) is evaluated in both
+    expect(cells(plain).cleanAccuracy).toBe(cells(adaptive).cleanAccuracy);
+    // a defence is part of the trained run: re-attacking it as if undefended is refused, not silently wrong
+    await expect(attackFinishedRun(runDir, parseConfig({ ...cfg, defence: [] }))).rejects.toThrow(/config\.defence differs from the run/);
+    for (const a of [adaptive, plain]) expect(cells(a).cells.map((c) => c.method).sort()).toEqual(['spadv-pgd', 'whitebox-pgd']);
   });
 });

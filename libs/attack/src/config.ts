@@ -188,6 +188,13 @@ export const AttackConfigSchema = z
      * the evaluation images (an evaluation-side oracle, marked as such in results).
      */
     targetMap: z.object({ source: z.enum(['labelled', 'oracle']).default('labelled'), samples: int(1).default(10) }).strict().default({ source: 'labelled', samples: 10 }),
+    /**
+     * Against clients with smashed-data defences (config `defence`): SPADV crafts through the same
+     * defence (noise drawn afresh at every step — expectation over the noise across steps —,
+     * quantisation and top-k with straight-through gradients), as an attacker who knows the defence
+     * would. false: it crafts as if there were none (the non-adaptive attack, reported for contrast).
+     */
+    adaptive: z.boolean().default(true),
     /** MI-FGSM momentum for SPADV's crafts and every black-box baseline (0: plain PGD). */
     momentum: z.number().min(0).max(10).default(0),
     /** DI-FGSM input diversity for SPADV's crafts and every black-box baseline (probability 0: off). */

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Rng, type PartModel } from '@splitfleet/splitcore';
+import { Rng, type PartModel, type SmashedChannel } from '@splitfleet/splitcore';
 import type { IntermediateLayer } from './config.ts';
 
 /** A full model as three parts: a real client model with the server's middle, or a shadow. */
@@ -7,6 +7,11 @@ export interface ThreePart {
   readonly head: PartModel;
   readonly middle: PartModel;
   readonly tail: PartModel;
+  /**
+   * What the deployed model does to the smashed data between head and middle (the clients'
+   * smashed-data defences: noise, quantisation, top-k; splitcore defence/channel.ts); absent: nothing.
+   */
+  readonly channel?: SmashedChannel | null;
 }
 
 export interface CraftOptions {
@@ -55,7 +60,8 @@ export function diverseInput(x: tf.Tensor, d: NonNullable<CraftOptions['diversit
 }
 
 export function logits(m: ThreePart, x: tf.Tensor): tf.Tensor {
-  return m.tail.apply(m.middle.apply(m.head.apply(x)));
+  const z = m.head.apply(x);
+  return m.tail.apply(m.middle.apply(m.channel ? m.channel(z) : z));
 }
 
 /** Cross-entropy per sample (a [B] vector): restarts pick the best run per sample. */

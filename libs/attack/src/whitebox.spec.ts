@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
-import { cnnSmall, PartModel, registerSplitfleetKernels, Rng, split } from '@splitfleet/splitcore';
+import { cnnSmall, DefenceConfigSchema, PartModel, registerSplitfleetKernels, Rng, smashedChannel, split } from '@splitfleet/splitcore';
 import { logits, perSampleCrossEntropy, pgd, type ThreePart } from './craft.ts';
 import { apgdCE, apgdCheckpoints, perSampleMargin, pgdMargin } from './whitebox.ts';
 
@@ -26,6 +26,18 @@ describe('white-box components of the upper bound', () => {
     t.dispose();
     return out;
   };
+
+  it('a deployed model with a smashed-data defence computes its logits through it, and white-box PGD attacks through it (BPDA)', async () => {
+    const channel = smashedChannel(DefenceConfigSchema.parse({ kind: 'quantise', bits: 2 }), Rng.fromSeed(1))!;
+    const defended: ThreePart = { ...model, channel };
+    const [got, want] = tf.tidy(() => [logits(defended, x).dataSync(), model.tail.apply(model.middle.apply(channel(model.head.apply(x)))).dataSync()]);
+    expect(Array.from(got!)).toEqual(Array.from(want!));
+    const xAdv = pgd(defended, x, y, 10, { epsilon: 0.3, steps: 5 });
+    const lossOf = (v: tf.Tensor) => tf.tidy(() => Array.from(perSampleCrossEntropy(logits(defended, v), y, 10).dataSync()));
+    const before = lossOf(x).reduce((a, b) => a + b, 0);
+    expect(lossOf(xAdv).reduce((a, b) => a + b, 0)).toBeGreaterThan(before);
+    xAdv.dispose();
+  });
 
   it('APGD checkpoints follow AutoAttack’s schedule (22, 41, 57, 70, 80, 87, 93, 99 for 100 steps)', () => {
     expect(apgdCheckpoints(100)).toEqual([22, 41, 57, 70, 80, 87, 93, 99]);

@@ -40,3 +40,4 @@ export * from './defence/spec.ts';
 export * from './defence/transforms.ts';
 export * from './defence/distance-correlation.ts';
 export * from './defence/client-defence.ts';
+export * from './defence/channel.ts';

@@ -177,7 +177,7 @@ export function parseConfig(raw: unknown): Config {
   const model = resolveModel(cfg);
   const attack = attackConfigProblems(cfg.attack);
   if (attack.length) throw new ConfigError(attack.join('\n'));
-  const defence = defenceProblems(cfg.defence, { mode: cfg.training.mode, batchSize: cfg.training.batchSize, attacked: cfg.attack.method === 'spadv' });
+  const defence = defenceProblems(cfg.defence, { mode: cfg.training.mode, batchSize: cfg.training.batchSize });
   if (defence.length) throw new ConfigError(defence.join('\n'));
   if (cfg.attack.method === 'spadv') checkObservationBudget(cfg, splitSpecs(model.spec, model.cut));
   const k = cfg.attack.clusters;

@@ -42,7 +42,7 @@ export async function attackFinishedRun(runDir: string, cfg: Config, o: Reattack
     middle: tensorsToWeights('middle', tensors, stateShapes(s.middle).map((p) => p.name)),
     observed: observationsFrom(meta.observed, tensors),
     targets: meta.targets.map((t, i) => ({ ...t, headTail: tensorsToWeights(`target${i}`, tensors, names) })),
-    partitions, log: (l) => log(l), onProgress: o.onProgress, ...(auxImages ? { auxImages } : {}),
+    partitions, defence: cfg.defence, log: (l) => log(l), onProgress: o.onProgress, ...(auxImages ? { auxImages } : {}),
   });
   return { ...report, tool: toolProvenance() };
 }

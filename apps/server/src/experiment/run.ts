@@ -189,7 +189,7 @@ async function finishTraining(c: RunContext): Promise<void> {
   c.privacy = await smashedPrivacy(split, data.test, targets, c.cfg.defence, c.cfg.seed);
   if (!c.recorder || c.opts.attack === false) return;
   const report = await runSpadv({
-    attack: c.cfg.attack, seed: c.cfg.seed, trainingBatchSize: c.cfg.training.batchSize, split, train: data.train, test: data.test, heldOut, middle, observed: c.recorder.observed, targets, partitions, log: c.log,
+    attack: c.cfg.attack, seed: c.cfg.seed, trainingBatchSize: c.cfg.training.batchSize, split, train: data.train, test: data.test, heldOut, middle, observed: c.recorder.observed, targets, partitions, defence: c.cfg.defence, log: c.log,
     ...(c.auxImages ? { auxImages: c.auxImages } : {}),
     onProgress: (label, d, t) => {
       c.dash?.onAttack(label, d, t);

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  gather, initWeights, PartModel, Rng, stateShapes,
-  type ImageSet, type SplitModel, type WeightArray,
+  gather, initWeights, PartModel, Rng, smashedChannel, stateShapes,
+  type DefenceSpec, type ImageSet, type SplitModel, type WeightArray,
 } from '@splitfleet/splitcore';
 import { drawAux, drawOutOfDistribution, type AuxDraw } from '../aux-data.ts';
 import { LABELLED_BASELINES, type AttackConfig, type EvalSlice, type LabelledBaseline, type ShadowObjective } from '../config.ts';
@@ -43,6 +43,11 @@ export interface SpadvInputs {
   readonly targets: readonly AttackTarget[];
   /** Training indices per client id (evaluation only: label-inference accuracy, per-client re-weighting). */
   readonly partitions: readonly (readonly number[])[];
+  /**
+   * The clients' defences (config `defence`): the deployed models are evaluated with their
+   * smashed-data defences in place, and with attack.adaptive SPADV crafts through them too.
+   */
+  readonly defence?: readonly DefenceSpec[];
   readonly log?: (line: string) => void;
   readonly onProgress?: (label: string, done: number, total: number) => void;
 }
@@ -279,11 +284,16 @@ async function attackTarget(c: AttackContext, t: AttackTarget, { shadow, targetM
   const s = c.a.split;
   const ac = c.a.attack;
   const nh = stateShapes(s.head).length;
-  const real: ThreePart = { head: part(s.head, t.headTail.slice(0, nh)), middle: c.middle, tail: part(s.tail, t.headTail.slice(nh)) };
+  const defence = c.a.defence ?? [];
+  // the deployed model draws its own noise; an adaptive attacker knows the defence and crafts
+  // through a copy of it with draws of its own (expectation over the noise across PGD steps)
+  const channel = smashedChannel(defence, Rng.fromSeed(c.seed).fork(`deployed:${label}`));
+  const real: ThreePart = { head: part(s.head, t.headTail.slice(0, nh)), middle: c.middle, tail: part(s.tail, t.headTail.slice(nh)), channel };
+  const shadowChannel = ac.adaptive ? smashedChannel(defence, Rng.fromSeed(c.seed).fork(`adaptive:${label}`)) : null;
   c.log(`SPADV stage 2: attacking ${t.label} (${c.evalY.length} test samples, ε ∈ {${c.epsilons.join(', ')}})`);
   try {
     return await evaluateSuite({
-      real, shadow: { head: shadow.head, middle: c.middle, tail: shadow.tail }, randomShadow: c.randomShadow,
+      real, shadow: { head: shadow.head, middle: c.middle, tail: shadow.tail, channel: shadowChannel }, randomShadow: c.randomShadow,
       labelledModels: Object.fromEntries(Object.entries(c.surrogates).map(([b, m]) => [b, m.model])),
       x: c.evalX, y: c.evalY, inputShape: s.model.inputShape, classes: c.classes, epsilons: c.epsilons, steps: ac.steps, crafts: ac.craft,
       baselines: baselines ? ac.baselines : [], seed: c.seed, momentum: ac.momentum, diversity: ac.diversity, restarts: ac.restarts, randomStart: ac.randomStart,

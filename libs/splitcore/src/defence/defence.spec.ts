@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../rng/rng.ts';
 import { ClientDefences, defenceRng } from './client-defence.ts';
+import { smashedChannel } from './channel.ts';
 import { distanceCorrelation, noPeekGradient } from './distance-correlation.ts';
 import { DefenceConfigSchema, defenceProblems, DEFENCES, type DefenceSpec } from './spec.ts';
 import { decodeTensor, dequantise, headerBytes, quantiseLevels } from '../codec/tensor-codec.ts';
@@ -181,28 +182,67 @@ describe('defence config', () => {
 
   it('names the option, the value and what is allowed for a defence that cannot act in its context', () => {
     const ds = DefenceConfigSchema.parse([{ kind: 'maxnorm', strength: 1 }, { kind: 'maxnorm', strength: 2 }]);
-    expect(defenceProblems(ds, { mode: 'splitfed', batchSize: 1, attacked: false })).toEqual([
+    expect(defenceProblems(ds, { mode: 'splitfed', batchSize: 1 })).toEqual([
       "defence.0.kind: maxnorm is not allowed with training.batchSize 1; it lifts each sample's gradient towards the batch's largest (needs a batch of 2 or more)",
       'defence.1.kind: maxnorm is given twice; give it once with the strength wanted',
       "defence.1.kind: maxnorm is not allowed with training.batchSize 1; it lifts each sample's gradient towards the batch's largest (needs a batch of 2 or more)",
     ]);
   });
 
-  it('refuses smashed-data defences in an attacked run until the attack evaluates through them, and top-k with quantisation', () => {
-    const ds = DefenceConfigSchema.parse([{ kind: 'smashed-noise', sigma: 0.1 }, { kind: 'quantise', bits: 4 }]);
-    expect(defenceProblems(ds, { mode: 'local', batchSize: 16, attacked: false })).toEqual([]);
-    expect(defenceProblems(ds, { mode: 'local', batchSize: 16, attacked: true })).toEqual([
-      "defence.0.kind: smashed-noise is not allowed with attack.method spadv yet; the attack's evaluation does not apply it at inference (docs/defences.md)",
-      "defence.1.kind: quantise is not allowed with attack.method spadv yet; the attack's evaluation does not apply it at inference (docs/defences.md)",
-    ]);
-    expect(defenceProblems(DefenceConfigSchema.parse([{ kind: 'quantise', bits: 4 }, { kind: 'topk', drop: 0.5 }]), { mode: 'local', batchSize: 16, attacked: false })).toEqual([
+  it('refuses top-k together with quantisation (a frame is one or the other)', () => {
+    expect(defenceProblems(DefenceConfigSchema.parse([{ kind: 'quantise', bits: 4 }, { kind: 'topk', drop: 0.5 }]), { mode: 'local', batchSize: 16 })).toEqual([
       'defence.1.kind: topk is not allowed with quantise; a frame is either sparse or quantised (choose one)',
     ]);
+    expect(defenceProblems(DefenceConfigSchema.parse([{ kind: 'quantise', bits: null }, { kind: 'topk', drop: 0.5 }]), { mode: 'local', batchSize: 16 })).toEqual([]);
   });
 
   it('draws are a pure function of (seed, client, round, step, purpose)', () => {
     const a = defenceRng(1, 2, 3, 4, 'train');
     expect(a.float()).toBe(defenceRng(1, 2, 3, 4, 'train').float());
     expect(defenceRng(1, 2, 3, 4, 'eval').float()).not.toBe(defenceRng(1, 2, 3, 4, 'train').float());
+  });
+});
+
+describe('the deployed channel (attacks evaluated against defended clients)', () => {
+  const z = () => tf.tensor(Float32Array.from({ length: 2 * 50 }, (_, i) => Math.sin(i * 1.7) * (1 + (i % 7))), [2, 50]);
+  const w = () => tf.tensor(Float32Array.from({ length: 100 }, (_, i) => (i % 5) - 2), [2, 50]);
+
+  it('quantises and sparsifies as the client’s frames do', async () => {
+    for (const spec of [{ kind: 'quantise', bits: 3 }, { kind: 'topk', drop: 0.8 }] as const) {
+      const ds = DefenceConfigSchema.parse(spec);
+      const t = z();
+      const sent = decodeTensor(await new ClientDefences(ds, 10).smashedFrame(t, rng())).data as Float32Array;
+      const got = tf.tidy(() => smashedChannel(ds, rng())!(t).dataSync());
+      got.forEach((v, i) => expect(v, spec.kind).toBeCloseTo(sent[i]!, 4));
+      t.dispose();
+    }
+  });
+
+  it('draws fresh noise on every forward, at the configured scale', () => {
+    const ch = smashedChannel(DefenceConfigSchema.parse({ kind: 'smashed-noise', sigma: 0.2, scale: 'absolute' }), rng())!;
+    const t = z();
+    const [a, b] = tf.tidy(() => [tf.sub(ch(t), t).dataSync(), tf.sub(ch(t), t).dataSync()]);
+    expect(a).not.toEqual(b);
+    expect(standardDeviation(Float32Array.from(a!))).toBeCloseTo(0.2, 1);
+    t.dispose();
+  });
+
+  it('passes gradients straight through noise and quantisation, and through top-k’s mask (BPDA)', () => {
+    for (const [spec, masked] of [[{ kind: 'smashed-noise', sigma: 1 }, false], [{ kind: 'quantise', bits: 2 }, false], [{ kind: 'topk', drop: 0.5 }, true]] as const) {
+      const ch = smashedChannel(DefenceConfigSchema.parse(spec), rng())!;
+      const t = z();
+      const wt = w();
+      const [g, kept] = tf.tidy(() => {
+        const grad = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(ch(v), wt)))(t);
+        return [grad.dataSync(), tf.notEqual(ch(t), 0).dataSync()];
+      });
+      const wv = wt.dataSync();
+      g!.forEach((v, i) => expect(v, spec.kind).toBeCloseTo(masked && !kept![i] ? 0 : wv[i]!, 5));
+      tf.dispose([t, wt]);
+    }
+  });
+
+  it('is absent when no smashed-data defence acts', () => {
+    expect(smashedChannel(DefenceConfigSchema.parse([{ kind: 'label-rr', epsilon: 1 }, { kind: 'smashed-noise', sigma: 0 }]), rng())).toBeNull();
   });
 });

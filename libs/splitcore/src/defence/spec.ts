@@ -98,8 +98,6 @@ export const DEFENCES: Readonly<Record<DefenceKind, DefenceInfo>> = {
 export interface DefenceContext {
   readonly mode: TrainingMode;
   readonly batchSize: number;
-  /** Whether an attack is evaluated on the trained clients (attack.method spadv). */
-  readonly attacked: boolean;
 }
 
 /**
@@ -114,11 +112,6 @@ export function defenceProblems(defences: readonly DefenceSpec[], ctx: DefenceCo
     if (seen.has(d.kind)) out.push(`defence.${i}.kind: ${d.kind} is given twice; give it once with the strength wanted`);
     seen.add(d.kind);
     if (!info.modes.includes(ctx.mode)) out.push(`defence.${i}.kind: ${d.kind} is not allowed with training.mode ${ctx.mode} (allowed: ${info.modes.join(', ')})`);
-    // the attack's evaluation composes the clients' models without what a smashed-data defence does
-    // at inference, so its numbers would describe an undefended deployment; refused until evaluation
-    // applies it (docs/defences.md)
-    if (info.site === 'smashed' && !isIdentity(d) && ctx.attacked)
-      out.push(`defence.${i}.kind: ${d.kind} is not allowed with attack.method spadv yet; the attack's evaluation does not apply it at inference (docs/defences.md)`);
     if (d.kind === 'topk' && !isIdentity(d) && defences.some((o) => o.kind === 'quantise' && !isIdentity(o)))
       out.push(`defence.${i}.kind: topk is not allowed with quantise; a frame is either sparse or quantised (choose one)`);
     if (d.kind === 'maxnorm' && d.strength > 0 && ctx.batchSize < 2)
