@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseConfig, parseConfigText } from './config.ts';
 import { expandSweep, type SweepSpec } from '../sweep/sweep.ts';
+import { DEFENCES } from '@splitfleet/splitcore';
 
 const EXAMPLES = join(import.meta.dirname, '..', '..', '..', '..', 'examples');
 
@@ -11,6 +12,14 @@ describe('examples/', () => {
     const raw = parseConfigText(readFileSync(join(EXAMPLES, file), 'utf8'), file) as Record<string, unknown>;
     if ('grid' in raw) expect(expandSweep(raw as unknown as SweepSpec).length).toBeGreaterThan(0);
     else expect(parseConfig(raw).seed).toEqual(expect.any(Number));
+  });
+
+  it('defence-study.yaml sweeps every defence at 4 strengths, plus none, for 3 seeds', () => {
+    const spec = parseConfigText(readFileSync(join(EXAMPLES, 'defence-study.yaml'), 'utf8'), 'defences') as unknown as SweepSpec;
+    const points = expandSweep(spec).filter((p) => p.config.seed === 1);
+    const kinds = points.flatMap((p) => p.config.defence.map((d) => d.kind));
+    for (const k of Object.keys(DEFENCES)) expect(kinds.filter((x) => x === k), k).toHaveLength(4);
+    expect(points.filter((p) => p.config.defence.length === 0)).toHaveLength(1);
   });
 
   it('modes-sweep.yaml covers every training mode', () => {

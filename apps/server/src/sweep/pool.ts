@@ -1,4 +1,4 @@
-import { bootstrapIntervals, formatBootstrap, formatPercentInterval, seedInterval, type BootstrapInterval, type RunRows, type SeedInterval } from '@splitfleet/splitcore';
+import { bootstrapIntervals, formatBootstrap, formatInterval, formatPercentInterval, seedInterval, type BootstrapInterval, type RunRows, type SeedInterval } from '@splitfleet/splitcore';
 import { IMAGE_STATISTICS, imageOutcomeRows, type AttackMethodName } from '@splitfleet/attack';
 import type { RunResults } from '../experiment/results.ts';
 import type { SweepPoint } from './sweep.ts';
@@ -30,6 +30,23 @@ export interface PooledRow {
   /** ASR ÷ the white-box yardstick's ASR on the same images (SPADV crafts only). */
   readonly ratioToWhitebox: BootstrapInterval | null;
   readonly labelInference: SeedInterval | null;
+  /** The smashed data's privacy proxy, dCor(test inputs, smashed data sent) (results.privacy): t-interval over training runs. */
+  readonly privacy: SeedInterval | null;
+  /** Megabytes on the wire per round, all clients, up and down: t-interval over training runs (what a defence adds or saves). */
+  readonly megabytesPerRound: SeedInterval | null;
+}
+
+/** One number per training run (attacker seeds share a training run), as a t-interval over them. */
+function perTrainingRun(runs: readonly RunResults[], f: (r: RunResults) => number | null | undefined): SeedInterval | null {
+  const bySeed = new Map(runs.map((r) => [r.seed, f(r)]));
+  const v = [...bySeed.values()].filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
+  return v.length ? seedInterval(v) : null;
+}
+
+function megabytesPerRound(r: RunResults): number | null {
+  if (!r.rounds.length) return null;
+  const bytes = r.rounds.reduce((s, round) => s + round.clients.reduce((t, c) => t + c.bytesUp + c.bytesDown, 0), 0);
+  return bytes / r.rounds.length / 2 ** 20;
 }
 
 /** What each run of a group evaluated: (objective index, objective, method, ε) keys present in any run. */
@@ -56,8 +73,8 @@ export function poolStudy(points: readonly SweepPoint[], results: ReadonlyMap<st
     const runs = members.map((p) => results.get(p.id)!);
     // the group is the grid point's own settings, without the seeds pooled over
     const settings = JSON.parse(members[0]!.group) as Record<string, unknown>;
-    const trainingSeeds = new Map(runs.map((r) => [r.seed, r.final?.testAccuracy ?? null]));
-    const clean = [...trainingSeeds.values()].filter((v): v is number => v !== null);
+    const trainingRuns = new Set(runs.map((r) => r.seed)).size;
+    const perRun = { cleanAccuracy: perTrainingRun(runs, (r) => r.final?.testAccuracy), privacy: perTrainingRun(runs, (r) => r.privacy?.distanceCorrelation), megabytesPerRound: perTrainingRun(runs, megabytesPerRound) };
     for (const k of methodKeys(runs)) {
       const rows: RunRows[] = runs.flatMap((r) => {
         const v = r.attack ? imageOutcomeRows(r.attack, k.objective, k.method, k.eps) : null;
@@ -66,8 +83,8 @@ export function poolStudy(points: readonly SweepPoint[], results: ReadonlyMap<st
       const lia = runs.flatMap((r) => { const v = r.attack?.objectives[k.objective]?.labelInferenceAccuracy; return k.name && typeof v === 'number' ? [v] : []; });
       const iv = rows.length ? bootstrapIntervals(rows, IMAGE_STATISTICS, { seed }) : null;
       out.push({
-        settings, objective: k.name, epsilon: k.eps, method: k.method, runs: rows.length, trainingRuns: trainingSeeds.size,
-        images: rows.reduce((n, r) => n + r.length, 0), cleanAccuracy: clean.length ? seedInterval(clean) : null,
+        settings, objective: k.name, epsilon: k.eps, method: k.method, runs: rows.length, trainingRuns,
+        images: rows.reduce((n, r) => n + r.length, 0), ...perRun,
         asr: iv?.asr ?? null, asrAll: iv?.asrAll ?? null, robustAccuracy: iv?.robustAccuracy ?? null,
         ratioToWhitebox: k.name ? (iv?.ratioToWhitebox ?? null) : null, labelInference: lia.length ? seedInterval(lia) : null,
       });
@@ -92,12 +109,14 @@ export function summaryMarkdown(rows: readonly PooledRow[]): string {
   const spadv = methods.filter((m) => m.startsWith('spadv'));
   const points = [...new Map(rows.map((r) => [JSON.stringify(r.settings), r.settings])).entries()];
   return [...new Set(rows.map((r) => r.epsilon))].map((eps) => {
-    const head = [...keys, 'runs', 'clean accuracy', ...methods, ...spadv.map((m) => `${m} ÷ white-box`)];
+    const extra = rows.some((r) => r.privacy) ? ['dCor(x, z sent)', 'MB per round'] : [];
+    const head = [...keys, 'runs', 'clean accuracy', ...methods, ...spadv.map((m) => `${m} ÷ white-box`), ...extra];
     const lines = points.map(([id, settings]) => {
       const at = (m: string) => rows.find((r) => r.epsilon === eps && JSON.stringify(r.settings) === id && label(r) === m) ?? null;
       const any = rows.find((r) => JSON.stringify(r.settings) === id)!;
       return `| ${[...keys.map((k) => settingText(settings[k])), String(any.runs), pmSeeds(any.cleanAccuracy),
-        ...methods.map((m) => formatBootstrap(at(m)?.asr, 'percent')), ...spadv.map((m) => formatBootstrap(at(m)?.ratioToWhitebox, 'ratio'))].join(' | ')} |`;
+        ...methods.map((m) => formatBootstrap(at(m)?.asr, 'percent')), ...spadv.map((m) => formatBootstrap(at(m)?.ratioToWhitebox, 'ratio')),
+        ...(extra.length ? [any.privacy ? formatInterval(any.privacy, '', 3) : '–', any.megabytesPerRound ? formatInterval(any.megabytesPerRound, '', 1) : '–'] : [])].join(' | ')} |`;
     });
     return [`### ε = ${eps}: attack success over the correctly classified images`, '', `| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...lines, ''].join('\n');
   }).join('\n');
