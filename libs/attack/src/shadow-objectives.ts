@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { crossEntropy } from '@splitfleet/splitcore';
+import { crossEntropy, keepProbability } from '@splitfleet/splitcore';
 import { kmeans, kmeansBySilhouette } from './kmeans.ts';
+import { randomisedResponsePosterior } from './adaptive-labels.ts';
 import { featureTarget, infomaxLoss, smashedStats, type SmashedStats } from './losses.ts';
 import type { ShadowOptions } from './shadow.ts';
 import type { ShadowSession } from './shadow-session.ts';
@@ -122,6 +123,20 @@ const inferLabels = (s: ShadowSession, obs: Observed): Int32Array => {
   return kmeans(obs.gm, obs.n, d, s.o.classes, s.o.seed, { spherical: true }).labels;
 };
 
+/**
+ * An adaptive attacker facing label randomised response: the gradients reveal the randomised
+ * labels; t̂, fitted to them, votes with the mechanism's likelihood for the true ones, and is refitted.
+ */
+async function invertRandomisedResponse(s: ShadowSession, obs: Observed, observed: Int32Array, feats: Float32Array): Promise<Int32Array> {
+  const rr = (s.o.defence ?? []).find((x) => x.kind === 'label-rr' && x.epsilon !== null);
+  if (rr?.kind !== 'label-rr' || rr.epsilon === null) return observed;
+  const labels = randomisedResponsePosterior(await s.tailLogProbs(feats, obs.n), observed, s.o.classes, keepProbability(rr.epsilon, s.o.classes));
+  const changed = labels.reduce((k, v, i) => k + Number(v !== observed[i]), 0);
+  s.log(`randomised response (ε = ${rr.epsilon}) inverted: ${changed} of ${obs.n} inferred labels changed`);
+  await s.trainTailCE(feats, obs.n, labels, s.o.steps);
+  return labels;
+}
+
 /** t̂ fitted to the observed (m(z), inferred label) pairs of the recorded batches. */
 async function fitTailToObserved(s: ShadowSession, obs: Observed, inferred: Int32Array, feats: Float32Array): Promise<void> {
   await s.trainTailCE(feats, obs.n, inferred, s.o.steps);
@@ -134,8 +149,10 @@ async function fitTailToObserved(s: ShadowSession, obs: Observed, inferred: Int3
  */
 async function trainObserve(s: ShadowSession, obs: Observed): Promise<Int32Array> {
   const { o } = s;
-  const inferred = inferLabels(s, obs);
-  await fitTailToObserved(s, obs, inferred, await observedMiddleFeatures(s, obs));
+  const feats = await observedMiddleFeatures(s, obs);
+  const observedLabels = inferLabels(s, obs);
+  await fitTailToObserved(s, obs, observedLabels, feats);
+  const inferred = await invertRandomisedResponse(s, obs, observedLabels, feats);
   // ĥ matches the observed smashed data class by class, classes assigned by t̂∘m∘ĥ
   const stats = smashedStats(obs.z, obs.n, channelsOf(o), inferred, o.classes);
   await s.trainHeadMatch(stats, o.steps, (x) => tf.tidy(() => tf.softmax(s.logits(x)) as tf.Tensor2D));

@@ -130,6 +130,15 @@ export class ShadowSession {
     return v;
   }
 
+  /** log softmax of t̂ on feature rows (n × classes, row-major). */
+  async tailLogProbs(feats: Float32Array, n: number): Promise<Float32Array> {
+    const x = tf.tensor2d(feats, [n, feats.length / n]);
+    const lp = tf.tidy(() => tf.logSoftmax(this.learnedTail().model.apply(x)));
+    const v = (await lp.data()) as Float32Array;
+    tf.dispose([x, lp]);
+    return v;
+  }
+
   /** Fits t̂ alone by cross-entropy to (feature row, label) pairs, one batch of 2 × batchSize a step. */
   async trainTailCE(feats: Float32Array, n: number, labels: Int32Array, steps: number): Promise<void> {
     const d = feats.length / n;

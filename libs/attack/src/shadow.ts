@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   crossEntropy, derivedSeed, disposeOptimizer, initWeights, stateShapes, trainMode, makeOptimizer, PartModel, Rng,
-  partSpec, type NamedLayer, type PartSpec,
+  partSpec, type DefenceSpec, type NamedLayer, type PartSpec,
 } from '@splitfleet/splitcore';
 import { HEAD_ONLY_OBJECTIVES, type InferClasses, type ShadowArchitecture, type ShadowObjective } from './config.ts';
 import { objectiveTraining } from './shadow-objectives.ts';
@@ -25,6 +25,11 @@ export interface ShadowOptions {
    * Default all.
    */
   readonly inferClasses?: InferClasses;
+  /**
+   * The clients' defences, known to an adaptive attacker (attack.adaptive): label inference then
+   * inverts randomised response (adaptive-labels.ts).
+   */
+  readonly defence?: readonly DefenceSpec[];
   /** Unlabelled auxiliary samples, N × inputShape, pixels in [0,1]. */
   readonly aux: { readonly x: Float32Array; readonly n: number };
   /** Smashed data z (n × D) and gradients at the middle output gm (n × M) the server recorded. */

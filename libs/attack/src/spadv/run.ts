@@ -273,7 +273,7 @@ function trainPlannedShadow(c: AttackContext, objective: ShadowObjective, p: Pla
   const ac = a.attack;
   c.log(`SPADV stage 1: training the shadow (${objective}, ${p.plan.key}, |D_aux|=${c.aux.indices.length}, ${p.observed?.n ?? 0} observed samples)`);
   return trainShadow({
-    objective, architecture: ac.shadow.architecture, tail: ac.shadow.tail, middle: c.middle, headSpec: a.split.head, tailSpec: a.split.tail, classes: c.classes, inferClasses: ac.inferClasses,
+    objective, architecture: ac.shadow.architecture, tail: ac.shadow.tail, middle: c.middle, headSpec: a.split.head, tailSpec: a.split.tail, classes: c.classes, inferClasses: ac.inferClasses, defence: ac.adaptive ? (a.defence ?? []) : [],
     aux: { x: c.auxX, n: c.aux.indices.length }, observed: p.observed, steps: ac.shadow.steps, lr: ac.shadow.lr,
     batchSize: ac.shadow.batchSize, seed: c.seed, log: c.log, onProgress: (d, t) => a.onProgress?.(`shadow ${objective} ${p.plan.key}`, d, t),
   });
