@@ -2,6 +2,7 @@ import { bootstrapIntervals, formatBootstrap, formatInterval, formatPercentInter
 import { IMAGE_STATISTICS, imageOutcomeRows, type AttackMethodName } from '@splitfleet/attack';
 import type { RunResults } from '../experiment/results.ts';
 import type { SweepPoint } from './sweep.ts';
+import { defenceTargetMarkdown } from './defence-table.ts';
 
 /**
  * Pools a study's runs per grid point: every seed of a point is one run, and each figure gets a 95 %
@@ -130,6 +131,7 @@ export function pooledMarkdown(rows: readonly PooledRow[]): string {
   const cell = settingText;
   return [
     summaryMarkdown(rows),
+    defenceTargetMarkdown(rows),
     '### Every figure',
     '',
     `| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`,

@@ -1,5 +1,6 @@
 import type { RunResults } from '../experiment/results.ts';
 import type { PooledRow } from './pool.ts';
+import { defencePoints } from './defence-table.ts';
 import type { SweepPoint } from './sweep.ts';
 
 // A study's charts drawn from the pooled rows and the runs' per-client rows (sweep.html).
@@ -43,6 +44,34 @@ export async function perClientChart(points: readonly SweepPoint[], results: Rea
     layer: [
       { mark: { type: 'point', filled: true, opacity: 0.6 }, encoding: { x, y, color, tooltip: [{ field: 'point' }, { field: 'seed' }, { field: 'client' }] } },
       { transform: [{ regression: 'asr', on: 'hellingerToAux', groupby: ['point'] }], mark: 'line', encoding: { x, y, color } },
+    ],
+  })]];
+}
+
+/** Of (accuracy, ASR) points, those no other point beats on both (higher accuracy and lower ASR). */
+export function paretoFront<T extends { accuracy: number; asr: number }>(points: readonly T[]): T[] {
+  return points.filter((p) => !points.some((q) => q !== p && q.accuracy >= p.accuracy && q.asr <= p.asr && (q.accuracy > p.accuracy || q.asr < p.asr)));
+}
+
+/**
+ * A defence study's robustness–utility trade-off: clean accuracy against SPADV's success for every
+ * defence and strength (error bars: 95 % intervals; lines join one defence's strengths), the Pareto
+ * front ringed in black.
+ */
+export async function defenceChart(pooled: readonly PooledRow[], vl: Vl): Promise<Chart[]> {
+  const values = defencePoints(pooled).filter((p) => p.row.asr && p.row.cleanAccuracy).map((p) => ({
+    defence: p.kind, strength: p.strength ?? 0, accuracy: p.row.cleanAccuracy!.mean, asr: p.row.asr!.estimate, low: p.row.asr!.low, high: p.row.asr!.high,
+  }));
+  if (values.length < 2) return [];
+  const front = paretoFront(values);
+  const x = { field: 'accuracy', type: 'quantitative', title: 'clean accuracy', scale: { zero: false } };
+  const color = { field: 'defence', type: 'nominal' };
+  return [[`Clean accuracy vs SPADV success per defence and strength (error bars: 95 % intervals; ringed: the Pareto front, ${front.length} points)`, await vl({
+    width: 460, height: 280,
+    layer: [
+      { data: { values }, mark: { type: 'line', point: true }, encoding: { x, y: { field: 'asr', type: 'quantitative', title: 'SPADV ASR' }, color, order: { field: 'strength' }, tooltip: [{ field: 'defence' }, { field: 'strength' }] } },
+      { data: { values }, mark: 'errorbar', encoding: { x, y: { field: 'low', type: 'quantitative' }, y2: { field: 'high' }, color } },
+      { data: { values: front }, mark: { type: 'point', size: 160, color: 'black', filled: false }, encoding: { x, y: { field: 'asr', type: 'quantitative' } } },
     ],
   })]];
 }

@@ -8,7 +8,7 @@ import { readResults, type RunResults } from '../experiment/results.ts';
 import { WHITEBOX_YARDSTICK, type AttackReport } from '@splitfleet/attack';
 import type { TopLevelSpec } from 'vega-lite';
 import { pooledMarkdown, poolStudy } from './pool.ts';
-import { perClientChart, pooledCharts } from './study-charts.ts';
+import { defenceChart, perClientChart, pooledCharts } from './study-charts.ts';
 
 /**
  * A sweep (or study) file: a base config, a grid of `path: [values]` to take the product of, and
@@ -182,7 +182,7 @@ export async function gatherSweep(outDir: string, points: readonly SweepPoint[])
     charts.push(['Test accuracy', await vl({ data: { values: rows }, width: 420, height: 220, mark: { type: 'line', point: true }, encoding: { x: { field: vlField(keys[0]!), title: keys[0]!, type: 'ordinal' }, y: { field: 'testAccuracy', type: 'quantitative' } } })]);
   }
   // pooled intervals and per-client points exist for any study, grid or seeds only
-  charts.push(...(await pooledCharts(pooled, vl)), ...(await perClientChart(points, results, vl)));
+  charts.push(...(await pooledCharts(pooled, vl)), ...(await perClientChart(points, results, vl)), ...(await defenceChart(pooled, vl)));
   writeFileAtomic(join(outDir, 'sweep.html'), `<!doctype html><meta charset="utf-8"><title>sweep</title><h1>Sweep (${rows.length} rows)</h1>${charts.map(([t, svg]) => `<figure><figcaption>${t}</figcaption>${svg}</figure>`).join('\n')}`);
   charts.forEach(([, svg], i) => writeFileAtomic(join(outDir, `sweep-${i + 1}.svg`), svg));
   writeJsonAtomic(join(outDir, 'sweep.json'), { points: points.map((p) => ({ id: p.id, settings: p.settings, done: isDone(join(outDir, p.id)) })) });
