@@ -96,6 +96,13 @@ export function poolStudy(points: readonly SweepPoint[], results: ReadonlyMap<st
 
 const pmSeeds = (i: SeedInterval | null) => (i ? formatPercentInterval(i) : '–');
 
+/** Summary columns: SPADV first, then the white-box yardstick and its parts, then the black-box attackers, strongest capability first. */
+const METHOD_ORDER = ['spadv', 'whitebox-worst', 'whitebox-pgd', 'whitebox-cw', 'whitebox-apgd', 'labelled-shadow', 'transfer-pool', 'transfer-pgd', 'random-shadow', 'noise'];
+const methodRank = (m: string) => {
+  const i = METHOD_ORDER.findIndex((p) => m.startsWith(p));
+  return i < 0 ? METHOD_ORDER.length : i;
+};
+
 const settingText = (v: unknown) => (v !== null && typeof v === 'object' ? JSON.stringify(v) : String(v));
 
 /**
@@ -106,7 +113,7 @@ export function summaryMarkdown(rows: readonly PooledRow[]): string {
   if (!rows.length) return '';
   const keys = Object.keys(rows[0]!.settings);
   const label = (r: PooledRow) => (r.objective ? `${r.method} (${r.objective})` : r.method);
-  const methods = [...new Set(rows.map(label))].sort((a, b) => Number(b.startsWith('spadv')) - Number(a.startsWith('spadv')));
+  const methods = [...new Set(rows.map(label))].sort((a, b) => methodRank(a) - methodRank(b));
   const spadv = methods.filter((m) => m.startsWith('spadv'));
   const points = [...new Map(rows.map((r) => [JSON.stringify(r.settings), r.settings])).entries()];
   return [...new Set(rows.map((r) => r.epsilon))].map((eps) => {
