@@ -18,7 +18,7 @@ for (const d of readdirSync(dir)) {
   let r: RunResults;
   try { r = readResults(join(dir, d)); } catch { continue; }
   if (r.status !== 'completed' || !r.attack) continue;
-  const p = points.find((q) => q.config.seed === r.config.seed && Object.entries(q.settings).every(([k, v]) => k === 'seed' || JSON.stringify(get(r.config, k)) === JSON.stringify(v)));
+  const p = points.find((q) => q.config.seed === r.config.seed && Object.keys(q.settings).every((k) => k === 'seed' || JSON.stringify(get(r.config, k)) === JSON.stringify(get(q.config, k))));
   if (p) results.set(p.id, r);
 }
 console.error(`${results.size} of ${points.length} done`);
