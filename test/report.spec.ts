@@ -35,11 +35,12 @@ describe('report.html in headless Chromium', () => {
       page.on('request', (r) => !r.url().startsWith('file:') && !r.url().startsWith('data:') && requests.push(r.url()));
       await page.goto(pathToFileURL(path).href);
       const summary = page.locator('.summary div');
-      expect(await summary.count()).toBe(5);
+      expect(await summary.count()).toBe(6);
       // the first panel items: accuracy, then SPADV's success with its interval over the evaluated images
       expect(await summary.nth(0).textContent()).toMatch(/^final test accuracy\d+\.\d%$/);
       expect(await summary.nth(1).textContent()).toMatch(/SPADV ASR .*\d+\.\d % \[\d+\.\d, \d+\.\d\] \(estimate \[95 % CI\]/);
       expect(await summary.nth(2).textContent()).toMatch(/÷ white-box \(whitebox-pgd/);
+      expect(await summary.nth(5).textContent()).toMatch(/^privacy proxy: dCor\(test inputs, smashed data sent\), \d+ images0\.\d{3}$/);
       expect(await page.locator('.charts figure svg').count()).toBeGreaterThan(3);
       // splitfed: every client holds the averaged model, so no per-client accuracy curves
       expect(await page.locator('figcaption', { hasText: 'Test accuracy per client' }).count()).toBe(0);

@@ -219,6 +219,9 @@ function summaryPanel(results: RunResults, attack: AttackReport | undefined): st
       ['label inference from gradients', pct(attack.objectives[0]?.labelInferenceAccuracy)],
     );
   }
+  const defences = results.config.defence;
+  if (defences.length) items.push(['defences', defences.map((d) => d.kind).join(', ')]);
+  if (results.privacy) items.push([`privacy proxy: dCor(test inputs, smashed data sent), ${results.privacy.samples} images`, results.privacy.distanceCorrelation.toFixed(3)]);
   return `<div class="summary">${items.map(([k, v]) => `<div><span>${k}</span><b>${v}</b></div>`).join('')}</div>`;
 }
 
