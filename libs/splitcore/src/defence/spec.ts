@@ -121,14 +121,16 @@ export function defenceProblems(defences: readonly DefenceSpec[], ctx: DefenceCo
 }
 
 /** The defences at a site, in the order given. */
-export function defencesAt<S extends DefenceSite>(defences: readonly DefenceSpec[], site: S): DefenceSpec[] {
+export function defencesAt(defences: readonly DefenceSpec[], site: DefenceSite): DefenceSpec[] {
   return defences.filter((d) => DEFENCES[d.kind].site === site);
 }
 
 /** True when the defence leaves everything as it is (strength at its identity). */
 export function isIdentity(d: DefenceSpec): boolean {
   switch (d.kind) {
-    case 'smashed-noise': case 'gradient-noise': return d.sigma === 0 && (d.kind === 'smashed-noise' || d.clip === null);
+    case 'smashed-noise': return d.sigma === 0;
+    // clipping alone changes the gradient even without noise
+    case 'gradient-noise': return d.sigma === 0 && d.clip === null;
     case 'maxnorm': return d.strength === 0;
     case 'label-rr': return d.epsilon === null;
     case 'quantise': return d.bits === null;
