@@ -42,7 +42,8 @@ export class ClientDefences {
     const ds = defencesAt(this.active, 'smashed');
     if (!ds.length) return tensorToFrame(z);
     const batch = z.shape[0]!;
-    let v: Float32Array = Float32Array.from((await z.data()) as Float32Array);
+    // the transforms return new arrays and never write to their input: no copy of z's values first
+    let v: Float32Array = (await z.data()) as Float32Array;
     for (const d of ds) {
       if (d.kind === 'smashed-noise') v = noisySmashed(v, d, rng.fork(d.kind));
       else if (d.kind === 'topk') v = sparsified(v, batch, d);
