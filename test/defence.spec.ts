@@ -27,6 +27,7 @@ describe('defences in a running fleet', () => {
     const { rounds: identity } = await rounds([
       { kind: 'smashed-noise', sigma: 0 }, { kind: 'gradient-noise', sigma: 0 }, { kind: 'maxnorm', strength: 0 },
       { kind: 'label-rr', epsilon: null }, { kind: 'nopeek', lambda: 0 }, { kind: 'quantise', bits: null }, { kind: 'topk', drop: 0 },
+      { kind: 'adversarial', epsilon: 0 },
     ]);
     expect(identity).toEqual(none);
     for (const d of [{ kind: 'smashed-noise', sigma: 1 }, { kind: 'gradient-noise', sigma: 0.5, clip: 1 }, { kind: 'label-rr', epsilon: 0.5 }, { kind: 'nopeek', lambda: 1 }, { kind: 'maxnorm', strength: 1 }, { kind: 'quantise', bits: 2 }, { kind: 'topk', drop: 0.9 }] as const) {
@@ -47,6 +48,38 @@ describe('defences in a running fleet', () => {
     expect(privacy.samples).toBe(256);
     expect(privacy.distanceCorrelation).toBeGreaterThan(0);
     expect(privacy.distanceCorrelation).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('U-shaped adversarial training in a running fleet', () => {
+  // Each PGD step is one more forward/backward round trip with the server, with frames of the same
+  // shapes as the training step's: traffic is exactly (steps + 1)× that of the undefended run, and
+  // the virtual clock charges every byte and message of it. Served by the shared middle (splitfed,
+  // lockstep) and by per-client middle copies (sflv1).
+  it.each(['splitfed', 'sflv1'] as const)('%s: craft round trips are counted in traffic and the virtual clock, and change what is trained', async (mode) => {
+    const run = async (defence: ConfigInput['defence']) => {
+      const cfg = testConfig({ seed: 3, training: { mode, rounds: 2, maxStepsPerRound: 2 }, data: { testSamples: 64 }, server: { dashboard: false }, defence });
+      return (await runExperiment(cfg, { outDir: join(mkdtempSync(join(tmpdir(), 'sf-advtrain-')), 'run'), fleet: 'workers' })).results;
+    };
+    const none = await run([]);
+    const adv = await run({ kind: 'adversarial', epsilon: 0.1, steps: 2 });
+    // crafting meets the middle its step will, whatever the other client is doing: runs replay exactly
+    expect(strip((await run({ kind: 'adversarial', epsilon: 0.1, steps: 2 })).rounds)).toEqual(strip(adv.rounds));
+    for (const [results, k] of [[none, 0], [adv, 2]] as const) {
+      results.rounds.forEach((r, i) => r.clients.forEach((c, j) => {
+        const base = none.rounds[i]!.clients[j]!;
+        expect(c.steps).toBe(base.steps);
+        expect(c.bytesUp).toBe((k + 1) * base.bytesUp);
+        expect(c.bytesDown).toBe((k + 1) * base.bytesDown);
+        // virtual clock = compute × slowdown + bytes over the links + one latency per message
+        // (4 messages per round trip: request and reply, forward and backward)
+        const p = results.population!.profiles[c.id]!;
+        const network = (c.bytesUp * 8) / (p.uplinkMbps * 1e6) + (c.bytesDown * 8) / (p.downlinkMbps * 1e6) + (4 * c.steps * (k + 1) * p.latencyMs) / 1000;
+        expect(c.simulatedSeconds! - c.computeSeconds! * p.computeSlowdown).toBeCloseTo(network, 6);
+      }));
+    }
+    expect(adv.rounds.map((r) => r.trainLoss)).not.toEqual(none.rounds.map((r) => r.trainLoss));
+    expect(adv.rounds.every((r) => Number.isFinite(r.trainLoss))).toBe(true);
   });
 });
 

@@ -152,6 +152,30 @@ describe('a client with a valid token', () => {
     expect(run.errors.find((e) => e.code === 'not-expected')!.message).toMatch(/may send step 0 now, not step \d+/);
   });
 
+  it('cannot make the server craft for it: craft round trips are refused in a run without adversarial training, and past the configured PGD steps in one with it', async () => {
+    const rogue = (errors: ErrorReply[]) => async (url: string, token: string) => {
+      const s = await connect(url, token, errors);
+      await s.emitWithAck('hello', { type: 'hello', protocol: PROTOCOL_VERSION, slot: 0, fleetId: 'rogue', runtime: 'node', backend: 'wasm', adapter: null });
+      const z = encodeTensor({ dtype: 'float32', shape: [32, 14, 14, 32], data: new Float32Array(32 * 14 * 14 * 32) });
+      s.on('roundStart', async (m: { round: number }) => {
+        for (let k = 0; k < 4; k++) {
+          const r = await s.emitWithAck('forward', { type: 'forward', round: m.round, step: 0, purpose: 'craft', z }).catch(() => null);
+          if (r && (r as ErrorReply).type === 'error') errors.push(r as ErrorReply);
+        }
+      });
+    };
+    const plain: ErrorReply[] = [];
+    // it never trains: dropped at each round's first step timeout (short here)
+    expectHonestRoundsComplete(await hostileRun(rogue(plain), { training: { stepTimeoutSeconds: 5 } }));
+    expect(plain.find((e) => e.code === 'not-expected')!.message).toMatch(/no adversarial training/);
+    const budgeted: ErrorReply[] = [];
+    const run = await hostileRun(rogue(budgeted), { training: { stepTimeoutSeconds: 5 }, defence: { kind: 'adversarial', epsilon: 0.05, steps: 2 } });
+    // two craft forwards answered, the third refused; it never trains, so it is dropped at the step timeout
+    expect(budgeted.filter((e) => e.code === 'not-expected')[0]!.message).toMatch(/has used the 2 craft round trips of round 0 step 0/);
+    expect(run.rounds[0]!.participants).toEqual([1, 2]);
+    for (const r of run.rounds) expectPlausible(r);
+  });
+
   it('sending finite but hostile weights (honest ones × −20) wrecks FedAvg, while training.aggregation: median keeps the model (honest majority)', async () => {
     const attack = tamperedClient((ev, m) => (ev === 'roundDone' ? { ...m, weights: (m.weights as Uint8Array[]).map(scaledFrame(-20)) } : m));
     const mean = await hostileRun(attack);

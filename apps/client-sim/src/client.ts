@@ -3,8 +3,8 @@ import type { Socket } from 'socket.io-client';
 import {
   EvaluateRequestSchema, frameToTensor, framesToWeights, headBackward, headForward, forwardKeep, disposeCache, type ForwardCache,
   isErrorReply, LossSignal, makeOptimizer, disposeOptimizer, parseMessage, PartModel, PROTOCOL_VERSION, RoundStartSchema, batchOrder, Rng,
-  ClientDefences, defenceRng, headTailShapes, splitSpecs, stateShapes, tailEvaluate, tailStep, tensorToFrame, weightsToFrames, gather, derivedSeed, trainMode,
-  type Assignment, type ClientToServerEvents, type ErrorReply, type Hello, type ImageSet,
+  ClientDefences, craftThroughSplit, defenceRng, headTailShapes, splitSpecs, stateShapes, tailEvaluate, tailStep, tensorToFrame, weightsToFrames, gather, derivedSeed, trainMode,
+  type Assignment, type CraftLink, type ClientToServerEvents, type ErrorReply, type Hello, type ImageSet,
   type ServerToClientEvents, type SplitSpecs,
 } from '@splitfleet/splitcore';
 
@@ -162,53 +162,14 @@ export class SplitClient {
     this.tailOpt = makeOptimizer(a.optimizer);
     const t0 = performance.now();
     const order = batchOrder(a.seed, a.clientId, msg.round, a.trainIndices);
-    const classes = parts.model.classes;
-    const inShape = parts.model.inputShape;
     let lossSum = 0;
     let samples = 0;
-    const defences = new ClientDefences(a.defence, classes);
+    const defences = new ClientDefences(a.defence, parts.model.classes);
     for (let step = 0; step < msg.steps; step++) {
       const idx = order.slice(step * a.batchSize, (step + 1) * a.batchSize);
       if (idx.length === 0) break;
-      const { x, y } = gather(this.data!.train, idx);
-      if (a.inputNoise > 0) addNoise(x, a.inputNoise, a.seed, a.clientId, msg.round, step);
-      const rng = defenceRng(a.seed, a.clientId, msg.round, step, 'train');
-      const xt = tf.tensor(x, [idx.length, ...inShape], 'float32');
-      const yt = tf.tensor1d(defences.labels(y, rng), 'int32');
-      let headCache: ForwardCache | null = null;
-      let z: tf.Tensor | null = null;
-      try {
-        // keep the head's activations for its backward, a network round trip later
-        // this step's dropout masks: a pure function of (run seed, client, round, step)
-        const seed = derivedSeed(a.seed, 'client', a.clientId, msg.round, step);
-        const fwdKeep = forwardKeep(this.head!, xt, trainMode(seed));
-        headCache = fwdKeep.cache;
-        z = fwdKeep.y;
-        const zf = await defences.smashedFrame(z, rng);
-        // NoPeek needs z again for its penalty's gradient; otherwise it is freed now
-        if (!defences.at('loss')) { z.dispose(); z = null; }
-        const fwd = await this.request(this.socket.emitWithAck('forward', { type: 'forward', round: msg.round, step, purpose: 'train', z: zf }));
-        const m = frameToTensor(fwd.m, { sampleShape: parts.middle.outputShape, maxBatch: idx.length, batch: idx.length });
-        const { loss, gm } = await tailStep(this.tail!, this.tailOpt!, m, yt, classes, seed);
-        m.dispose();
-        const returned = await defences.gradient(gm, rng);
-        const gmf = await tensorToFrame(returned);
-        if (returned !== gm) returned.dispose();
-        gm.dispose();
-        const bwd = await this.request(this.socket.emitWithAck('backward', { type: 'backward', round: msg.round, step, gm: gmf }));
-        const gz = frameToTensor(bwd.gz, { sampleShape: parts.head.outputShape, maxBatch: idx.length, batch: idx.length });
-        const gHead = z ? defences.headGradient(xt, z, gz) : gz;
-        headBackward(this.head!, this.headOpt!, headCache, gHead);
-        if (gHead !== gz) gHead.dispose();
-        gz.dispose();
-        lossSum += loss * idx.length;
-        samples += idx.length;
-      } finally {
-        if (headCache) disposeCache(headCache);
-        z?.dispose();
-        xt.dispose();
-        yt.dispose();
-      }
+      lossSum += (await this.trainStep(msg.round, step, idx, defences)) * idx.length;
+      samples += idx.length;
     }
     const weights = weightsToFrames([...(await this.head!.getWeights()), ...(await this.tail!.getWeights())]);
     this.releaseModels();
@@ -217,6 +178,81 @@ export class SplitClient {
       type: 'roundDone', round: msg.round, samples, steps: msg.steps, lossSum,
       computeMs: performance.now() - t0, weights,
     });
+  }
+
+  /** One training step on the samples `idx`: the U-shaped round trip, head and tail updated. Returns the batch's mean loss. */
+  private async trainStep(round: number, step: number, idx: readonly number[], defences: ClientDefences): Promise<number> {
+    const a = this.assignment!;
+    const parts = this.parts!;
+    const classes = parts.model.classes;
+    const { x, y } = gather(this.data!.train, idx);
+    if (a.inputNoise > 0) addNoise(x, a.inputNoise, a.seed, a.clientId, round, step);
+    const rng = defenceRng(a.seed, a.clientId, round, step, 'train');
+    let xt = tf.tensor(x, [idx.length, ...parts.model.inputShape], 'float32');
+    const yt = tf.tensor1d(defences.labels(y, rng), 'int32');
+    let headCache: ForwardCache | null = null;
+    let z: tf.Tensor | null = null;
+    try {
+      const adversarial = defences.adversarial();
+      if (adversarial) {
+        const craftRng = defenceRng(a.seed, a.clientId, round, step, 'craft');
+        const xAdv = await craftThroughSplit({ head: this.head!, tail: this.tail! }, xt, yt, classes, adversarial, craftRng.fork('start'), this.craftLink(round, step, idx.length, defences, craftRng));
+        xt.dispose();
+        xt = xAdv;
+      }
+      // keep the head's activations for its backward, a network round trip later
+      // this step's dropout masks: a pure function of (run seed, client, round, step)
+      const seed = derivedSeed(a.seed, 'client', a.clientId, round, step);
+      const fwdKeep = forwardKeep(this.head!, xt, trainMode(seed));
+      headCache = fwdKeep.cache;
+      z = fwdKeep.y;
+      const zf = await defences.smashedFrame(z, rng);
+      // NoPeek needs z again for its penalty's gradient; otherwise it is freed now
+      if (!defences.at('loss')) { z.dispose(); z = null; }
+      const fwd = await this.request(this.socket.emitWithAck('forward', { type: 'forward', round, step, purpose: 'train', z: zf }));
+      const m = frameToTensor(fwd.m, { sampleShape: parts.middle.outputShape, maxBatch: idx.length, batch: idx.length });
+      const { loss, gm } = await tailStep(this.tail!, this.tailOpt!, m, yt, classes, seed);
+      m.dispose();
+      const returned = await defences.gradient(gm, rng);
+      const gmf = await tensorToFrame(returned);
+      if (returned !== gm) returned.dispose();
+      gm.dispose();
+      const bwd = await this.request(this.socket.emitWithAck('backward', { type: 'backward', round, step, purpose: 'train', gm: gmf }));
+      const gz = frameToTensor(bwd.gz, { sampleShape: parts.head.outputShape, maxBatch: idx.length, batch: idx.length });
+      const gHead = z ? defences.headGradient(xt, z, gz) : gz;
+      headBackward(this.head!, this.headOpt!, headCache, gHead);
+      if (gHead !== gz) gHead.dispose();
+      gz.dispose();
+      return loss;
+    } finally {
+      if (headCache) disposeCache(headCache);
+      z?.dispose();
+      xt.dispose();
+      yt.dispose();
+    }
+  }
+
+  /**
+   * The server's half of adversarial training's craft round trips for training step `step`: the
+   * client's smashed-data and gradient defences act on them as on any frame it sends (the server
+   * sees ordinary frames), each PGD step with its own draws.
+   */
+  private craftLink(round: number, step: number, rows: number, defences: ClientDefences, rng: Rng): CraftLink {
+    const parts = this.parts!;
+    return {
+      forward: async (z, k) => {
+        const zf = await defences.smashedFrame(z, rng.fork(`smashed:${k}`));
+        const r = await this.request(this.socket.emitWithAck('forward', { type: 'forward', round, step, purpose: 'craft', z: zf }));
+        return frameToTensor(r.m, { sampleShape: parts.middle.outputShape, maxBatch: rows, batch: rows });
+      },
+      backward: async (gm, k) => {
+        const returned = await defences.gradient(gm, rng.fork(`gradient:${k}`));
+        const gmf = await tensorToFrame(returned);
+        if (returned !== gm) returned.dispose();
+        const r = await this.request(this.socket.emitWithAck('backward', { type: 'backward', round, step, purpose: 'craft', gm: gmf }));
+        return frameToTensor(r.gz, { sampleShape: parts.head.outputShape, maxBatch: rows, batch: rows });
+      },
+    };
   }
 
   private async onEvaluate(raw: unknown): Promise<void> {

@@ -41,3 +41,4 @@ export * from './defence/transforms.ts';
 export * from './defence/distance-correlation.ts';
 export * from './defence/client-defence.ts';
 export * from './defence/channel.ts';
+export * from './defence/adversarial-training.ts';

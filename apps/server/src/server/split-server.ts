@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
-  combineUpdates, errorReply, middleForward, strategyFor, type AssignedEvaluation, tensorToFrame, type BackwardRequest, type ClientProfile, type ErrorReply, type EvalResult, type ForwardRequest, type Hello, type ImageSet,
+  combineUpdates, errorReply, isIdentity, middleForward, strategyFor, type AssignedEvaluation, tensorToFrame, type BackwardRequest, type ClientProfile, type ErrorReply, type EvalResult, type ForwardRequest, type Hello, type ImageSet,
   type PartModel, type RoundDone,
   type RoundResult, type ServerTaps, type SplitModel, type WeightArray, type WireTensor,
 } from '@splitfleet/splitcore';
@@ -9,6 +9,7 @@ import type { ExperimentSetup } from '../experiment/setup.ts';
 import type { ClientInfo } from '../experiment/results.ts';
 import { ClientRegistry, type ClientConn, type IoSocket } from './admission.ts';
 import { FramePolicy, isTensor } from './frames.ts';
+import { CraftServing } from './lockstep/craft-serving.ts';
 import { MiddlePool } from './lockstep/middle-pool.ts';
 import { PerClientMiddleServing } from './lockstep/per-client-middle.ts';
 import { SharedMiddleServing } from './lockstep/shared-middle.ts';
@@ -54,6 +55,8 @@ export class SplitServer {
   private readonly log: (line: string) => void;
   private readonly opts: SplitServerOptions;
   private serving!: StepServing;
+  /** Adversarial training's craft round trips (answered against the middle `serving` says). */
+  private craft!: CraftServing;
   private runner!: RoundRunner;
   private transport!: Transport;
   /** The first test samples are every client's evaluation set: how many, and of each class (evalDone's bound). */
@@ -106,6 +109,8 @@ export class SplitServer {
     const aggregation = cfg.training.aggregation;
     if (strategy.middle === 'per-client') this.serving = new PerClientMiddleServing(deps, cfg.training.optimizer, (u) => combineUpdates(aggregation, u));
     else this.serving = new SharedMiddleServing(deps, await this.startPool(cfg.server.middleThreads), this.state.opt);
+    const adversarial = cfg.defence.find((d) => d.kind === 'adversarial' && !isIdentity(d));
+    this.craft = new CraftServing(deps, this.serving, adversarial?.kind === 'adversarial' ? adversarial.steps : 0);
     this.runner = new RoundRunner({
       strategy, serving: this.serving, registry: this.registry, state: this.state, frames: this.frames, taps: this.taps, profiles: this.profiles, log: this.log,
       settings: {
@@ -129,6 +134,7 @@ export class SplitServer {
       isConnected: (id) => this.registry.get(id)?.connected ?? false,
       disconnected: (c, reason) => {
         c.connected = false;
+        this.craft.forget(c.id);
         this.log(`client ${c.id} disconnected (${reason})`);
         this.runner.drop(c.id, `disconnected: ${reason}`);
       },
@@ -136,7 +142,8 @@ export class SplitServer {
         if (event === 'forward') return this.onForward(c, msg as ForwardRequest, ack as ForwardAck);
         if (event === 'backward') {
           const m = msg as BackwardRequest;
-          return this.serving.backward(c.id, m.round, m.step, m.gm, ack as BackwardAck);
+          const engine = m.purpose === 'craft' ? this.craft : this.serving;
+          return engine.backward(c.id, m.round, m.step, m.gm, ack as BackwardAck);
         }
         if (event === 'roundDone') return this.runner.roundDone(c.id, msg as RoundDone);
         return this.runner.evalDone(c.id, msg as EvalResult);
@@ -161,7 +168,8 @@ export class SplitServer {
   }
 
   private onForward(c: ClientConn, msg: ForwardRequest, ack: ForwardAck): ErrorReply | null {
-    if (msg.purpose !== 'eval') return this.serving.forward(c.id, msg.round, msg.step, msg.z, ack);
+    if (msg.purpose === 'train') return this.serving.forward(c.id, msg.round, msg.step, msg.z, ack);
+    if (msg.purpose === 'craft') return this.craft.forward(c.id, msg.round, msg.step, msg.z, ack);
     // evaluation changes nothing: answered at once, with the authoritative middle — only while the
     // server awaits this client's evaluation (no free compute for anyone else)
     if (!this.runner.isEvaluating(c.id)) return errorReply('not-expected', `client ${c.id}: no evaluation was asked of you`);
@@ -256,6 +264,7 @@ export class SplitServer {
   private async shutdown(reason: string): Promise<void> {
     await this.transport.close(reason, this.registry.all());
     this.taps.clear();
+    this.craft.clear();
     await this.serving.close();
     this.state.dispose();
   }

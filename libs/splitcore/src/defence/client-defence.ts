@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../rng/rng.ts';
 import { noPeekGradient } from './distance-correlation.ts';
 import { defencesAt, isIdentity, type DefenceSite, type DefenceSpec } from './spec.ts';
+import type { AdversarialSpec } from './adversarial-training.ts';
 import { maxNormGradient, noisyGradient, noisySmashed, randomisedLabels, sparsified } from './transforms.ts';
 import { encodeQuantised, encodeSparse, encodeTensor } from '../codec/tensor-codec.ts';
 import { tensorToFrame } from '../codec/tf-frames.ts';
@@ -24,6 +25,12 @@ export class ClientDefences {
   /** Whether anything acts at `site`. */
   at(site: DefenceSite): boolean {
     return defencesAt(this.active, site).length > 0;
+  }
+
+  /** Adversarial training's settings when it is on (the client then trains on PGD examples it crafts through the split). */
+  adversarial(): AdversarialSpec | null {
+    const d = defencesAt(this.active, 'inputs').find((s) => s.kind === 'adversarial');
+    return d?.kind === 'adversarial' ? d : null;
   }
 
   /** The labels the client trains on (label-rr). */
@@ -78,6 +85,6 @@ export class ClientDefences {
 }
 
 /** The generator of one step's defences: a pure function of (run seed, client, round, step, purpose). */
-export function defenceRng(seed: number, client: number, round: number, step: number, purpose: 'train' | 'eval'): Rng {
+export function defenceRng(seed: number, client: number, round: number, step: number, purpose: 'train' | 'eval' | 'craft'): Rng {
   return Rng.fromSeed(seed).fork(`defence:${purpose}:${client}:${round}:${step}`);
 }

@@ -17,6 +17,7 @@ describe('every defence at its identity strength changes nothing', () => {
   const identities = DefenceConfigSchema.parse([
     { kind: 'smashed-noise', sigma: 0 }, { kind: 'gradient-noise', sigma: 0 }, { kind: 'maxnorm', strength: 0 },
     { kind: 'label-rr', epsilon: null }, { kind: 'nopeek', lambda: 0 }, { kind: 'quantise', bits: null }, { kind: 'topk', drop: 0 },
+    { kind: 'adversarial', epsilon: 0 },
   ]);
 
   it('covers every kind the registry knows', () => {
@@ -43,6 +44,7 @@ describe('every defence at its identity strength changes nothing', () => {
     expect(await d.gradient(z, rng())).toBe(z);
     expect(d.headGradient(x, z, z)).toBe(z);
     expect(d.labels(y, rng())).toBe(y);
+    expect(d.adversarial()).toBeNull();
     tf.dispose([x, z]);
   });
 });

@@ -10,8 +10,8 @@ import { TRAINING_MODES, type TrainingMode } from '../rounds/registry.ts';
  * code (transforms.ts, distance-correlation.ts).
  */
 
-/** Where a defence acts: the smashed data a client sends, the gradient it returns, its loss, its training labels. */
-export type DefenceSite = 'smashed' | 'gradient' | 'loss' | 'labels';
+/** Where a defence acts: the smashed data a client sends, the gradient it returns, its loss, its training labels, its training inputs. */
+export type DefenceSite = 'smashed' | 'gradient' | 'loss' | 'labels' | 'inputs';
 
 const strength = z.number().min(0);
 
@@ -63,6 +63,20 @@ export const DefenceSpecSchema = z.discriminatedUnion('kind', [
     kind: z.literal('nopeek'),
     lambda: strength,
   }).strict(),
+  z.object({
+    /**
+     * U-shaped adversarial training (Madry et al. 2018, through the split): each training batch is
+     * replaced by PGD examples (L∞ `epsilon`, pixels in [0,1], seeded random start) crafted through
+     * the client's own head, the server's middle and the client's tail. Every PGD step is one more
+     * forward/backward round trip with the server (purpose `craft`: the middle answers as it stands
+     * and is not updated), counted in traffic and the virtual clock.
+     */
+    kind: z.literal('adversarial'),
+    epsilon: strength.max(1),
+    steps: z.number().int().min(1).max(50).default(3),
+    /** PGD step size; null: 2.5·ε/steps (Madry et al.). */
+    stepSize: z.number().positive().nullable().default(null),
+  }).strict(),
 ]);
 export type DefenceSpec = z.infer<typeof DefenceSpecSchema>;
 export type DefenceKind = DefenceSpec['kind'];
@@ -92,6 +106,7 @@ export const DEFENCES: Readonly<Record<DefenceKind, DefenceInfo>> = {
   topk: { site: 'smashed', strength: 'drop', identity: 0, search: [0.5, 0.75, 0.9, 0.97], modes: TRAINING_MODES },
   'label-rr': { site: 'labels', strength: 'epsilon', identity: null, search: [8, 4, 2, 1], modes: TRAINING_MODES },
   nopeek: { site: 'loss', strength: 'lambda', identity: 0, search: [0.1, 0.3, 1, 3], modes: TRAINING_MODES },
+  adversarial: { site: 'inputs', strength: 'epsilon', identity: 0, search: [0.025, 0.05, 0.1, 0.2], modes: TRAINING_MODES },
 };
 
 /** The training context a defence is checked against. */
@@ -136,5 +151,6 @@ export function isIdentity(d: DefenceSpec): boolean {
     case 'quantise': return d.bits === null;
     case 'topk': return d.drop === 0;
     case 'nopeek': return d.lambda === 0;
+    case 'adversarial': return d.epsilon === 0;
   }
 }

@@ -82,7 +82,11 @@ export const ForwardRequestSchema = z.object({
   type: z.literal('forward'),
   round: count,
   step: count,
-  purpose: z.enum(['train', 'eval']),
+  /**
+   * train: a training step; eval: an evaluation batch; craft: one PGD step of U-shaped adversarial
+   * training for the coming training step `step` (answered with the middle as it stands, no update).
+   */
+  purpose: z.enum(['train', 'eval', 'craft']),
   z: frame,
 });
 export type ForwardRequest = z.infer<typeof ForwardRequestSchema>;
@@ -94,6 +98,8 @@ export const BackwardRequestSchema = z.object({
   type: z.literal('backward'),
   round: count,
   step: count,
+  /** craft: the backward of a craft forward — the gradient at the smashed data, the middle left unchanged. */
+  purpose: z.enum(['train', 'craft']).default('train'),
   gm: frame,
 });
 export type BackwardRequest = z.infer<typeof BackwardRequestSchema>;

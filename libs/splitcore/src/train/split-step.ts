@@ -58,6 +58,20 @@ export function middleVjp(middle: PartModel, z: tf.Tensor, gm: tf.Tensor, seed =
   return { gz: all[0]!, grads: all.slice(1) };
 }
 
+/**
+ * The gradient at a part's input of ⟨part(x), g⟩, with an evaluation forward and no parameter
+ * gradients: the head's and the middle's backward while a client crafts an adversarial example
+ * (U-shaped adversarial training), which updates nothing.
+ */
+export function inputVjp(part: PartModel, x: tf.Tensor, g: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(part.apply(xx), g)))(x));
+}
+
+/** Client, crafting: the gradient of the mean loss at the tail's input (evaluation forward, no update). */
+export function tailLossGradient(tail: PartModel, m: tf.Tensor, labels: tf.Tensor1D, classes: number): tf.Tensor {
+  return tf.tidy(() => tf.grad((mm: tf.Tensor) => crossEntropy(tail.apply(mm), labels, classes))(m));
+}
+
 /** Client: tail forward, loss, backward; updates the tail and returns the gradient at its input. */
 export async function tailStep(
   tail: PartModel,

@@ -57,14 +57,28 @@ export class PerClientMiddleServing implements StepServing {
     return this.active.has(id);
   }
 
+  /** The step a client may send now, or why not. */
+  private windowProblem(id: number, round: number, step: number): string | null {
+    const c = this.copies.get(id);
+    if (round !== this.round || !this.active.has(id) || !c || c.inflight || step !== c.served.steps || step >= (this.stepsOf.get(id) ?? 0))
+      return `client ${id} may send step ${c?.served.steps ?? 0} of round ${this.round} now, not round ${round} step ${step}`;
+    return null;
+  }
+
+  /** A client crafts against its own copy, as its coming step will meet it. */
+  craftMiddle(id: number, round: number, step: number): PartModel | string {
+    return this.windowProblem(id, round, step) ?? this.copies.get(id)!.middle;
+  }
+
   forward(id: number, round: number, step: number, zFrame: Uint8Array, ack: ForwardAck): ErrorReply | null {
     const z = this.d.frames.smashed(zFrame);
     if (!isTensor(z)) return z;
-    const c = this.copies.get(id);
-    if (round !== this.round || !this.active.has(id) || !c || c.inflight || step !== c.served.steps || step >= (this.stepsOf.get(id) ?? 0)) {
+    const problem = this.windowProblem(id, round, step);
+    if (problem) {
       z.dispose();
-      return errorReply('not-expected', `client ${id} may send step ${c?.served.steps ?? 0} of round ${this.round} now, not round ${round} step ${step}`);
+      return errorReply('not-expected', problem);
     }
+    const c = this.copies.get(id)!;
     this.d.events.count(id, zFrame.byteLength, 0);
     const { y, cache } = forwardKeep(c.middle, z, trainMode(derivedSeed(this.d.seed, 'middle', this.round, step, id)));
     c.inflight = { step, z, cache };

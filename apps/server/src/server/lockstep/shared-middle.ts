@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { applyGradients, derivedSeed, errorReply, middleVjp, tensorToFrame, trainMode, type ErrorReply, type ServedTraining } from '@splitfleet/splitcore';
+import { applyGradients, derivedSeed, errorReply, middleVjp, tensorToFrame, trainMode, type ErrorReply, type PartModel, type ServedTraining } from '@splitfleet/splitcore';
 import { isTensor } from '../frames.ts';
 import { StepBarrier } from './barrier.ts';
 import type { MiddlePool } from './middle-pool.ts';
@@ -97,6 +97,15 @@ export class SharedMiddleServing implements StepServing {
     if (this.inflight.has(id)) return `client ${id} already has step ${this.inflight.get(id)!.step} in flight`;
     if (step !== next) return `client ${id} may send step ${next} now, not step ${step}`;
     return null;
+  }
+
+  /**
+   * A client crafts for the step it may send next: the middle has then made every update before that
+   * step and cannot make the next without this client's backward, so crafting meets exactly the
+   * weights its training step will, whatever the other clients are doing.
+   */
+  craftMiddle(id: number, round: number, step: number): PartModel | string {
+    return this.windowProblem(id, round, step) ?? this.d.middle;
   }
 
   forward(id: number, round: number, step: number, zFrame: Uint8Array, ack: ForwardAck): ErrorReply | null {

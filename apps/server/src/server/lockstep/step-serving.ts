@@ -38,6 +38,11 @@ export interface StepServing {
   forward(id: number, round: number, step: number, z: Uint8Array, ack: ForwardAck): ErrorReply | null;
   /** A backward of client `id` (the gradient frame is decoded against its forward in flight). */
   backward(id: number, round: number, step: number, gm: Uint8Array, ack: BackwardAck): ErrorReply | null;
+  /**
+   * The middle a client's craft round trips (adversarial training) for its coming step `step` are
+   * answered with — the one its training step will meet — or why it may not craft now.
+   */
+  craftMiddle(id: number, round: number, step: number): PartModel | string;
   /** The client left or was dropped: forget its state and stop waiting for it. */
   drop(id: number): void;
   /** The steps (and rows) the server answered a client's backward for in this round: what its roundDone may claim. */
