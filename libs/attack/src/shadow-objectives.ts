@@ -56,7 +56,7 @@ async function trainMatch(s: ShadowSession, obs: Observed): Promise<null> {
   // t̂ by information maximisation on the middle's features of ĥ(D_aux)
   for (let i = 0; i < s.o.steps; i++) {
     const x = s.auxBatch(s.auxIndices());
-    const m = tf.tidy(() => s.o.middle.apply(s.head.model.apply(x)));
+    const m = tf.tidy(() => s.o.middle.apply(s.smashed(x)));
     await s.step([tail], (pt) => infomaxLoss(tail.model.apply(m, pt, s.trainMode())));
     tf.dispose([x, m]);
   }
@@ -176,7 +176,7 @@ function centroidAssignment(s: ShadowSession, feats: Float32Array, n: number, la
   const centroids = Float32Array.from(sums, (v, i) => v / Math.max(1, counts[Math.floor(i / d)]!));
   const empty = Float32Array.from(counts, (c) => (c > 0 ? 0 : 1e9));
   return (x) => tf.tidy(() => {
-    const f = tf.reshape(s.o.middle.apply(s.head.model.apply(x)), [x.shape[0]!, d]);
+    const f = tf.reshape(s.o.middle.apply(s.smashed(x)), [x.shape[0]!, d]);
     const c = tf.tensor2d(centroids, [k, d]);
     const dist = tf.add(tf.sub(tf.sum(tf.square(f), 1, true), tf.mul(2, tf.matMul(f, c, false, true))), tf.transpose(tf.sum(tf.square(c), 1, true)));
     const shifted = tf.add(dist, tf.tensor1d(empty));

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  applyGradients, crossEntropy, derivedSeed, disposeOptimizer, initWeights, makeOptimizer, PartModel, Rng, stateShapes, trainMode, type ForwardMode,
-  type PartSpec,
+  applyGradients, crossEntropy, derivedSeed, disposeOptimizer, initWeights, makeOptimizer, PartModel, Rng, smashedChannel, stateShapes, trainMode, type ForwardMode,
+  type PartSpec, type SmashedChannel,
 } from '@splitfleet/splitcore';
 import { featureMatchLoss, statsMatchLoss, type FeatureTarget, type SmashedStats } from './losses.ts';
 import type { ShadowOptions } from './shadow.ts';
@@ -66,6 +66,12 @@ export class ShadowSession {
   last = NaN;
   private done = 0;
   private readonly totalSteps: number;
+  /**
+   * The clients' smashed-data defences between ĥ and the middle, for an adaptive attacker: ĥ is
+   * trained so that what it sends *through the defence* looks like what the server observed (which
+   * the defence has already touched), so ĥ itself imitates the undefended head. null: none.
+   */
+  private readonly channel: SmashedChannel | null;
 
   /** `headSpec`: the shadow head's architecture (shadowHeadSpec of the real one). */
   constructor(o: ShadowOptions, headSpec: PartSpec) {
@@ -80,6 +86,14 @@ export class ShadowSession {
     this.tail = o.tail === 'none' ? null : { model: new PartModel(o.tailSpec, initWeights(stateShapes(o.tailSpec), tailRng)), opt: adam(o.lr) };
     // infomax and every head-only training run `steps` optimiser steps; the others 2 × `steps`
     this.totalSteps = o.objective === 'infomax' || o.tail === 'none' ? o.steps : 2 * o.steps;
+    // its own stream: the batch draws above stay what they are with or without a defence
+    this.channel = smashedChannel(o.defence ?? [], Rng.fromSeed(o.seed).fork('shadow-channel'));
+  }
+
+  /** What ĥ sends for x: ĥ(x), through the defence when there is one (a training forward with `params`). */
+  smashed(x: tf.Tensor, params?: tf.Tensor[], mode?: ForwardMode): tf.Tensor {
+    const z = params ? this.head.model.apply(x, params, mode) : this.head.model.apply(x);
+    return this.channel ? this.channel(z) : z;
   }
 
   /** The shadow tail; the objectives that need one are refused with attack.shadow.tail none. */
@@ -117,14 +131,14 @@ export class ShadowSession {
   /** t̂∘m∘ĥ(x): with parameters of ĥ and t̂ given, a training forward of both; without, evaluation. */
   logits(x: tf.Tensor, headParams?: tf.Tensor[], tailParams?: tf.Tensor[]): tf.Tensor {
     const tail = this.learnedTail().model;
-    if (!headParams || !tailParams) return tail.apply(this.o.middle.apply(this.head.model.apply(x)));
+    if (!headParams || !tailParams) return tail.apply(this.o.middle.apply(this.smashed(x)));
     const mode = this.trainMode();
-    return tail.apply(this.o.middle.apply(this.head.model.apply(x, headParams, mode)), tailParams, mode);
+    return tail.apply(this.o.middle.apply(this.smashed(x, headParams, mode)), tailParams, mode);
   }
 
   /** m∘ĥ(x), read back. */
   async middleFeatures(x: tf.Tensor): Promise<Float32Array> {
-    const m = tf.tidy(() => this.o.middle.apply(this.head.model.apply(x)));
+    const m = tf.tidy(() => this.o.middle.apply(this.smashed(x)));
     const v = (await m.data()) as Float32Array;
     m.dispose();
     return v;
@@ -158,7 +172,7 @@ export class ShadowSession {
     for (let s = 0; s < steps; s++) {
       const x = this.auxBatch(this.auxIndices());
       const a = assign(x);
-      await this.step([this.head], (ph) => statsMatchLoss(this.head.model.apply(x, ph, this.trainMode()), a, stats));
+      await this.step([this.head], (ph) => statsMatchLoss(this.smashed(x, ph, this.trainMode()), a, stats));
       tf.dispose([x, a]);
       if (s % 50 === 0) this.log(`shadow head step ${s}/${steps} loss ${this.last.toFixed(4)}`);
     }
@@ -175,7 +189,7 @@ export class ShadowSession {
       const idx = batches(target.n, this.o.batchSize, this.rng)[0]!;
       const fb = tf.tensor2d(rowsOf(target.rows, target.n, idx), [idx.length, d]);
       await this.step([this.head], (ph) => {
-        const f = this.o.middle.apply(this.head.model.apply(x, ph, this.trainMode()));
+        const f = this.o.middle.apply(this.smashed(x, ph, this.trainMode()));
         return featureMatchLoss(tf.reshape(f, [x.shape[0]!, d]) as tf.Tensor2D, fb, target);
       });
       tf.dispose([x, fb]);
