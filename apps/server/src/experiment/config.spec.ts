@@ -120,6 +120,7 @@ describe('attack defaults (issue #20): the evaluation slice, every image of it, 
 
 describe('defence config errors (issue #21)', () => {
   it.each<[string, unknown, string]>([
+    ['client sizes with the per-class Dirichlet scheme', { partition: { kind: 'dirichlet', sizes: 'power-law' } }, 'partition.sizes: power-law is not allowed with partition.scheme per-class (its sizes follow from the per-class draws); use partition.scheme: per-client, or sizes: equal'],
     ['an unknown defence', { defence: { kind: 'dropout', p: 0.1 } }, 'defence.0.kind: "dropout" is not allowed; must be one of smashed-noise, gradient-noise, maxnorm, label-rr, quantise, topk, nopeek, adversarial'],
     ['a negative strength', { defence: [{ kind: 'smashed-noise', sigma: -1 }] }, 'defence.0.sigma: -1 is not allowed; must be ≥ 0'],
     ['a defence that cannot act in the run', { training: { batchSize: 1 }, defence: { kind: 'maxnorm', strength: 1 } }, "defence.0.kind: maxnorm is not allowed with training.batchSize 1; it lifts each sample's gradient towards the batch's largest (needs a batch of 2 or more)"],

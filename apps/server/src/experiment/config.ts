@@ -49,7 +49,14 @@ export const ConfigSchema = z
     partition: z
       .discriminatedUnion('kind', [
         z.object({ kind: z.literal('iid') }).strict(),
-        z.object({ kind: z.literal('dirichlet'), alpha: z.number().positive().default(0.5), minSize: int(0).default(10) }).strict(),
+        z.object({
+          kind: z.literal('dirichlet'), alpha: z.number().positive().default(0.5), minSize: int(0).default(10),
+          // per-class: each class split over the clients by Dir(α); per-client (Hsu et al. 2019): each client's mix ~ Dir(α·p), any fleet size
+          scheme: z.enum(['per-class', 'per-client']).default('per-class'),
+          // per-client only: client sizes, equal or from a quantity distribution (exponent, sigma as for kind quantity)
+          sizes: z.enum(['equal', 'power-law', 'log-normal']).default('equal'),
+          exponent: z.number().positive().default(1.2), sigma: z.number().positive().default(1),
+        }).strict(),
         z.object({ kind: z.literal('pathological'), classesPerClient: int(1).default(2) }).strict(),
         z.object({ kind: z.literal('shard'), shardsPerClient: int(1).default(2), shardSize: int(1).default(100) }).strict(),
         z.object({
@@ -182,6 +189,9 @@ export function parseConfig(raw: unknown): Config {
   if (cfg.attack.method === 'spadv') checkObservationBudget(cfg, splitSpecs(model.spec, model.cut));
   const k = cfg.attack.clusters;
   if (k !== null && k > cfg.fleet.clients) throw new ConfigError(`attack.clusters: ${k} is not allowed; must be ≤ fleet.clients (${cfg.fleet.clients}), or null to choose it by silhouette`);
+  const pc = cfg.partition;
+  if (pc.kind === 'dirichlet' && pc.scheme === 'per-class' && pc.sizes !== 'equal')
+    throw new ConfigError(`partition.sizes: ${pc.sizes} is not allowed with partition.scheme per-class (its sizes follow from the per-class draws); use partition.scheme: per-client, or sizes: equal`);
   const open = cfg.fleet.openSlots;
   if (open > cfg.fleet.clients) throw new ConfigError(`fleet.openSlots: ${open} is not allowed; must be ≤ fleet.clients (${cfg.fleet.clients})`);
   if (open > 0 && !cfg.server.auth)

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { featureNoiseLevels, parsePartitionFile, partition, PartitionError } from './partition.ts';
+import { hellinger, labelCounts, frequencies } from '../population/noniid.ts';
 
 const labelsOf = (n: number, classes = 10) => Int32Array.from({ length: n }, (_, i) => (i * 7) % classes);
 
@@ -61,7 +62,7 @@ describe('partitioners', () => {
     }
     expect(error).toBeInstanceOf(PartitionError);
     expect((error as PartitionError).option).toBe('partition.minSize');
-    const m = /^partition\.minSize: 30 is not reachable for 50 clients at partition\.alpha=0\.1; must be ≤ (\d+) here \(the best of 10 seeded draws\), or raise partition\.alpha or lower fleet\.clients$/.exec((error as Error).message);
+    const m = /^partition\.minSize: 30 is not reachable for 50 clients at partition\.alpha=0\.1; must be ≤ (\d+) here \(the best of 10 seeded draws\), or raise partition\.alpha or lower fleet\.clients, or use partition\.scheme: per-client \(.*\)$/.exec((error as Error).message);
     expect(m, (error as Error).message).not.toBeNull();
     const reachable = Number(m![1]);
     expect(reachable).toBeGreaterThan(0);
@@ -128,5 +129,61 @@ describe('skewed partitioners', () => {
     const levels = featureNoiseLevels({ kind: 'feature-noise', maxNoise: 0.3 }, 4);
     [0, 0.1, 0.2, 0.3].forEach((v, i) => expect(levels[i]).toBeCloseTo(v, 12));
     expect(featureNoiseLevels({ kind: 'iid' }, 3)).toEqual([0, 0, 0]);
+  });
+});
+
+describe('dirichlet, per-client scheme (Hsu et al. 2019)', () => {
+  const perClient = (alpha: number, extra: object = {}) => ({ kind: 'dirichlet' as const, alpha, minSize: 1, scheme: 'per-client' as const, ...extra });
+  const toHellinger = (labels: Int32Array, parts: number[][]) => {
+    const global = frequencies(labelCounts(labels, Array.from({ length: labels.length }, (_, i) => i), 10));
+    return parts.map((p) => hellinger(frequencies(labelCounts(labels, p, 10)), global));
+  };
+
+  it('disjoint, covers the pool, equal sizes (±1); same seed same partition (property)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 60 }), fc.integer({ min: 60, max: 600 }), fc.double({ min: 0.01, max: 100, noNaN: true }), fc.integer(), (clients, n, alpha, seed) => {
+        const labels = labelsOf(n);
+        const parts = partition(perClient(alpha), labels, clients, seed);
+        expect(parts.flat().sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i));
+        const sizes = parts.map((p) => p.length);
+        expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(1);
+        expect(partition(perClient(alpha), labels, clients, seed)).toEqual(parts);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('sizes from a quantity distribution: skewed, at least minSize, still disjoint and complete', () => {
+    const labels = labelsOf(3000);
+    const parts = partition(perClient(0.5, { sizes: 'power-law', exponent: 1.5, minSize: 20 }), labels, 12, 2);
+    expect(parts.flat().sort((a, b) => a - b)).toEqual(Array.from({ length: 3000 }, (_, i) => i));
+    const sizes = parts.map((p) => p.length);
+    expect(Math.min(...sizes)).toBeGreaterThanOrEqual(20);
+    expect(Math.max(...sizes) / Math.min(...sizes)).toBeGreaterThan(3);
+  });
+
+  it('α → ∞ approaches the global mix (to sampling noise); α = 0.05 is highly skewed', () => {
+    const labels = labelsOf(6000);
+    const mean = (h: number[]) => h.reduce((a, b) => a + b, 0) / h.length;
+    const flat = toHellinger(labels, partition(perClient(1e5), labels, 20, 1));
+    const skew = toHellinger(labels, partition(perClient(0.05), labels, 20, 1));
+    // 300 samples of 10 equally likely classes sit ≈ 0.06 from the mix by chance alone
+    expect(mean(flat)).toBeLessThan(0.08);
+    expect(Math.max(...flat)).toBeLessThan(0.15);
+    // a one-class client is 0.83 from the uniform mix; the pool runs out of popular classes, so not every client can be
+    expect(mean(skew)).toBeGreaterThan(0.6);
+  });
+
+  it('makes 1,000 clients at α = 0.1 from the committed subset’s 6,000 labels, where the per-class scheme cannot (and says to switch)', () => {
+    const labels = labelsOf(6000);
+    const parts = partition(perClient(0.1), labels, 1000, 7);
+    expect(parts.every((p) => p.length === 6)).toBe(true);
+    expect(toHellinger(labels, parts).reduce((a, b) => a + b, 0) / 1000).toBeGreaterThan(0.6);
+    expect(() => partition({ kind: 'dirichlet', alpha: 0.1, minSize: 2 }, labels, 1000, 7)).toThrow(/use partition.scheme: per-client/);
+  });
+
+  it('refuses a fleet the pool cannot fill at minSize, naming the option', () => {
+    expect(() => partition(perClient(0.1, { minSize: 10 }), labelsOf(500), 60, 1)).toThrow(PartitionError);
+    expect(() => partition(perClient(0.1, { minSize: 10 }), labelsOf(500), 60, 1)).toThrow(/partition.minSize × fleet.clients \(10 × 60\) must be ≤ the number of samples \(500\)/);
   });
 });

@@ -6,12 +6,26 @@ import { Rng } from '../rng/rng.ts';
  */
 export type PartitionConfig =
   | { readonly kind: 'iid' }
-  | { readonly kind: 'dirichlet'; readonly alpha: number; readonly minSize: number }
+  | {
+    readonly kind: 'dirichlet'; readonly alpha: number; readonly minSize: number;
+    /**
+     * per-class (default): each class's samples split over the clients by a Dir(α) draw;
+     * per-client (Hsu et al. 2019): each client's class mix q_i ~ Dir(α · p_global), its size from
+     * `sizes`, samples drawn without replacement — works for any fleet size.
+     */
+    readonly scheme?: 'per-class' | 'per-client';
+    /** per-client: client sizes, equal (default) or from a quantity distribution (`exponent`, `sigma` as for kind quantity). */
+    readonly sizes?: SizeDistribution;
+    readonly exponent?: number;
+    readonly sigma?: number;
+  }
   | { readonly kind: 'pathological'; readonly classesPerClient: number }
   | { readonly kind: 'shard'; readonly shardsPerClient: number; readonly shardSize: number }
-  | { readonly kind: 'quantity'; readonly distribution: 'power-law' | 'log-normal'; readonly exponent: number; readonly sigma: number; readonly minSize: number }
+  | { readonly kind: 'quantity'; readonly distribution: Exclude<SizeDistribution, 'equal'>; readonly exponent: number; readonly sigma: number; readonly minSize: number }
   | { readonly kind: 'feature-noise'; readonly maxNoise: number }
   | { readonly kind: 'from-file'; readonly parts: readonly (readonly number[])[] };
+
+export type SizeDistribution = 'equal' | 'power-law' | 'log-normal';
 
 /**
  * Parameters that cannot partition these labels. `option` is the config path to change (e.g.
@@ -36,7 +50,7 @@ export function partition(cfg: PartitionConfig, labels: ArrayLike<number>, clien
     case 'feature-noise':
       return iid(labels.length, clients, rng);
     case 'dirichlet':
-      return dirichlet(labels, clients, cfg.alpha, cfg.minSize, classes, rng);
+      return cfg.scheme === 'per-client' ? dirichletPerClient(labels, clients, cfg, classes, rng) : dirichlet(labels, clients, cfg.alpha, cfg.minSize, classes, rng);
     case 'pathological':
       return pathological(labels, clients, cfg.classesPerClient, classes, rng);
     case 'shard':
@@ -87,12 +101,25 @@ function shard(labels: ArrayLike<number>, clients: number, perClient: number, si
 
 /** Client sizes from a power law or a log-normal, labels IID. */
 function quantity(n: number, clients: number, cfg: Extract<PartitionConfig, { kind: 'quantity' }>, rng: Rng): number[][] {
+  const sizes = clientSizes(n, clients, { ...cfg, sizes: cfg.distribution }, rng);
+  const perm = rng.permutation(n);
+  let k = 0;
+  return sizes.map((s) => perm.slice(k, (k += s)).sort((a, b) => a - b));
+}
+
+/**
+ * How many samples each client holds, summing to n: equal (the remainder to the first clients), or
+ * `minSize` each plus the rest in proportion to power-law ranks or log-normal weights dealt to the
+ * clients in a seeded order.
+ */
+function clientSizes(n: number, clients: number, cfg: { sizes: SizeDistribution; exponent: number; sigma: number; minSize: number }, rng: Rng): number[] {
   if (!Number.isInteger(cfg.minSize) || cfg.minSize < 1) throw new PartitionError('partition.minSize', `partition.minSize must be an integer ≥ 1, got ${cfg.minSize}`);
   if (cfg.minSize * clients > n) throw new PartitionError('partition.minSize', `partition.minSize × fleet.clients (${cfg.minSize} × ${clients}) must be ≤ the number of samples (${n})`);
-  if (cfg.distribution === 'power-law' && !(cfg.exponent > 0)) throw new PartitionError('partition.exponent', `partition.exponent must be > 0, got ${cfg.exponent}`);
-  if (cfg.distribution === 'log-normal' && !(cfg.sigma > 0)) throw new PartitionError('partition.sigma', `partition.sigma must be > 0, got ${cfg.sigma}`);
+  if (cfg.sizes === 'equal') return Array.from({ length: clients }, (_, c) => Math.floor(n / clients) + (c < n % clients ? 1 : 0));
+  if (cfg.sizes === 'power-law' && !(cfg.exponent > 0)) throw new PartitionError('partition.exponent', `partition.exponent must be > 0, got ${cfg.exponent}`);
+  if (cfg.sizes === 'log-normal' && !(cfg.sigma > 0)) throw new PartitionError('partition.sigma', `partition.sigma must be > 0, got ${cfg.sigma}`);
   const w = Array.from({ length: clients }, (_, i) =>
-    cfg.distribution === 'power-law' ? Math.pow(i + 1, -cfg.exponent) : Math.exp(cfg.sigma * rng.normal()),
+    cfg.sizes === 'power-law' ? Math.pow(i + 1, -cfg.exponent) : Math.exp(cfg.sigma * rng.normal()),
   );
   const order = rng.permutation(clients); // which client gets which rank
   const spare = n - cfg.minSize * clients;
@@ -105,9 +132,7 @@ function quantity(n: number, clients: number, cfg: Extract<PartitionConfig, { ki
     given += extra;
   });
   for (let i = 0; given < spare; i++, given++) sizes[order[i % clients]!]!++;
-  const perm = rng.permutation(n);
-  let k = 0;
-  return sizes.map((s) => perm.slice(k, (k += s)).sort((a, b) => a - b));
+  return sizes;
 }
 
 function fromFile(parts: readonly (readonly number[])[], n: number, clients: number): number[][] {
@@ -211,8 +236,50 @@ function dirichlet(labels: ArrayLike<number>, clients: number, alpha: number, mi
   throw new PartitionError(
     'partition.minSize',
     `partition.minSize: ${minSize} is not reachable for ${clients} clients at partition.alpha=${alpha}; ` +
-      `must be ${reachable === 0 ? '0' : `≤ ${reachable}`} here (the best of ${MAX_TRIES} seeded draws), or raise partition.alpha or lower fleet.clients`,
+      `must be ${reachable === 0 ? '0' : `≤ ${reachable}`} here (the best of ${MAX_TRIES} seeded draws), or raise partition.alpha or lower fleet.clients, ` +
+      `or use partition.scheme: per-client (each client's class mix drawn from Dir(α · p), sizes set; works for any fleet size)`,
   );
+}
+
+/**
+ * The per-client Dirichlet scheme (Hsu et al. 2019): client i's class mix q_i ~ Dir(α · p_global)
+ * (p_global: the pool's class frequencies, so α → ∞ gives every client the global mix and a small α
+ * one or two classes), its size from `sizes`; its samples are drawn one by one from its mix, without
+ * replacement — a class that runs out leaves every mix, renormalised. Clients draw in turns, so the
+ * classes left at the end are shared out, not dumped on the last client. Any fleet size the pool
+ * can fill works.
+ */
+function dirichletPerClient(labels: ArrayLike<number>, clients: number, cfg: Extract<PartitionConfig, { kind: 'dirichlet' }>, classes: number, rng: Rng): number[][] {
+  if (!(cfg.alpha > 0) || !Number.isFinite(cfg.alpha)) throw new PartitionError('partition.alpha', `partition.alpha must be a finite number > 0, got ${cfg.alpha}`);
+  const sizes = clientSizes(labels.length, clients, { sizes: cfg.sizes ?? 'equal', exponent: cfg.exponent ?? 1.2, sigma: cfg.sigma ?? 1, minSize: Math.max(1, cfg.minSize) }, rng);
+  // each class's samples in a seeded order, handed out from the end
+  const left = groupByClass(labels, classes, rng);
+  const global = left.map((idx) => idx.length / labels.length);
+  const mixes = Array.from({ length: clients }, () => rng.dirichlet(global.map((p) => Math.max(cfg.alpha * p, 1e-12))));
+  const parts: number[][] = Array.from({ length: clients }, () => []);
+  // one sample per client per pass, clients in a seeded order: classes run out for everyone alike
+  // at the end, not for whoever happened to draw last
+  const order = rng.permutation(clients);
+  const largest = Math.max(...sizes);
+  for (let k = 0; k < largest; k++) for (const c of order) if (k < sizes[c]!) parts[c]!.push(drawFrom(mixes[c]!, left, rng));
+  return parts.map((q) => q.sort((a, b) => a - b));
+}
+
+/** One sample of a class drawn from `mix` among the classes with samples left (the mix renormalised over them). */
+function drawFrom(mix: readonly number[], left: number[][], rng: Rng): number {
+  let total = 0;
+  for (let c = 0; c < mix.length; c++) if (left[c]!.length) total += mix[c]!;
+  let r = rng.float() * total;
+  let pick = -1;
+  for (let c = 0; c < mix.length; c++) {
+    if (!left[c]!.length) continue;
+    pick = c;
+    r -= mix[c]!;
+    if (r < 0) break;
+  }
+  // a mix whose mass sits entirely on exhausted classes (total 0): the first class with samples left
+  if (total <= 0) pick = left.findIndex((idx) => idx.length > 0);
+  return left[pick]!.pop()!;
 }
 
 /**
