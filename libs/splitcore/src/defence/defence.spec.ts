@@ -191,6 +191,15 @@ describe('defence config', () => {
     ]);
   });
 
+  it('refuses a defence in a training mode its registry entry does not list, naming the allowed ones', () => {
+    // every shipped defence is valid in all five modes; a registry entry that lists fewer is enforced
+    expect(Object.values(DEFENCES).every((d) => d.modes.length === 5)).toBe(true);
+    const registry = { ...DEFENCES, nopeek: { ...DEFENCES.nopeek, modes: ['splitfed', 'sflv1'] as const } };
+    const ds = DefenceConfigSchema.parse({ kind: 'nopeek', lambda: 1 });
+    expect(defenceProblems(ds, { mode: 'sequential', batchSize: 16 }, registry)).toEqual(['defence.0.kind: nopeek is not allowed with training.mode sequential (allowed: splitfed, sflv1)']);
+    expect(defenceProblems(ds, { mode: 'sflv1', batchSize: 16 }, registry)).toEqual([]);
+  });
+
   it('refuses top-k together with quantisation (a frame is one or the other)', () => {
     expect(defenceProblems(DefenceConfigSchema.parse([{ kind: 'quantise', bits: 4 }, { kind: 'topk', drop: 0.5 }]), { mode: 'local', batchSize: 16 })).toEqual([
       'defence.1.kind: topk is not allowed with quantise; a frame is either sparse or quantised (choose one)',

@@ -117,13 +117,14 @@ export interface DefenceContext {
 
 /**
  * Problems of a defence list in its context, one line each naming the option, the value and what
- * is allowed; the app turns them into a config error before any work.
+ * is allowed; the app turns them into a config error before any work. `registry` is the one in
+ * force (every defence today is valid in all five training modes; a new one may declare fewer).
  */
-export function defenceProblems(defences: readonly DefenceSpec[], ctx: DefenceContext): string[] {
+export function defenceProblems(defences: readonly DefenceSpec[], ctx: DefenceContext, registry: Readonly<Record<DefenceKind, DefenceInfo>> = DEFENCES): string[] {
   const out: string[] = [];
   const seen = new Set<DefenceKind>();
   defences.forEach((d, i) => {
-    const info = DEFENCES[d.kind];
+    const info = registry[d.kind];
     if (seen.has(d.kind)) out.push(`defence.${i}.kind: ${d.kind} is given twice; give it once with the strength wanted`);
     seen.add(d.kind);
     if (!info.modes.includes(ctx.mode)) out.push(`defence.${i}.kind: ${d.kind} is not allowed with training.mode ${ctx.mode} (allowed: ${info.modes.join(', ')})`);
