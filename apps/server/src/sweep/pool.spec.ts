@@ -73,7 +73,7 @@ describe('studies: seeds per grid point, pooled with intervals', () => {
     // the summary leads: one line per grid point, SPADV first, then each baseline, then the ratio
     const summary = md.slice(0, md.indexOf('### Every figure')).split('\n');
     expect(summary[0]).toBe('### ε = 0.1: attack success over the correctly classified images');
-    expect(summary[2]).toMatch(/^\| partition\.alpha \| runs \| clean accuracy \| spadv-pgd \(observe\) \| .* \| spadv-pgd \(observe\) ÷ white-box \| dCor\(x, z sent\) \| MB per round \|$/);
+    expect(summary[2]).toMatch(/^\| partition\.alpha \| runs \| clean accuracy \| spadv-pgd \(observe\) \| .* \| spadv-pgd \(observe\) ÷ white-box \| label inference \| dCor\(x, z sent\) \| MB per round \|$/);
     expect(summary.filter((l) => /^\| 0\.(1|5) \|/.test(l))).toHaveLength(2);
     expect(summary.find((l) => l.startsWith('| 0.1 |'))).toContain(`| 2 | 85.0 ± `);
   });

@@ -118,12 +118,15 @@ export function summaryMarkdown(rows: readonly PooledRow[]): string {
   const points = [...new Map(rows.map((r) => [JSON.stringify(r.settings), r.settings])).entries()];
   return [...new Set(rows.map((r) => r.epsilon))].map((eps) => {
     const extra = rows.some((r) => r.privacy) ? ['dCor(x, z sent)', 'MB per round'] : [];
-    const head = [...keys, 'runs', 'clean accuracy', ...methods, ...spadv.map((m) => `${m} ÷ white-box`), ...extra];
+    // label inference from the returned gradients (SPADV's observe objective): what gradient defences act on
+    const inference = rows.some((r) => r.labelInference) ? ['label inference'] : [];
+    const head = [...keys, 'runs', 'clean accuracy', ...methods, ...spadv.map((m) => `${m} ÷ white-box`), ...inference, ...extra];
     const lines = points.map(([id, settings]) => {
       const at = (m: string) => rows.find((r) => r.epsilon === eps && JSON.stringify(r.settings) === id && label(r) === m) ?? null;
       const any = rows.find((r) => JSON.stringify(r.settings) === id)!;
       return `| ${[...keys.map((k) => settingText(settings[k])), String(any.runs), pmSeeds(any.cleanAccuracy),
         ...methods.map((m) => formatBootstrap(at(m)?.asr, 'percent')), ...spadv.map((m) => formatBootstrap(at(m)?.ratioToWhitebox, 'ratio')),
+        ...(inference.length ? [pmSeeds(rows.find((r) => JSON.stringify(r.settings) === id && r.labelInference)?.labelInference ?? null)] : []),
         ...(extra.length ? [any.privacy ? formatInterval(any.privacy, '', 3) : '–', any.megabytesPerRound ? formatInterval(any.megabytesPerRound, '', 1) : '–'] : [])].join(' | ')} |`;
     });
     return [`### ε = ${eps}: attack success over the correctly classified images`, '', `| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...lines, ''].join('\n');
