@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { startHarness, testConfig, tf } from './helpers.ts';
+import { isOnline } from '@splitfleet/splitcore';
 
 describe('populations at scale', () => {
   it('runs 200 authenticated clients (each its own socket and partition) on 4 workers for 3 rounds: every client contributes every round, none dropped, memory flat', async () => {
@@ -56,5 +57,18 @@ describe('populations at scale', () => {
       for (const id of r.selected) expect(profiles[id]!.tier).toBe('lan');
     }
     expect(r0.selected.concat(r0.stragglers).sort()).not.toEqual(r1.selected.concat(r1.stragglers).sort());
+  });
+
+  it('takes part only while the diurnal availability generator says a client is online', async () => {
+    const cfg = testConfig({ seed: 4, fleet: { clients: 6, workers: 2, availability: { kind: 'diurnal', period: 4, online: 0.5 } }, training: { rounds: 2, batchSize: 16, maxStepsPerRound: 2 } });
+    const h = await startHarness(cfg);
+    await h.server.waitForClients();
+    const rounds = [await h.server.runRound(0), await h.server.runRound(1)];
+    await h.close();
+    rounds.forEach((r, round) => {
+      const online = [0, 1, 2, 3, 4, 5].filter((id) => isOnline(cfg.fleet.availability, cfg.seed, id, round));
+      expect(r.selected).toEqual(online);
+      expect(r.participants).toEqual(online);
+    });
   });
 });

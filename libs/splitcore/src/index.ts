@@ -25,6 +25,7 @@ export * from './metrics/label-weighted.ts';
 export * from './metrics/interval.ts';
 export * from './metrics/bootstrap.ts';
 export * from './population/profiles.ts';
+export * from './population/availability.ts';
 export * from './model/shape.ts';
 export * from './rounds/strategy.ts';
 export * from './rounds/registry.ts';

@@ -24,7 +24,7 @@ describe('config errors: one line per problem naming the option, the value and w
     ['an empty list', { attack: { craft: [] } }, ['attack.craft: [] is not allowed; must have at least 1 item']],
     ['a value no alternative of a union takes', { attack: { target: 'x' } }, ['attack.target: "x" is not allowed; must be one of untargeted, next, random, or an object']],
     ['a missing required field', { training: { optimizer: { name: 'sgd', lr: 0.1 } } }, ['training.optimizer.momentum: missing; must be a number']],
-    ['an unknown option', { fleet: { bogus: 2 } }, ['fleet.bogus: 2 is not an option; fleet takes clients, workers, runtime, backend, openSlots, joinTimeoutSeconds, sample, profiles']],
+    ['an unknown option', { fleet: { bogus: 2 } }, ['fleet.bogus: 2 is not an option; fleet takes clients, workers, runtime, backend, openSlots, joinTimeoutSeconds, sample, availability, profiles']],
     ['an unknown top-level option', { bogus: 1 }, ['bogus: 1 is not an option; the top level takes seed, data, model, partition, fleet, training, server, attack, defence']],
     ['more open join slots than clients', { fleet: { clients: 4, openSlots: 5 } }, ['fleet.openSlots: 5 is not allowed; must be ≤ fleet.clients (4)']],
     ['open join slots without token auth', { fleet: { openSlots: 1 }, server: { auth: false } }, [expect.stringMatching(/^fleet\.openSlots: 1 is not allowed with server\.auth false; open slots are handed out as tokens/)]],

@@ -5,7 +5,7 @@ import { attackConfigProblems, AttackConfigSchema, observationBytes } from '@spl
 import { ConfigError, describeIssues, show } from './config-errors.ts';
 import { resolveModel } from './model-config.ts';
 import {
-  AggregationSchema, ConfigLayerSchema, CutSchema, DefenceConfigSchema, defenceProblems, parsePartitionFile, parseProfileTrace, drawProfiles, sizeOf, splitSpecs, validateCut, OptimizerSchema, TrainingModeSchema,
+  AggregationSchema, AvailabilitySchema, ConfigLayerSchema, CutSchema, DefenceConfigSchema, defenceProblems, parsePartitionFile, parseProfileTrace, drawProfiles, sizeOf, splitSpecs, validateCut, OptimizerSchema, TrainingModeSchema,
   type ClientProfile, type PartitionConfig, type SplitSpecs,
 } from '@splitfleet/splitcore';
 
@@ -83,6 +83,8 @@ export const ConfigSchema = z
         joinTimeoutSeconds: z.number().positive().default(120),
         /** Clients per round: a fraction in (0, 1] or a count > 1 (seeded per round). */
         sample: z.number().positive().default(1),
+        /** Generated on/off patterns (always, or diurnal with a seeded phase per client; docs/population.md). */
+        availability: AvailabilitySchema.default({ kind: 'always' }),
         /** Device heterogeneity (docs/population.md). */
         profiles: z
           .object({

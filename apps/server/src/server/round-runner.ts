@@ -1,6 +1,6 @@
 import {
   combineUpdates, errorReply, evalResultProblem, predictRoundSeconds, roundDoneProblem,
-  type Aggregation, type AssignedEvaluation, type ErrorReply, secondsPerStepOf, selectClients, stepsPerRound, summarizeRound, weightsToFrames,
+  type Aggregation, type AssignedEvaluation, type Availability, type ErrorReply, secondsPerStepOf, selectClients, stepsPerRound, summarizeRound, weightsToFrames,
   type ClientProfile, type ClientUpdate, type EvalResult, type RoundDone, type RoundResult, type RoundStrategy, type Traffic,
   type WeightArray,
 } from '@splitfleet/splitcore';
@@ -19,6 +19,8 @@ export interface RoundSettings {
   readonly maxStepsPerRound: number | null;
   readonly stepTimeoutMs: number;
   readonly sample: number;
+  /** fleet.availability: generated on/off patterns. */
+  readonly availability: Availability;
   readonly deadlineSeconds: number | null;
   /** training.aggregation: how completed clients' weights are combined. */
   readonly aggregation: Aggregation;
@@ -244,7 +246,7 @@ export class RoundRunner {
     const connected = registry.connectedIds();
     if (connected.length === 0) throw new Error(`round ${round}: no connected clients left`);
     const selection = selectClients({
-      connected, profiles: this.d.profiles, round, seed: s.seed, sample: s.sample, deadlineSeconds: s.deadlineSeconds, predictSeconds: (id) => this.predictSeconds(id),
+      connected, profiles: this.d.profiles, availability: s.availability, round, seed: s.seed, sample: s.sample, deadlineSeconds: s.deadlineSeconds, predictSeconds: (id) => this.predictSeconds(id),
     });
     const ids = selection.selected;
     if (ids.length === 0) this.d.log(`round ${round}: no client is available, sampled and within the deadline (${connected.length} connected, ${selection.available.length} available, ${selection.stragglers.length} stragglers); the model is unchanged this round`);

@@ -115,7 +115,7 @@ export class SplitServer {
       strategy, serving: this.serving, registry: this.registry, state: this.state, frames: this.frames, taps: this.taps, profiles: this.profiles, log: this.log,
       settings: {
         seed: cfg.seed, batchSize: cfg.training.batchSize, maxStepsPerRound: cfg.training.maxStepsPerRound, stepTimeoutMs: cfg.training.stepTimeoutSeconds * 1000,
-        sample: cfg.fleet.sample, deadlineSeconds: cfg.training.deadlineSeconds, aggregation, evaluation: this.evaluation,
+        sample: cfg.fleet.sample, availability: cfg.fleet.availability, deadlineSeconds: cfg.training.deadlineSeconds, aggregation, evaluation: this.evaluation,
       },
     });
   }

@@ -1,8 +1,10 @@
 import { Rng } from '../rng/rng.ts';
 import type { ClientProfile } from '../population/profiles.ts';
+import { isOnline, type Availability } from '../population/availability.ts';
 
-/** Whether a client takes part in a round: its trace says online and its dropout draw says present. */
-export function isAvailable(p: ClientProfile, round: number, clientId: number, seed: number): boolean {
+/** Whether a client takes part in a round: the availability generator and its trace say online, and its dropout draw says present. */
+export function isAvailable(p: ClientProfile, round: number, clientId: number, seed: number, availability: Availability = { kind: 'always' }): boolean {
+  if (!isOnline(availability, seed, clientId, round)) return false;
   if (p.onlineRounds && !p.onlineRounds.some(([a, b]) => round >= a && round < b)) return false;
   if (p.dropoutProbability <= 0) return true;
   return Rng.fromSeed(seed).fork(`dropout:${clientId}:${round}`).float() >= p.dropoutProbability;
@@ -33,6 +35,8 @@ export interface Selection {
 export interface SelectionInputs {
   readonly connected: readonly number[];
   readonly profiles: readonly ClientProfile[];
+  /** fleet.availability: generated on/off patterns (always on by default). */
+  readonly availability?: Availability;
   readonly round: number;
   readonly seed: number;
   /** fleet.sample: a fraction in (0, 1] or a count. */
@@ -44,7 +48,7 @@ export interface SelectionInputs {
 
 /** Availability (traces, dropout draws) → seeded sampling → deadline: who takes part this round. */
 export function selectClients(s: SelectionInputs): Selection {
-  const available = s.connected.filter((id) => isAvailable(s.profiles[id]!, s.round, id, s.seed));
+  const available = s.connected.filter((id) => isAvailable(s.profiles[id]!, s.round, id, s.seed, s.availability));
   const sampled = available.length ? sampleClients(available, s.sample, s.round, s.seed) : [];
   const deadline = s.deadlineSeconds;
   const stragglers = deadline === null ? [] : sampled.filter((id) => s.predictSeconds(id) > deadline);
