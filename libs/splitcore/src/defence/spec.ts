@@ -100,7 +100,8 @@ export interface DefenceInfo {
 
 export const DEFENCES: Readonly<Record<DefenceKind, DefenceInfo>> = {
   'smashed-noise': { site: 'smashed', strength: 'sigma', identity: 0, search: [0.05, 0.1, 0.3, 1], modes: TRAINING_MODES },
-  'gradient-noise': { site: 'gradient', strength: 'sigma', identity: 0, search: [0.1, 0.3, 1, 3], modes: TRAINING_MODES },
+  // σ is a noise multiplier of `clip` (DP-SGD's): a study sets clip near the returned gradients' per-sample norm
+  'gradient-noise': { site: 'gradient', strength: 'sigma', identity: 0, search: [0.03, 0.1, 0.3, 1], modes: TRAINING_MODES },
   maxnorm: { site: 'gradient', strength: 'strength', identity: 0, search: [0.25, 0.5, 1, 2], modes: TRAINING_MODES },
   quantise: { site: 'smashed', strength: 'bits', identity: null, search: [8, 4, 2, 1], modes: TRAINING_MODES },
   topk: { site: 'smashed', strength: 'drop', identity: 0, search: [0.5, 0.75, 0.9, 0.97], modes: TRAINING_MODES },
