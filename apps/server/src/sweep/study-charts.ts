@@ -70,7 +70,8 @@ export async function defenceChart(pooled: readonly PooledRow[], vl: Vl): Promis
     width: 460, height: 280,
     layer: [
       { data: { values }, mark: { type: 'line', point: true }, encoding: { x, y: { field: 'asr', type: 'quantitative', title: 'SPADV ASR' }, color, order: { field: 'strength' }, tooltip: [{ field: 'defence' }, { field: 'strength' }] } },
-      { data: { values }, mark: 'errorbar', encoding: { x, y: { field: 'low', type: 'quantitative' }, y2: { field: 'high' }, color } },
+      // the bars share the line's axis title (Vega-Lite would otherwise name the axis after both fields)
+      { data: { values }, mark: 'errorbar', encoding: { x, y: { field: 'low', type: 'quantitative', title: 'SPADV ASR' }, y2: { field: 'high' }, color } },
       { data: { values: front }, mark: { type: 'point', size: 160, color: 'black', filled: false }, encoding: { x, y: { field: 'asr', type: 'quantitative' } } },
     ],
   })]];
