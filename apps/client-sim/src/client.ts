@@ -3,7 +3,7 @@ import type { Socket } from 'socket.io-client';
 import {
   EvaluateRequestSchema, frameToTensor, framesToWeights, headBackward, headForward, forwardKeep, disposeCache, type ForwardCache,
   isErrorReply, LossSignal, makeOptimizer, disposeOptimizer, parseMessage, PartModel, PROTOCOL_VERSION, RoundStartSchema, batchOrder, Rng,
-  ClientDefences, craftThroughSplit, defenceRng, headTailShapes, splitSpecs, stateShapes, tailEvaluate, tailStep, tensorToFrame, weightsToFrames, gather, derivedSeed, trainMode,
+  ClientDefences, craftThroughSplit, defenceRng, headTailShapes, splitSpecs, stateShapes, tailEvaluate, tailStep, weightsToFrames, gather, derivedSeed, trainMode,
   type Assignment, type CraftLink, type ClientToServerEvents, type ErrorReply, type Hello, type ImageSet,
   type ServerToClientEvents, type SplitSpecs,
 } from '@splitfleet/splitcore';
@@ -213,9 +213,7 @@ export class SplitClient {
       const m = frameToTensor(fwd.m, { sampleShape: parts.middle.outputShape, maxBatch: idx.length, batch: idx.length });
       const { loss, gm } = await tailStep(this.tail!, this.tailOpt!, m, yt, classes, seed);
       m.dispose();
-      const returned = await defences.gradient(gm, rng);
-      const gmf = await tensorToFrame(returned);
-      if (returned !== gm) returned.dispose();
+      const gmf = await defences.gradientFrame(gm, rng);
       gm.dispose();
       const bwd = await this.request(this.socket.emitWithAck('backward', { type: 'backward', round, step, purpose: 'train', gm: gmf }));
       const gz = frameToTensor(bwd.gz, { sampleShape: parts.head.outputShape, maxBatch: idx.length, batch: idx.length });
@@ -246,9 +244,7 @@ export class SplitClient {
         return frameToTensor(r.m, { sampleShape: parts.middle.outputShape, maxBatch: rows, batch: rows });
       },
       backward: async (gm, k) => {
-        const returned = await defences.gradient(gm, rng.fork(`gradient:${k}`));
-        const gmf = await tensorToFrame(returned);
-        if (returned !== gm) returned.dispose();
+        const gmf = await defences.gradientFrame(gm, rng.fork(`gradient:${k}`));
         const r = await this.request(this.socket.emitWithAck('backward', { type: 'backward', round, step, purpose: 'craft', gm: gmf }));
         return frameToTensor(r.gz, { sampleShape: parts.head.outputShape, maxBatch: rows, batch: rows });
       },

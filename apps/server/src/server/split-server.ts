@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
-  combineUpdates, errorReply, isIdentity, middleForward, strategyFor, type AssignedEvaluation, tensorToFrame, type BackwardRequest, type ClientProfile, type ErrorReply, type EvalResult, type ForwardRequest, type Hello, type ImageSet,
+  ClientDefences, combineUpdates, errorReply, middleForward, strategyFor, type AssignedEvaluation, tensorToFrame, type BackwardRequest, type ClientProfile, type ErrorReply, type EvalResult, type ForwardRequest, type Hello, type ImageSet,
   type PartModel, type RoundDone,
   type RoundResult, type ServerTaps, type SplitModel, type WeightArray, type WireTensor,
 } from '@splitfleet/splitcore';
@@ -109,8 +109,8 @@ export class SplitServer {
     const aggregation = cfg.training.aggregation;
     if (strategy.middle === 'per-client') this.serving = new PerClientMiddleServing(deps, cfg.training.optimizer, (u) => combineUpdates(aggregation, u));
     else this.serving = new SharedMiddleServing(deps, await this.startPool(cfg.server.middleThreads), this.state.opt);
-    const adversarial = cfg.defence.find((d) => d.kind === 'adversarial' && !isIdentity(d));
-    this.craft = new CraftServing(deps, this.serving, adversarial?.kind === 'adversarial' ? adversarial.steps : 0);
+    const adversarial = new ClientDefences(cfg.defence, this.split.model.classes).adversarial();
+    this.craft = new CraftServing(deps, this.serving, adversarial?.steps ?? 0);
     this.runner = new RoundRunner({
       strategy, serving: this.serving, registry: this.registry, state: this.state, frames: this.frames, taps: this.taps, profiles: this.profiles, log: this.log,
       settings: {

@@ -76,6 +76,16 @@ export class ClientDefences {
     return tf.tensor(v, gm.shape, 'float32');
   }
 
+  /** The frame of the gradient the client returns: `gradient(gm)` encoded; `gm` stays the caller's. */
+  async gradientFrame(gm: tf.Tensor, rng: Rng): Promise<Uint8Array> {
+    const returned = await this.gradient(gm, rng);
+    try {
+      return await tensorToFrame(returned);
+    } finally {
+      if (returned !== gm) returned.dispose();
+    }
+  }
+
   /** The gradient the head's backward starts from: the server's gz plus NoPeek's λ·∂dCor(x, z)/∂z; `gz` itself when nothing acts. */
   headGradient(x: tf.Tensor, z: tf.Tensor, gz: tf.Tensor): tf.Tensor {
     const ds = defencesAt(this.active, 'loss');
