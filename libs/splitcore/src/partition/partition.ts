@@ -204,9 +204,13 @@ function iid(n: number, clients: number, rng: Rng): number[][] {
   return parts;
 }
 
+function checkAlpha(alpha: number): void {
+  if (!(alpha > 0) || !Number.isFinite(alpha)) throw new PartitionError('partition.alpha', `partition.alpha must be a finite number > 0, got ${alpha}`);
+}
+
 /** Per class, split its samples across clients by a Dirichlet(α) draw; retry (bounded) until every client has minSize. */
 function dirichlet(labels: ArrayLike<number>, clients: number, alpha: number, minSize: number, classes: number, rng: Rng): number[][] {
-  if (!(alpha > 0) || !Number.isFinite(alpha)) throw new PartitionError('partition.alpha', `partition.alpha must be a finite number > 0, got ${alpha}`);
+  checkAlpha(alpha);
   if (!Number.isInteger(minSize) || minSize < 0) throw new PartitionError('partition.minSize', `partition.minSize must be an integer ≥ 0, got ${minSize}`);
   if (minSize * clients > labels.length)
     throw new PartitionError('partition.minSize', `partition.minSize × fleet.clients (${minSize} × ${clients}) must be ≤ the number of samples (${labels.length})`);
@@ -250,7 +254,7 @@ function dirichlet(labels: ArrayLike<number>, clients: number, alpha: number, mi
  * can fill works.
  */
 function dirichletPerClient(labels: ArrayLike<number>, clients: number, cfg: Extract<PartitionConfig, { kind: 'dirichlet' }>, classes: number, rng: Rng): number[][] {
-  if (!(cfg.alpha > 0) || !Number.isFinite(cfg.alpha)) throw new PartitionError('partition.alpha', `partition.alpha must be a finite number > 0, got ${cfg.alpha}`);
+  checkAlpha(cfg.alpha);
   const sizes = clientSizes(labels.length, clients, { sizes: cfg.sizes ?? 'equal', exponent: cfg.exponent ?? 1.2, sigma: cfg.sigma ?? 1, minSize: Math.max(1, cfg.minSize) }, rng);
   // each class's samples in a seeded order, handed out from the end
   const left = groupByClass(labels, classes, rng);
@@ -260,7 +264,8 @@ function dirichletPerClient(labels: ArrayLike<number>, clients: number, cfg: Ext
   // one sample per client per pass, clients in a seeded order: classes run out for everyone alike
   // at the end, not for whoever happened to draw last
   const order = rng.permutation(clients);
-  const largest = Math.max(...sizes);
+  // a loop, not Math.max(...sizes): a spread of a 100,000-client fleet's sizes can exceed the argument limit
+  const largest = sizes.reduce((a, b) => Math.max(a, b), 0);
   for (let k = 0; k < largest; k++) for (const c of order) if (k < sizes[c]!) parts[c]!.push(drawFrom(mixes[c]!, left, rng));
   return parts.map((q) => q.sort((a, b) => a - b));
 }
