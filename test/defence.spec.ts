@@ -18,7 +18,7 @@ const strip = (v: unknown): unknown => Array.isArray(v) ? v.map(strip)
 async function rounds(defence: ConfigInput['defence']) {
   const cfg = testConfig({ seed: 5, training: { rounds: 2, maxStepsPerRound: 3 }, data: { testSamples: 100 }, server: { dashboard: false }, defence });
   const { results } = await runExperiment(cfg, { outDir: join(mkdtempSync(join(tmpdir(), 'sf-defence-')), 'run'), fleet: 'workers' });
-  return { rounds: strip(results.rounds) as { testAccuracy: number; trainLoss: number; clients: { steps: number; bytesUp: number }[] }[], privacy: results.privacy! };
+  return { rounds: strip(results.rounds) as { testAccuracy: number; trainLoss: number; clients: { steps: number; bytesUp: number; messages?: number }[] }[], privacy: results.privacy! };
 }
 
 describe('defences in a running fleet', () => {
@@ -71,6 +71,7 @@ describe('U-shaped adversarial training in a running fleet', () => {
         expect(c.steps).toBe(base.steps);
         expect(c.bytesUp).toBe((k + 1) * base.bytesUp);
         expect(c.bytesDown).toBe((k + 1) * base.bytesDown);
+        expect(c.messages).toBe(4 * c.steps * (k + 1)); // results record the round trips: (PGD steps + 1) per step
         // virtual clock = compute × slowdown + bytes over the links + one latency per message
         // (4 messages per round trip: request and reply, forward and backward)
         const p = results.population!.profiles[c.id]!;

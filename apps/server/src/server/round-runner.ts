@@ -22,6 +22,8 @@ export interface RoundSettings {
   /** fleet.availability: generated on/off patterns. */
   readonly availability: Availability;
   readonly deadlineSeconds: number | null;
+  /** Forward/backward exchanges per training step (adversarial training adds its PGD steps): what the deadline predicts. */
+  readonly tripsPerStep: number;
   /** training.aggregation: how completed clients' weights are combined. */
   readonly aggregation: Aggregation;
   /** The evaluation every client is assigned (its evalDone must match it). */
@@ -153,7 +155,7 @@ export class RoundRunner {
   private predictSeconds(id: number): number {
     const split = this.d.state.split;
     const shapes = { smashed: split.middle.inputShape, middleOut: split.middle.outputShape };
-    return predictRoundSeconds(this.d.profiles[id]!, secondsPerStepOf(id, this.secondsPerStep), shapes, this.d.settings.batchSize, this.stepsOf(id));
+    return predictRoundSeconds(this.d.profiles[id]!, secondsPerStepOf(id, this.secondsPerStep), shapes, this.d.settings.batchSize, this.stepsOf(id), this.d.settings.tripsPerStep);
   }
 
   /** Runs one phase: its clients train together from the weights given; returns their roundDone messages. */

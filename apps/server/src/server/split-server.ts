@@ -3,6 +3,7 @@ import {
   ClientDefences, combineUpdates, errorReply, middleForward, strategyFor, type AssignedEvaluation, tensorToFrame, type BackwardRequest, type ClientProfile, type ErrorReply, type EvalResult, type ForwardRequest, type Hello, type ImageSet,
   type PartModel, type RoundDone,
   type RoundResult, type ServerTaps, type SplitModel, type WeightArray, type WireTensor,
+  roundTripsPerStep,
 } from '@splitfleet/splitcore';
 import type { Config } from '../experiment/config.ts';
 import type { ExperimentSetup } from '../experiment/setup.ts';
@@ -115,7 +116,7 @@ export class SplitServer {
       strategy, serving: this.serving, registry: this.registry, state: this.state, frames: this.frames, taps: this.taps, profiles: this.profiles, log: this.log,
       settings: {
         seed: cfg.seed, batchSize: cfg.training.batchSize, maxStepsPerRound: cfg.training.maxStepsPerRound, stepTimeoutMs: cfg.training.stepTimeoutSeconds * 1000,
-        sample: cfg.fleet.sample, availability: cfg.fleet.availability, deadlineSeconds: cfg.training.deadlineSeconds, aggregation, evaluation: this.evaluation,
+        sample: cfg.fleet.sample, availability: cfg.fleet.availability, deadlineSeconds: cfg.training.deadlineSeconds, tripsPerStep: roundTripsPerStep(cfg.defence), aggregation, evaluation: this.evaluation,
       },
     });
   }

@@ -41,6 +41,7 @@ export function defenceTargetMarkdown(rows: readonly PooledRow[]): string {
   const undefended = none.row.asr.estimate;
   const clean0 = none.row.cleanAccuracy?.mean ?? null;
   const mb0 = none.row.megabytesPerRound?.mean ?? null;
+  const trips0 = none.row.roundTripsPerRound?.mean ?? null;
   const kinds = [...new Set(points.map((p) => p.kind))].filter((k): k is DefenceKind => k !== 'none');
   const lines = kinds.map((kind) => {
     const tried = points.filter((p) => p.kind === kind && p.strength !== null)
@@ -49,7 +50,8 @@ export function defenceTargetMarkdown(rows: readonly PooledRow[]): string {
     const at = hit ?? tried[tried.length - 1];
     if (!at) return `| ${kind} | – | – | – | – | – |`;
     const cost = clean0 !== null && at.row.cleanAccuracy ? `${(100 * (at.row.cleanAccuracy.mean - clean0)).toFixed(1)} points` : '–';
-    const traffic = mb0 !== null && at.row.megabytesPerRound ? `${(at.row.megabytesPerRound.mean / mb0).toFixed(2)}×` : '–';
+    const trips = trips0 && at.row.roundTripsPerRound ? ` (round trips ${(at.row.roundTripsPerRound.mean / trips0).toFixed(2)}×)` : '';
+    const traffic = mb0 !== null && at.row.megabytesPerRound ? `${(at.row.megabytesPerRound.mean / mb0).toFixed(2)}×${trips}` : '–';
     const where = hit ? `${DEFENCES[kind].strength} = ${at.strength}` : `not reached (strongest tried: ${DEFENCES[kind].strength} = ${at.strength})`;
     return `| ${kind} | ${where} | ${formatBootstrap(at.row.asr, 'percent')} | ${at.row.cleanAccuracy ? formatPercentInterval(at.row.cleanAccuracy) : '–'} | ${cost} | ${traffic} |`;
   });

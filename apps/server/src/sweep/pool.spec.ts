@@ -10,8 +10,8 @@ const cell = (method: string, outcomes: string) => ({ method, epsilon: 0.1, outc
 function run(seed: number, accuracy: number, spadv: string, whitebox: string, lia = 0.8, clientIds = [0, 1]): RunResults {
   return {
     seed, final: { testAccuracy: accuracy }, timings: { wallSeconds: 1 }, privacy: { distanceCorrelation: accuracy / 2 },
-    // two rounds of two clients: (1 + 2 MiB) + (3 + 2 MiB) on the wire
-    rounds: [{ clients: [{ bytesUp: 2 ** 20, bytesDown: 0 }, { bytesUp: 0, bytesDown: 2 * 2 ** 20 }] }, { clients: [{ bytesUp: 3 * 2 ** 20, bytesDown: 2 * 2 ** 20 }] }],
+    // two rounds of two clients: (1 + 2 MiB) + (3 + 2 MiB) on the wire, (4 + 8) + 12 messages
+    rounds: [{ clients: [{ bytesUp: 2 ** 20, bytesDown: 0, messages: 4 }, { bytesUp: 0, bytesDown: 2 * 2 ** 20, messages: 8 }] }, { clients: [{ bytesUp: 3 * 2 ** 20, bytesDown: 2 * 2 ** 20, messages: 12 }] }],
     attack: {
       primary: { method: 'spadv-pgd' }, epsilons: [0.1],
       objectives: [{ objective: 'observe', labelInferenceAccuracy: lia, shadowSeconds: 1, targets: [{ label: 'global model', clientIds, suite: { shadow: { agreement: 0.5 }, cells: [cell('spadv-pgd', spadv), cell('whitebox-worst', whitebox), cell('noise', '-000')] } }] }],
@@ -63,6 +63,7 @@ describe('studies: seeds per grid point, pooled with intervals', () => {
     expect(spadv.labelInference!.mean).toBeCloseTo(0.8, 12);
     expect(spadv.privacy!.mean).toBeCloseTo(0.425, 12); // one value per training run: (0.8/2 + 0.9/2)/2
     expect(spadv.megabytesPerRound!.mean).toBeCloseTo(4, 12);
+    expect(spadv.roundTripsPerRound!.mean).toBeCloseTo(3, 12); // (1 + 2 + 3) forward/backward trips over 2 rounds
     for (const i of [spadv.asr!, spadv.ratioToWhitebox!]) expect(i.low).toBeLessThanOrEqual(i.high);
     expect(at(0.1, 'noise')).toMatchObject({ objective: null, ratioToWhitebox: null, labelInference: null });
     expect(at(0.5, 'spadv-pgd')).toMatchObject({ runs: 1, trainingRuns: 1 });
@@ -73,7 +74,7 @@ describe('studies: seeds per grid point, pooled with intervals', () => {
     // the summary leads: one line per grid point, SPADV first, then each baseline, then the ratio
     const summary = md.slice(0, md.indexOf('### Every figure')).split('\n');
     expect(summary[0]).toBe('### ε = 0.1: attack success over the correctly classified images');
-    expect(summary[2]).toMatch(/^\| partition\.alpha \| runs \| clean accuracy \| spadv-pgd \(observe\) \| .* \| spadv-pgd \(observe\) ÷ white-box \| label inference \| dCor\(x, z sent\) \| MB per round \|$/);
+    expect(summary[2]).toMatch(/^\| partition\.alpha \| runs \| clean accuracy \| spadv-pgd \(observe\) \| .* \| spadv-pgd \(observe\) ÷ white-box \| label inference \| dCor\(x, z sent\) \| MB per round \| round trips per round \|$/);
     expect(summary.filter((l) => /^\| 0\.(1|5) \|/.test(l))).toHaveLength(2);
     expect(summary.find((l) => l.startsWith('| 0.1 |'))).toContain(`| 2 | 85.0 ± `);
   });

@@ -35,6 +35,8 @@ export interface PooledRow {
   readonly privacy: SeedInterval | null;
   /** Megabytes on the wire per round, all clients, up and down: t-interval over training runs (what a defence adds or saves). */
   readonly megabytesPerRound: SeedInterval | null;
+  /** Forward/backward round trips per round, all clients (messages ÷ 4): t-interval over training runs; null for results without message counts. */
+  readonly roundTripsPerRound: SeedInterval | null;
 }
 
 /** One number per training run (attacker seeds share a training run), as a t-interval over them. */
@@ -48,6 +50,12 @@ function megabytesPerRound(r: RunResults): number | null {
   if (!r.rounds.length) return null;
   const bytes = r.rounds.reduce((s, round) => s + round.clients.reduce((t, c) => t + c.bytesUp + c.bytesDown, 0), 0);
   return bytes / r.rounds.length / 2 ** 20;
+}
+
+function roundTripsPerRound(r: RunResults): number | null {
+  const clients = r.rounds.flatMap((round) => round.clients);
+  if (!r.rounds.length || clients.some((c) => c.messages === undefined)) return null;
+  return clients.reduce((s, c) => s + c.messages! / 4, 0) / r.rounds.length;
 }
 
 /** What each run of a group evaluated: (objective index, objective, method, ε) keys present in any run. */
@@ -75,7 +83,7 @@ export function poolStudy(points: readonly SweepPoint[], results: ReadonlyMap<st
     // the group is the grid point's own settings, without the seeds pooled over
     const settings = JSON.parse(members[0]!.group) as Record<string, unknown>;
     const trainingRuns = new Set(runs.map((r) => r.seed)).size;
-    const perRun = { cleanAccuracy: perTrainingRun(runs, (r) => r.final?.testAccuracy), privacy: perTrainingRun(runs, (r) => r.privacy?.distanceCorrelation), megabytesPerRound: perTrainingRun(runs, megabytesPerRound) };
+    const perRun = { cleanAccuracy: perTrainingRun(runs, (r) => r.final?.testAccuracy), privacy: perTrainingRun(runs, (r) => r.privacy?.distanceCorrelation), megabytesPerRound: perTrainingRun(runs, megabytesPerRound), roundTripsPerRound: perTrainingRun(runs, roundTripsPerRound) };
     for (const k of methodKeys(runs)) {
       const rows: RunRows[] = runs.flatMap((r) => {
         const v = r.attack ? imageOutcomeRows(r.attack, k.objective, k.method, k.eps) : null;
@@ -117,7 +125,7 @@ export function summaryMarkdown(rows: readonly PooledRow[]): string {
   const spadv = methods.filter((m) => m.startsWith('spadv'));
   const points = [...new Map(rows.map((r) => [JSON.stringify(r.settings), r.settings])).entries()];
   return [...new Set(rows.map((r) => r.epsilon))].map((eps) => {
-    const extra = rows.some((r) => r.privacy) ? ['dCor(x, z sent)', 'MB per round'] : [];
+    const extra = rows.some((r) => r.privacy) ? ['dCor(x, z sent)', 'MB per round', 'round trips per round'] : [];
     // label inference from the returned gradients (SPADV's observe objective): what gradient defences act on
     const inference = rows.some((r) => r.labelInference) ? ['label inference'] : [];
     const head = [...keys, 'runs', 'clean accuracy', ...methods, ...spadv.map((m) => `${m} ÷ white-box`), ...inference, ...extra];
@@ -127,7 +135,8 @@ export function summaryMarkdown(rows: readonly PooledRow[]): string {
       return `| ${[...keys.map((k) => settingText(settings[k])), String(any.runs), pmSeeds(any.cleanAccuracy),
         ...methods.map((m) => formatBootstrap(at(m)?.asr, 'percent')), ...spadv.map((m) => formatBootstrap(at(m)?.ratioToWhitebox, 'ratio')),
         ...(inference.length ? [pmSeeds(rows.find((r) => JSON.stringify(r.settings) === id && r.labelInference)?.labelInference ?? null)] : []),
-        ...(extra.length ? [any.privacy ? formatInterval(any.privacy, '', 3) : '–', any.megabytesPerRound ? formatInterval(any.megabytesPerRound, '', 1) : '–'] : [])].join(' | ')} |`;
+        ...(extra.length ? [any.privacy ? formatInterval(any.privacy, '', 3) : '–', any.megabytesPerRound ? formatInterval(any.megabytesPerRound, '', 1) : '–',
+          any.roundTripsPerRound ? formatInterval(any.roundTripsPerRound, '', 0) : '–'] : [])].join(' | ')} |`;
     });
     return [`### ε = ${eps}: attack success over the correctly classified images`, '', `| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...lines, ''].join('\n');
   }).join('\n');

@@ -105,9 +105,25 @@ describe('gradient protection', () => {
   it('clipping bounds every sample’s norm by clip and leaves smaller gradients alone (property)', () => {
     fc.assert(fc.property(floats(-10, 10), fc.float({ min: Math.fround(0.1), max: 5, noNaN: true }), (vs, clip) => {
       const v = Float32Array.from(vs.slice(0, vs.length - (vs.length % 4)));
-      const out = noisyGradient(v, 4, { kind: 'gradient-noise', sigma: 0, clip }, rng());
+      const out = noisyGradient(v, 4, { kind: 'gradient-noise', sigma: 0, clip, clipScale: 'absolute' }, rng());
       const before = rowNorms(v, 4);
       rowNorms(out, 4).forEach((n, j) => expect(n).toBeCloseTo(Math.min(before[j]!, clip), 3));
+    }));
+  });
+
+  it('a relative clip is a multiple of the batch’s median norm, so scaling the gradients scales the output alike (property)', () => {
+    // rows of norms 1, 2, 3, 4, 5 (median 3): clip 1 relative bounds them by 3
+    const dim = 4;
+    const g = Float32Array.from({ length: 5 * dim }, (_, k) => (Math.floor(k / dim) + 1) / 2);
+    const clipped = rowNorms(noisyGradient(g, 5, { kind: 'gradient-noise', sigma: 0, clip: 1, clipScale: 'relative' }, rng()), 5);
+    [1, 2, 3, 3, 3].forEach((n, j) => expect(clipped[j]).toBeCloseTo(n, 5));
+    fc.assert(fc.property(floats(-10, 10), fc.float({ min: Math.fround(0.01), max: 100, noNaN: true }), fc.integer({ min: 0, max: 1000 }), (vs, k, seed) => {
+      const v = Float32Array.from(vs.slice(0, vs.length - (vs.length % 4)));
+      if (v.length === 0) return;
+      const d = { kind: 'gradient-noise', sigma: 0.5, clip: 1, clipScale: 'relative' } as const;
+      const base = noisyGradient(v, 4, d, Rng.fromSeed(seed));
+      const scaled = noisyGradient(v.map((x) => x * k), 4, d, Rng.fromSeed(seed));
+      base.forEach((x, i) => expect(Math.abs(scaled[i]! - x * k)).toBeLessThanOrEqual(1e-3 * (1 + Math.abs(x * k))));
     }));
   });
 

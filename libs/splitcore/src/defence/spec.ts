@@ -33,6 +33,12 @@ export const DefenceSpecSchema = z.discriminatedUnion('kind', [
     kind: z.literal('gradient-noise'),
     sigma: strength,
     clip: z.number().positive().nullable().default(null),
+    /**
+     * absolute: `clip` in the gradient's units; relative: `clip` is a multiple of the batch's median
+     * per-sample gradient norm, so one setting carries across models, batch sizes and training
+     * (the norm shrinks as the loss falls). A clip read from the batch is not a DP guarantee.
+     */
+    clipScale: z.enum(['absolute', 'relative']).default('absolute'),
   }).strict(),
   z.object({
     /**
@@ -155,4 +161,10 @@ export function isIdentity(d: DefenceSpec): boolean {
     case 'nopeek': return d.lambda === 0;
     case 'adversarial': return d.epsilon === 0;
   }
+}
+
+/** Forward/backward exchanges with the server per training step: 1, plus one per PGD step with adversarial training on. */
+export function roundTripsPerStep(defences: readonly DefenceSpec[]): number {
+  const a = defences.find((d) => d.kind === 'adversarial' && !isIdentity(d));
+  return 1 + (a?.kind === 'adversarial' ? a.steps : 0);
 }

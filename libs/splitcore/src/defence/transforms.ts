@@ -1,5 +1,6 @@
 import type { Rng } from '../rng/rng.ts';
 import type { DefenceSpec } from './spec.ts';
+import { quantileSorted } from '../metrics/bootstrap.ts';
 
 /**
  * The defences' arithmetic on plain arrays: a pure function of the values, the defence and a seeded
@@ -44,19 +45,25 @@ export function rowNorms(values: Float32Array, batch: number): number[] {
   });
 }
 
-/** gradient-noise: each sample's gradient clipped to L2 norm `clip` (when set), then N(0, (σ·clip)²) per coordinate (σ² without clipping). */
+/**
+ * gradient-noise: each sample's gradient clipped to L2 norm C (when `clip` is set), then N(0, (σ·C)²)
+ * per coordinate (σ² without clipping). C = `clip`, or `clip` × the batch's median per-sample norm
+ * with `clipScale: relative`.
+ */
 export function noisyGradient(values: Float32Array, batch: number, d: Extract<DefenceSpec, { kind: 'gradient-noise' }>, rng: Rng): Float32Array {
   const out = Float32Array.from(values);
   const dim = values.length / batch;
+  let bound = 1;
   if (d.clip !== null) {
     const norms = rowNorms(values, batch);
+    bound = d.clipScale === 'relative' ? d.clip * quantileSorted([...norms].sort((a, b) => a - b), 0.5) : d.clip;
     for (let j = 0; j < batch; j++) {
-      const scale = Math.min(1, d.clip / Math.max(norms[j]!, 1e-12));
+      const scale = Math.min(1, bound / Math.max(norms[j]!, 1e-12));
       for (let k = j * dim; k < (j + 1) * dim; k++) out[k] = out[k]! * scale;
     }
   }
   if (d.sigma === 0) return out;
-  const std = d.sigma * (d.clip ?? 1);
+  const std = d.sigma * bound;
   for (let i = 0; i < out.length; i++) out[i] = out[i]! + std * rng.normal();
   return out;
 }

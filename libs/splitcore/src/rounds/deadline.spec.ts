@@ -4,6 +4,7 @@ import { split } from '../model/split.ts';
 import { headerBytes } from '../codec/tensor-codec.ts';
 import { predictRoundSeconds, predictTraffic, secondsPerStepOf } from './deadline.ts';
 import { selectClients } from './selection.ts';
+import { roundTripsPerStep } from '../defence/spec.ts';
 
 const profile = { computeSlowdown: 2, uplinkMbps: 8, downlinkMbps: 16, latencyMs: 10, dropoutProbability: 0, tier: 'test' };
 
@@ -25,6 +26,16 @@ describe('deadline prediction', () => {
     const t = predictTraffic(shapes, 1, 3);
     const expected = 0.5 * 3 * 2 + (t.bytesUp * 8) / 8e6 + (t.bytesDown * 8) / 16e6 + (12 * 10) / 1000;
     expect(predictRoundSeconds(profile, 0.5, shapes, 1, 3)).toBeCloseTo(expected, 12);
+  });
+
+  it('charges adversarial training’s extra forward/backward trips: (1 + PGD steps)× the bytes, messages and link time', () => {
+    const shapes = { smashed: [10], middleOut: [2] };
+    const plain = predictTraffic(shapes, 4, 5);
+    const crafted = predictTraffic(shapes, 4, 5, roundTripsPerStep([{ kind: 'adversarial', epsilon: 0.1, steps: 3, stepSize: null }]));
+    expect(crafted).toEqual({ bytesUp: 4 * plain.bytesUp, bytesDown: 4 * plain.bytesDown, messages: 4 * plain.messages });
+    expect(roundTripsPerStep([{ kind: 'maxnorm', strength: 1 }])).toBe(1);
+    expect(roundTripsPerStep([{ kind: 'adversarial', epsilon: 0, steps: 3, stepSize: null }])).toBe(1); // ε = 0 is the identity: no crafting
+    expect(predictRoundSeconds(profile, 0, shapes, 4, 5, 4)).toBeGreaterThan(3.9 * predictRoundSeconds(profile, 0, shapes, 4, 5));
   });
 
   it("uses a client's own measured seconds per step, else the fleet's median, else zero", () => {

@@ -13,12 +13,15 @@ export interface StepShapes {
 /**
  * Traffic of `steps` training steps of `batch` samples, as the server counts it: the client sends
  * z and the gradient at the middle's output, and receives the middle's output and the gradient at
- * z — each one codec frame (its header included) and one message.
+ * z — each one codec frame (its header included) and one message. `tripsPerStep` forward/backward
+ * exchanges make one step (adversarial training: 1 + its PGD steps, `roundTripsPerStep`). Dense
+ * float32 frames: an upper bound for quantised and sparse ones, which are never larger.
  */
-export function predictTraffic(shapes: StepShapes, batch: number, steps: number): Traffic {
+export function predictTraffic(shapes: StepShapes, batch: number, steps: number, tripsPerStep = 1): Traffic {
   const frame = (s: readonly number[]) => float32Bytes([batch, ...s]) + headerBytes(s.length + 1);
-  const perStep = frame(shapes.smashed) + frame(shapes.middleOut);
-  return { bytesUp: steps * perStep, bytesDown: steps * perStep, messages: 4 * steps };
+  const trips = steps * tripsPerStep;
+  const perTrip = frame(shapes.smashed) + frame(shapes.middleOut);
+  return { bytesUp: trips * perTrip, bytesDown: trips * perTrip, messages: 4 * trips };
 }
 
 /** A client's compute seconds per step: its own last measurement, else the fleet's median, else 0. */
@@ -29,7 +32,11 @@ export function secondsPerStepOf(id: number, measured: ReadonlyMap<number, numbe
   return known[Math.floor(known.length / 2)] ?? 0;
 }
 
-/** Predicted simulated seconds of a client's round: compute per step × steps plus its traffic over its links. */
-export function predictRoundSeconds(profile: ClientProfile, secondsPerStep: number, shapes: StepShapes, batch: number, steps: number): number {
-  return simulatedSeconds(profile, secondsPerStep * steps, predictTraffic(shapes, batch, steps));
+/**
+ * Predicted simulated seconds of a client's round: compute per step × steps plus its traffic over
+ * its links (a measured step's seconds already include its crafting compute; its extra trips are
+ * added here).
+ */
+export function predictRoundSeconds(profile: ClientProfile, secondsPerStep: number, shapes: StepShapes, batch: number, steps: number, tripsPerStep = 1): number {
+  return simulatedSeconds(profile, secondsPerStep * steps, predictTraffic(shapes, batch, steps, tripsPerStep));
 }

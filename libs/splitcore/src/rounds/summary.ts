@@ -25,6 +25,13 @@ export const ClientRoundResultSchema = z.object({
   simulatedSeconds: maybe,
   bytesUp: z.number().nonnegative(),
   bytesDown: z.number().nonnegative(),
+  /**
+   * Frames exchanged in the round's steps, as the server counts them (up and down). A round trip —
+   * one forward/backward exchange — is four: z up, the middle's output down, the gradient up, the
+   * gradient at z down; adversarial training adds one per PGD step. Absent in results written
+   * before it was recorded.
+   */
+  messages: z.number().int().nonnegative().optional(),
   /** Dropped from this round (timeout, disconnect or error). */
   dropped: z.boolean(),
 }).strict();
@@ -83,7 +90,7 @@ function clientLine(f: RoundFacts, id: number): ClientRoundResult {
     labelWeightedAccuracy: e && sum(c.labelCounts) > 0 ? labelWeighted(frequencies([...c.labelCounts]), e.totalByClass, e.correctByClass) : null,
     computeSeconds: d ? d.computeMs / 1000 : null,
     simulatedSeconds: d ? simulatedSeconds(c.profile, d.computeMs / 1000, c.traffic) : null,
-    bytesUp: c.traffic.bytesUp, bytesDown: c.traffic.bytesDown, dropped: !d,
+    bytesUp: c.traffic.bytesUp, bytesDown: c.traffic.bytesDown, messages: c.traffic.messages, dropped: !d,
   };
 }
 
