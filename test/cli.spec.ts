@@ -12,6 +12,53 @@ const cli = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { en
 const tmp = () => mkdtempSync(join(tmpdir(), 'splitfleet-'));
 const small = ['--set', 'fleet.clients=2', '--set', 'fleet.workers=1', '--set', 'fleet.backend=wasm', '--set', 'training.batchSize=16', '--set', 'training.maxStepsPerRound=3', '--set', 'data.testSamples=100'];
 
+/**
+ * The same run twice: once uninterrupted (a), once SIGKILLed (with its fleet) after round 2 and
+ * resumed with `run --resume` (b). Resolves with both run directories, both completed.
+ */
+async function killedAndResumed(args: readonly string[]): Promise<{ a: string; b: string }> {
+  const a = join(tmp(), 'a');
+  const full = cli(['run', ...args, '--out', a, '--quiet']);
+  expect(full.status, full.stderr).toBe(0);
+  const b = join(tmp(), 'b');
+  const child = spawn(process.execPath, [CLI, 'run', ...args, '--out', b, '--quiet'], { detached: true, stdio: 'ignore' });
+  const exited = new Promise((r) => child.once('exit', r));
+  // wait (on the file the run writes, not a sleep) until round 2 is done, then kill everything
+  await new Promise<void>((resolve, reject) => {
+    const t = setInterval(() => {
+      try {
+        const r = readResults(b);
+        if (r.rounds.length >= 2) {
+          clearInterval(t);
+          process.kill(-child.pid!, 'SIGKILL');
+          resolve();
+        }
+      } catch {
+        // not written yet
+      }
+    }, 50);
+    child.once('exit', () => {
+      clearInterval(t);
+      reject(new Error('run finished before it could be killed'));
+    });
+  });
+  await exited; // the server process is gone: results.json is as the kill left it
+  const killed = readResults(b);
+  expect(killed.status).toBe('running');
+  expect(killed.rounds.length).toBeLessThan(readResults(a).rounds.length);
+  const resumed = cli(['run', '--resume', b, '--quiet']);
+  expect(resumed.status, resumed.stderr).toBe(0);
+  return { a, b };
+}
+
+/** Every checkpointed tensor of two runs is bit-identical. */
+function expectSameCheckpoints(a: string, b: string): void {
+  const ca = readCheckpoint(join(a, 'checkpoint.ckpt')).tensors;
+  const cb = readCheckpoint(join(b, 'checkpoint.ckpt')).tensors;
+  expect([...cb.keys()].sort()).toEqual([...ca.keys()].sort());
+  for (const [k, t] of ca) expect(Array.from(cb.get(k)!.data), k).toEqual(Array.from(t.data));
+}
+
 describe('splitfleet CLI', () => {
   it('rejects a bad config before any work starts, naming the path, the value and what is allowed', () => {
     const dir = tmp();
@@ -79,49 +126,13 @@ describe('splitfleet CLI', () => {
   });
 
   it('a run killed with SIGKILL mid-way and resumed ends with the same weights and metrics as an uninterrupted run', async () => {
-    const rounds = ['--set', 'training.rounds=4'];
-    const a = join(tmp(), 'a');
-    const full = cli(['run', ...small, ...rounds, '--out', a, '--quiet']);
-    expect(full.status, full.stderr).toBe(0);
-
-    const b = join(tmp(), 'b');
-    const child = spawn(process.execPath, [CLI, 'run', ...small, ...rounds, '--out', b, '--quiet'], { detached: true, stdio: 'ignore' });
-    const exited = new Promise((r) => child.once('exit', r));
-    // wait (on the file the run writes, not a sleep) until round 2 is done, then kill everything
-    await new Promise<void>((resolve, reject) => {
-      const t = setInterval(() => {
-        try {
-          const r = readResults(b);
-          if (r.rounds.length >= 2) {
-            clearInterval(t);
-            process.kill(-child.pid!, 'SIGKILL');
-            resolve();
-          }
-        } catch {
-          // not written yet
-        }
-      }, 50);
-      child.once('exit', () => {
-        clearInterval(t);
-        reject(new Error('run finished before it could be killed'));
-      });
-    });
-    await exited; // the server process is gone: results.json is as the kill left it
-    const killed = readResults(b);
-    expect(killed.status).toBe('running');
-    expect(killed.rounds.length).toBeLessThan(4);
-    const resumed = cli(['run', '--resume', b, '--quiet']);
-    expect(resumed.status, resumed.stderr).toBe(0);
-
+    const { a, b } = await killedAndResumed([...small, '--set', 'training.rounds=4']);
     const ra = readResults(a);
     const rb = readResults(b);
     expect(rb.status).toBe('completed');
     expect(ra.rounds.every((r) => r.dropped.length === 0)).toBe(true);
     expect(rb.rounds.map((r) => [r.round, r.testAccuracy, r.testLoss, r.trainLoss])).toEqual(ra.rounds.map((r) => [r.round, r.testAccuracy, r.testLoss, r.trainLoss]));
-    const ca = readCheckpoint(join(a, 'checkpoint.ckpt')).tensors;
-    const cb = readCheckpoint(join(b, 'checkpoint.ckpt')).tensors;
-    expect([...cb.keys()].sort()).toEqual([...ca.keys()].sort());
-    for (const [k, t] of ca) expect(Array.from(cb.get(k)!.data), k).toEqual(Array.from(t.data));
+    expectSameCheckpoints(a, b);
     // the report and CSVs were written
     expect(readFileSync(join(b, 'report.html'), 'utf8')).toMatch(/<svg/);
     expect(readFileSync(join(b, 'rounds.csv'), 'utf8').split('\n')[0]).toBe('round,testAccuracy,testLoss,trainLoss,wallSeconds,simulatedSeconds,participants,dropped');
@@ -136,6 +147,19 @@ describe('splitfleet CLI', () => {
     const lonely = cli(['compare', a]);
     expect(lonely.status).toBe(2);
     expect(lonely.stderr.trim()).toBe('splitfleet: compare: 1 directory given; needs at least 2 runs or studies');
+  });
+
+  it('a population run (ephemeral clients, local mode) killed mid-way and resumed keeps every client’s own head and tail: same rounds, same weights', async () => {
+    const pop = ['--set', 'fleet.population=300', '--set', 'fleet.sample=6', '--set', 'fleet.workers=1', '--set', 'fleet.backend=wasm', '--set', 'training.mode=local',
+      '--set', 'training.batchSize=4', '--set', 'training.maxStepsPerRound=1', '--set', 'data.testSamples=40', '--set', 'training.rounds=5',
+      '--set', 'partition.kind=dirichlet', '--set', 'partition.scheme=per-client', '--set', 'partition.minSize=1', '--set', 'server.dashboard=false'];
+    const { a, b } = await killedAndResumed(pop);
+    const [ra, rb] = [readResults(a), readResults(b)];
+    expect(rb.status).toBe('completed');
+    expect(rb.rounds.map((r) => [r.selected, r.participants, r.clients.map((c) => [c.trainLoss, c.testAccuracy])])).toEqual(ra.rounds.map((r) => [r.selected, r.participants, r.clients.map((c) => [c.trainLoss, c.testAccuracy])]));
+    expect(ra.rounds.every((r) => r.participants.length === 6)).toBe(true);
+    // per-client heads/tails of every client that ever trained are in the checkpoint, bit-identical
+    expectSameCheckpoints(a, b);
   });
 
   it('serve and fleet run as separate processes and complete a run', async () => {

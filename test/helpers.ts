@@ -13,7 +13,10 @@ export function testConfig(over: ConfigInput = {}): Config {
     training: { mode: 'splitfed', rounds: 1, batchSize: 16, maxStepsPerRound: 3, stepTimeoutSeconds: 60 },
     data: { testSamples: 200 },
   };
-  return parseConfig(merge(base, over));
+  const merged = merge(base, over) as { fleet: { clients?: number; population?: number | null } };
+  // a population run's clients are its population: the base's 2 standing clients do not apply
+  if (over.fleet?.population != null && over.fleet.clients === undefined) delete merged.fleet.clients;
+  return parseConfig(merged);
 }
 
 function merge(a: unknown, b: unknown): unknown {
@@ -66,6 +69,31 @@ export async function startHarness(cfg: Config, opts: { fleetClients?: number; a
         await Promise.race([fleet.finished, new Promise((r) => setTimeout(r, 5000))]);
         await fleet.terminate();
       }
+    },
+  };
+}
+
+/**
+ * A population run's server (fleet.population) with an ephemeral fleet of worker_threads it
+ * summons the sampled clients from, each round (authenticated, as a run does it).
+ */
+export async function startPopulationHarness(cfg: Config): Promise<Harness> {
+  await initBackend('wasm');
+  const data = readDataset(cfg.data.name, cfg.data.dir);
+  const logs: string[] = [];
+  let fleet: FleetHandle | null = null;
+  const server = await SplitServer.start({
+    config: cfg, runId: 'test', setup: setupExperiment(cfg, data), log: (l) => logs.push(l), auth: { secret: newSecret() },
+    summonFleet: (entries) => fleet!.summon(entries),
+  });
+  fleet = await startFleet({ serverUrl: server.url, clients: 0, ephemeral: true, workers: cfg.fleet.workers, backend: cfg.fleet.backend, log: (l) => logs.push(l) });
+  closeAfterTest(server, (x) => x.close());
+  closeAfterTest(fleet, (f) => f.terminate());
+  return {
+    server, fleet, logs,
+    async close() {
+      await server.close();
+      await fleet!.terminate();
     },
   };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { startHarness, testConfig, tf } from './helpers.ts';
+import { startHarness, startPopulationHarness, testConfig, tf } from './helpers.ts';
 import { isOnline } from '@splitfleet/splitcore';
 
 describe('populations at scale', () => {
@@ -71,4 +71,45 @@ describe('populations at scale', () => {
       expect(r.participants).toEqual(online);
     });
   });
+
+  it('a population of 10,000 with 20 sampled per round trains 3 rounds with ephemeral clients; a local-mode client keeps its head and tail through the rounds it sits out', async () => {
+    const cfg = testConfig({
+      partition: { kind: 'dirichlet', alpha: 0.1, scheme: 'per-client', minSize: 0 },
+      fleet: { population: 10_000, sample: 20, workers: 2 },
+      training: { mode: 'local', rounds: 3, batchSize: 4, maxStepsPerRound: 1 },
+      data: { testSamples: 40 },
+    });
+    expect(cfg.fleet.clients).toBe(10_000);
+    const h = await startPopulationHarness(cfg);
+    const pop = h.server.population();
+    // the population is described by distributions, not 10,000 listed rows
+    expect(pop).toMatchObject({ registered: 10_000, clients: [], profiles: [], rowsFile: 'population.csv' });
+    expect(pop.distributions!.samples.count).toBe(10_000);
+    expect(pop.distributions!.hellinger.quantiles.median).toBeGreaterThan(0.5);
+    const rounds = [];
+    const held = new Map<number, string>();
+    for (const round of [0, 1, 2]) {
+      const r = await h.server.runRound(round);
+      rounds.push(r);
+      expect(r.selected).toHaveLength(20);
+      // every summoned client joined and finished; none stays connected once its round is over
+      expect(r.participants).toEqual(r.selected);
+      expect(r.dropped).toEqual([]);
+      expect(r.notSelected).toEqual([]);
+      expect(r.notSelectedCount).toBe(9_980);
+      expect(h.server.connectedClients).toBe(0);
+      expect(h.server.clientStates()).toEqual([]);
+      // a client that sat this round out still holds exactly what it trained
+      for (const [id, w] of held) if (!r.selected.includes(id)) expect(JSON.stringify(h.server.clientWeights(id)), `client ${id}`).toBe(w);
+      for (const id of r.selected) held.set(id, JSON.stringify(h.server.clientWeights(id)));
+    }
+    const mem = await h.fleet!.memory();
+    await h.close();
+    expect(new Set(rounds.flatMap((r) => r.selected)).size).toBeGreaterThan(50);
+    expect(rounds.some((r) => r.clients.some((c) => c.steps === 1))).toBe(true);
+    expect(h.logs.some((l) => /refused|error|did not join/i.test(l))).toBe(false);
+    // dismissed clients are disposed on the workers
+    expect(mem.every((m) => m.numTensors < 10)).toBe(true);
+  });
 });
+

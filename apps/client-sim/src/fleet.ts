@@ -17,6 +17,17 @@ export interface FleetOptions {
   readonly log?: (line: string) => void;
   /** Per-slot auth tokens (slot s uses tokens[s]); required when the server authenticates. */
   readonly tokens?: readonly string[];
+  /**
+   * A population run (fleet.population): start `workers` workers with no client; the server
+   * summons the clients it samples each round (`FleetHandle.summon`). `clients` is then ignored.
+   */
+  readonly ephemeral?: boolean;
+}
+
+/** A client the server summons for one round: its id and the token that proves it. */
+export interface SummonEntry {
+  readonly id: number;
+  readonly token: string | null;
 }
 
 export interface FleetHandle {
@@ -29,6 +40,8 @@ export interface FleetHandle {
   injectWorkerCrash(i: number): Promise<void>;
   /** tfjs tensor count and resident memory of each worker. */
   memory(): Promise<{ numTensors: number; rssBytes: number }[]>;
+  /** Ephemeral fleets: instantiates these clients (client id mod workers picks the worker); resolves with the ids that joined. */
+  summon(entries: readonly SummonEntry[]): Promise<number[]>;
   terminate(): Promise<void>;
 }
 
@@ -41,14 +54,14 @@ export async function startFleet(opts: FleetOptions): Promise<FleetHandle> {
   process.env.EGL_PLATFORM ??= 'surfaceless';
   const log = opts.log ?? (() => {});
   const fleetId = randomUUID();
-  const nWorkers = Math.max(1, Math.min(opts.workers, opts.clients));
+  const nWorkers = Math.max(1, opts.ephemeral ? opts.workers : Math.min(opts.workers, opts.clients));
   // auto is decided once per fleet, outside its workers: Dawn loaded in several worker_threads
   // crashes the process at exit (node/auto-backend.ts)
   const workerData: FleetWorkerData = { autoBackend: opts.backend === 'auto' ? await chooseAutoBackend() : null };
   const workers = Array.from({ length: nWorkers }, () => new Worker(new URL('./worker.ts', import.meta.url), { workerData }));
   const apis = workers.map((w) => Comlink.wrap<WorkerApi>(nodeEndpoint(w)));
   const slots: number[][] = Array.from({ length: nWorkers }, () => []);
-  for (let s = 0; s < opts.clients; s++) slots[s % nWorkers]!.push(s);
+  if (!opts.ephemeral) for (let s = 0; s < opts.clients; s++) slots[s % nWorkers]!.push(s);
   // a terminated worker never answers a comlink call: remember which are gone
   const exited = new Set<number>();
   const exitErrors = workers.map(
@@ -94,6 +107,12 @@ export async function startFleet(opts: FleetOptions): Promise<FleetHandle> {
   return {
     fleetId, backends, clientIds, finished,
     memory: () => Promise.all(apis.map((a) => a.memory())),
+    async summon(entries) {
+      const byWorker = apis.map(() => [] as { slot: number; token: string | null }[]);
+      for (const e of entries) byWorker[e.id % nWorkers]!.push({ slot: e.id, token: e.token });
+      const ids = await Promise.all(apis.map((a, i) => (byWorker[i]!.length && !exited.has(i) ? a.summon(opts.serverUrl, byWorker[i]!, fleetId) : Promise.resolve([]))));
+      return ids.flat();
+    },
     async injectWorkerCrash(i: number) {
       const w = workers[i];
       if (!w) throw new Error(`no worker ${i}`);
@@ -151,4 +170,35 @@ export function loadTokens(file: string | undefined, first = 0): string[] | null
   const list = JSON.parse(text) as unknown;
   if (!Array.isArray(list) || !list.every((t) => typeof t === 'string')) throw new Error(`${file ?? 'SPLITFLEET_TOKENS'}: expected a JSON list of token strings`);
   return list.slice(first);
+}
+
+/** Messages between a run and an ephemeral fleet process over Node's IPC channel (population runs). */
+export type FleetControl =
+  | { readonly type: 'summon'; readonly request: number; readonly entries: readonly SummonEntry[] }
+  | { readonly type: 'end' };
+export type FleetReply = { readonly type: 'ready' } | { readonly type: 'summoned'; readonly request: number; readonly ids: number[] };
+
+/**
+ * An ephemeral fleet in a child process: workers start with no client, and the parent (the run)
+ * summons the clients it samples each round over the IPC channel. Ends when told to or when the
+ * parent goes away.
+ */
+export async function serveEphemeralFleet(opts: Omit<FleetOptions, 'clients' | 'tokens' | 'ephemeral'> & { quiet?: boolean }): Promise<number> {
+  if (!process.send) throw new Error('an ephemeral fleet takes its orders over IPC: it is started by a population run, not by hand');
+  const log = (l: string) => {
+    if (!opts.quiet) console.log(`[fleet] ${l}`);
+  };
+  const fleet = await startFleet({ ...opts, clients: 0, ephemeral: true, log });
+  log(`ephemeral fleet ready on ${fleet.backends.length} workers`);
+  await new Promise<void>((resolve) => {
+    process.on('message', (m: FleetControl) => {
+      if (m.type === 'end') return resolve();
+      void fleet.summon(m.entries).then((ids) => process.send!({ type: 'summoned', request: m.request, ids } satisfies FleetReply));
+    });
+    process.once('disconnect', () => resolve());
+    // the run sends no order before this: a message without a listener would be lost
+    process.send!({ type: 'ready' } satisfies FleetReply);
+  });
+  await fleet.terminate();
+  return 0;
 }

@@ -31,7 +31,31 @@ export interface WorkerPlatform<B extends string> {
 export function makeWorkerApi<B extends string>(p: WorkerPlatform<B>) {
   let backend: WorkerBackend | null = null;
   const clients: SplitClient[] = [];
+  const ephemeral = new Set<SplitClient>();
+  let ephemeralRounds = 0;
   const logs: string[] = [];
+
+  /** One client: its own socket.io connection (authenticated when a token is given), joined to the run. */
+  async function connect(url: string, slot: number, fleetId: string, token: string | null): Promise<SplitClient> {
+    if (!backend) throw new Error('init the backend first');
+    const host: ClientHost = {
+      runtime: p.runtime, backend: backend.backend, adapter: backend.adapter, userAgent: p.userAgent,
+      loadDataset: p.loadDataset, log: (line) => logs.push(line),
+    };
+    const socket: ClientSocket = io(url, { transports: ['websocket'], forceNew: true, reconnection: false, ...(token ? { auth: { token } } : {}) });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', () => resolve());
+      socket.once('connect_error', (e) => reject(new Error(`client slot ${slot}: cannot connect to ${url}: ${e.message}`)));
+    });
+    const c = new SplitClient(socket, host, slot, fleetId);
+    await c.join().catch((e: Error) => {
+      c.dispose();
+      socket.disconnect();
+      throw new Error(`client slot ${slot}: ${e.message}`);
+    });
+    return c;
+  }
+
   return {
     async init(requested: B): Promise<WorkerBackend> {
       backend = await p.initBackend(requested);
@@ -40,26 +64,43 @@ export function makeWorkerApi<B extends string>(p: WorkerPlatform<B>) {
 
     /** Connects and joins one client per slot; resolves with their client ids. */
     async join(url: string, slots: number[], fleetId: string, tokens: string[] | null): Promise<number[]> {
-      if (!backend) throw new Error('init the backend first');
-      const host: ClientHost = {
-        runtime: p.runtime, backend: backend.backend, adapter: backend.adapter, userAgent: p.userAgent,
-        loadDataset: p.loadDataset, log: (line) => logs.push(line),
-      };
       const ids: number[] = [];
       for (const [k, slot] of slots.entries()) {
-        const socket: ClientSocket = io(url, { transports: ['websocket'], forceNew: true, reconnection: false, ...(tokens ? { auth: { token: tokens[k] } } : {}) });
-        await new Promise<void>((resolve, reject) => {
-          socket.once('connect', () => resolve());
-          socket.once('connect_error', (e) => reject(new Error(`client slot ${slot}: cannot connect to ${url}: ${e.message}`)));
-        });
-        const c = new SplitClient(socket, host, slot, fleetId);
+        const c = await connect(url, slot, fleetId, tokens ? tokens[k]! : null);
         clients.push(c);
-        const a = await c.join().catch((e: Error) => {
-          throw new Error(`client slot ${slot}: ${e.message}`);
-        });
-        ids.push(a.clientId);
+        ids.push(c.id!);
       }
       return ids;
+    },
+
+    /**
+     * Ephemeral clients (a population run, fleet.population): instantiates one client per entry for
+     * the round it was sampled for, each with its own authenticated connection; when the server
+     * dismisses it (or the connection ends) it is disposed and forgotten. Resolves with the ids joined;
+     * an entry that cannot join is logged and left out (the server then counts it as not taking part).
+     */
+    async summon(url: string, entries: { slot: number; token: string | null }[], fleetId: string): Promise<number[]> {
+      const joined = await Promise.all(entries.map(async (e) => {
+        try {
+          const c = await connect(url, e.slot, fleetId, e.token);
+          ephemeral.add(c);
+          void c.ended.then(() => {
+            ephemeralRounds += c.rounds;
+            ephemeral.delete(c);
+            c.dispose();
+          });
+          return c.id;
+        } catch (err) {
+          logs.push((err as Error).message);
+          return null;
+        }
+      }));
+      return joined.filter((id): id is number => id !== null);
+    },
+
+    /** Ephemeral clients alive now and the rounds the dismissed ones completed (population runs). */
+    ephemeralState(): { alive: number; rounds: number } {
+      return { alive: ephemeral.size, rounds: ephemeralRounds };
     },
 
     /** Resolves when every client of this worker has ended (server shutdown or disconnect). */

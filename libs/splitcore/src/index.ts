@@ -21,6 +21,7 @@ export * from './codec/tf-frames.ts';
 export * from './train/schedule.ts';
 export * from './hooks/server-hooks.ts';
 export * from './population/noniid.ts';
+export * from './population/distribution.ts';
 export * from './metrics/label-weighted.ts';
 export * from './metrics/interval.ts';
 export * from './metrics/bootstrap.ts';

@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
-import { loadTokens, runFleet, type FleetRuntime } from '@splitfleet/client-sim';
+import { loadTokens, runFleet, serveEphemeralFleet, type FleetRuntime } from '@splitfleet/client-sim';
 import { writeJsonAtomic } from '../experiment/atomic.ts';
 import { attackFinishedRun } from '../experiment/reattack.ts';
 import { formatAttackTable } from '../output/attack-table.ts';
@@ -103,6 +103,7 @@ program
   .option('--first-client <k>', 'use tokens from this index on (several fleets sharing one token file)', (v) => Number(v), 0)
   .addOption(new Option('--runtime <where>', 'node: worker_threads; browser: Web Workers in headless Chromium (Debian chromium); mixed: half each').choices(['node', 'browser', 'mixed']).default('node'))
   .option('--per-page <n>', 'browser clients per Chromium page', intArg('per-page'), 8)
+  .option('--ephemeral', 'population runs only: start the workers empty and instantiate the clients the run summons each round (over IPC; started by the run)')
   .option('-q, --quiet', 'only errors')
   .addHelpText('after', `
 Examples:
@@ -111,7 +112,11 @@ Examples:
   splitfleet fleet --server http://10.0.0.5:7070 --clients 32 --workers 8 --backend wasm
   splitfleet fleet --server http://127.0.0.1:7070 --clients 4 --runtime browser --backend webgpu --tokens runs/x/tokens.json
   (a person joins from a phone or laptop: open http://<server>:7070/join)`)
-  .action(async (o: { server: string; clients: number; workers: number; backend: 'auto' | 'wasm' | 'cpu' | 'webgpu'; quiet?: boolean; tokens?: string; firstClient: number; runtime: FleetRuntime; perPage: number }) => {
+  .action(async (o: { server: string; clients: number; workers: number; backend: 'auto' | 'wasm' | 'cpu' | 'webgpu'; quiet?: boolean; tokens?: string; firstClient: number; runtime: FleetRuntime; perPage: number; ephemeral?: boolean }) => {
+    if (o.ephemeral) {
+      process.exitCode = await serveEphemeralFleet({ serverUrl: o.server, workers: o.workers, backend: o.backend, quiet: o.quiet });
+      return;
+    }
     const tokens = loadTokens(o.tokens, o.firstClient);
     process.exitCode = await runFleet({ serverUrl: o.server, clients: o.clients, workers: o.workers, backend: o.backend, quiet: o.quiet, runtime: o.runtime, perPage: o.perPage, ...(tokens ? { tokens } : {}) });
   });

@@ -6,14 +6,21 @@ import { dirname, basename, join } from 'node:path';
  * write a temporary file in the same directory, fsync it, rename over the target, fsync the dir.
  */
 export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): void {
+  writeChunksAtomic(path, [data], mode);
+}
+
+/** writeFileAtomic for content made piece by piece (a CSV of 100,000 rows): never held whole in memory. */
+export function writeChunksAtomic(path: string, chunks: Iterable<string | Uint8Array>, mode = 0o644): void {
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true });
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
   const fd = openSync(tmp, 'w', mode);
   try {
-    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-    let off = 0;
-    while (off < bytes.byteLength) off += writeSync(fd, bytes, off, bytes.byteLength - off);
+    for (const data of chunks) {
+      const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+      let off = 0;
+      while (off < bytes.byteLength) off += writeSync(fd, bytes, off, bytes.byteLength - off);
+    }
     fsyncSync(fd);
   } finally {
     closeSync(fd);

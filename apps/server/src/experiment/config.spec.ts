@@ -24,13 +24,22 @@ describe('config errors: one line per problem naming the option, the value and w
     ['an empty list', { attack: { craft: [] } }, ['attack.craft: [] is not allowed; must have at least 1 item']],
     ['a value no alternative of a union takes', { attack: { target: 'x' } }, ['attack.target: "x" is not allowed; must be one of untargeted, next, random, or an object']],
     ['a missing required field', { training: { optimizer: { name: 'sgd', lr: 0.1 } } }, ['training.optimizer.momentum: missing; must be a number']],
-    ['an unknown option', { fleet: { bogus: 2 } }, ['fleet.bogus: 2 is not an option; fleet takes clients, workers, runtime, backend, openSlots, joinTimeoutSeconds, sample, availability, profiles']],
+    ['an unknown option', { fleet: { bogus: 2 } }, ['fleet.bogus: 2 is not an option; fleet takes clients, workers, runtime, backend, openSlots, joinTimeoutSeconds, population, sample, availability, profiles']],
+    ['a population with a different client count', { fleet: { clients: 8, population: 1000 } }, ["fleet.clients: 8 is not allowed with fleet.population 1000; a population run's clients are its population (give fleet.population only)"]],
+    ['a population without token auth', { fleet: { population: 1000 }, server: { auth: false } }, ['fleet.population: not allowed with server.auth false; a summoned client proves its id with a token']],
+    ['a population with open join slots', { fleet: { population: 1000, openSlots: 2 } }, [expect.stringMatching(/^fleet\.openSlots: 2 is not allowed with fleet\.population; /)]],
+    ['a population of browser clients', { fleet: { population: 1000, runtime: 'browser' } }, [expect.stringMatching(/^fleet\.runtime: browser is not allowed with fleet\.population; ephemeral clients run on Node worker_threads/)]],
     ['an unknown top-level option', { bogus: 1 }, ['bogus: 1 is not an option; the top level takes seed, data, model, partition, fleet, training, server, attack, defence']],
     ['more open join slots than clients', { fleet: { clients: 4, openSlots: 5 } }, ['fleet.openSlots: 5 is not allowed; must be ≤ fleet.clients (4)']],
     ['open join slots without token auth', { fleet: { openSlots: 1 }, server: { auth: false } }, [expect.stringMatching(/^fleet\.openSlots: 1 is not allowed with server\.auth false; open slots are handed out as tokens/)]],
     ['a cut the model does not have', { model: { cut: { headEnd: 5, tailStart: 6 } } }, [expect.stringMatching(/^model\.cut: \{"headEnd":5,"tailStart":6\} is not allowed; cut\.headEnd must be an integer in \[1, 4\]/)]],
   ])('%s', (_what, raw, lines) => {
     expect(problems(raw)).toEqual(lines);
+  });
+
+  it('a population run: fleet.clients becomes the population', () => {
+    expect(parseConfig({ fleet: { population: 100_000, sample: 100 } }).fleet).toMatchObject({ clients: 100_000, population: 100_000, sample: 100 });
+    expect(parseConfig({ fleet: { population: 50, clients: 50 } }).fleet.clients).toBe(50);
   });
 
   it('an option of a partition kind that is not set names the kind to set and checks the option against it', () => {

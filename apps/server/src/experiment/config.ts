@@ -81,6 +81,13 @@ export const ConfigSchema = z
         openSlots: int(0).default(0),
         /** Seconds to wait for all clients to join. */
         joinTimeoutSeconds: z.number().positive().default(120),
+        /**
+         * A population run: this many registered clients (ids, partitions, profiles, availability),
+         * of which `sample` per round are instantiated on the fleet's workers for that round only
+         * (ephemeral clients, each with its own authenticated connection); null: every client is a
+         * standing connection for the whole run. With it, fleet.clients is the population.
+         */
+        population: int(1).max(100000).nullable().default(null),
         /** Clients per round: a fraction in (0, 1] or a count > 1 (seeded per round). */
         sample: z.number().positive().default(1),
         /** Generated on/off patterns (always, or diurnal with a seeded phase per client; docs/population.md). */
@@ -183,6 +190,7 @@ export function parseConfig(raw: unknown): Config {
   const r = ConfigSchema.safeParse(raw ?? {});
   if (!r.success) throw new ConfigError(describeIssues(ConfigSchema, raw ?? {}, r.error.issues).join('\n'));
   const cfg = r.data;
+  checkPopulation(cfg, raw);
   const model = resolveModel(cfg);
   const attack = attackConfigProblems(cfg.attack);
   if (attack.length) throw new ConfigError(attack.join('\n'));
@@ -201,6 +209,19 @@ export function parseConfig(raw: unknown): Config {
   if (cfg.data.name === 'cifar10' && cfg.data.dir === null)
     throw new ConfigError('data.dir: missing; cifar10 is not shipped: give the directory holding data_batch_*.bin and test_batch.bin');
   return cfg;
+}
+
+/** fleet.population: clients becomes the population; what an ephemeral fleet cannot do is refused. */
+function checkPopulation(cfg: Config, raw: unknown): void {
+  const pop = cfg.fleet.population;
+  if (pop === null) return;
+  const given = (raw as { fleet?: { clients?: unknown } } | null)?.fleet?.clients;
+  if (given !== undefined && given !== pop)
+    throw new ConfigError(`fleet.clients: ${show(given)} is not allowed with fleet.population ${pop}; a population run's clients are its population (give fleet.population only)`);
+  cfg.fleet.clients = pop;
+  if (!cfg.server.auth) throw new ConfigError('fleet.population: not allowed with server.auth false; a summoned client proves its id with a token');
+  if (cfg.fleet.openSlots > 0) throw new ConfigError(`fleet.openSlots: ${cfg.fleet.openSlots} is not allowed with fleet.population; the join page hands out standing slots (use 0)`);
+  if (cfg.fleet.runtime !== 'node') throw new ConfigError(`fleet.runtime: ${cfg.fleet.runtime} is not allowed with fleet.population; ephemeral clients run on Node worker_threads (use node)`);
 }
 
 /**

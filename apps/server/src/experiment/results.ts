@@ -29,6 +29,12 @@ const ProfileSchema = z.object({
   onlineRounds: z.array(z.tuple([num, num]).readonly()).readonly().optional(),
 }).strict();
 
+const DistributionSchema = z.object({
+  count: num, mean: num,
+  quantiles: z.object({ min: num, p10: num, p25: num, median: num, p75: num, p90: num, max: num }).strict(),
+  histogram: z.object({ edges: z.array(num), counts: z.array(num) }).strict(),
+}).strict();
+
 /** Non-IID measures of the admitted population and the clients' device profiles. */
 const PopulationSchema = z.object({
   global: z.array(num),
@@ -36,6 +42,10 @@ const PopulationSchema = z.object({
   meanHellinger: num, maxHellinger: num, meanJensenShannon: num, maxJensenShannon: num, meanEmd: num, meanPairwiseJensenShannon: num,
   profiles: z.array(ProfileSchema),
   inputNoise: z.array(num),
+  /** Clients described; beyond 1,000 the lists above are empty and `distributions` summarise them (rows in `rowsFile`). */
+  registered: num.optional(),
+  distributions: z.record(z.string(), DistributionSchema).optional(),
+  rowsFile: z.string().optional(),
 }).strict();
 
 export const RunResultsSchema = z.object({

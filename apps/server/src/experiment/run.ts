@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, readDataset } from '@splitfleet/client-sim/node';
 import { ObservationRecorder, runSpadv, type AttackReport, type AttackTarget } from '@splitfleet/attack';
 import { observationsFrom, observationTensors, strategyFor, weightsToTensors, type ImageSet, type ObservedMeta, type RoundResult } from '@splitfleet/splitcore';
-import { writeFileAtomic, writeJsonAtomic } from './atomic.ts';
+import { writeChunksAtomic, writeFileAtomic, writeJsonAtomic } from './atomic.ts';
 import { mintTokens, newSecret } from '../server/auth.ts';
 import { reservedSlots, type Config } from './config.ts';
 import { readResults, RESULTS_SCHEMA_VERSION, type RunResults } from './results.ts';
@@ -16,7 +16,8 @@ import { Dashboard, type DashboardPoint } from '../output/dashboard.ts';
 import { runHttpHandler } from '../server/run-http.ts';
 import { JoinSlots } from '../server/join-slots.ts';
 import { readCheckpoint, writeCheckpoint } from './checkpoint.ts';
-import { launchFleet, type FleetPlacement, type LaunchedFleet } from './fleet-launch.ts';
+import { launchEphemeralFleet, launchFleet, type FleetPlacement, type LaunchedFleet } from './fleet-launch.ts';
+import type { SummonFleet } from '../server/ephemeral-clients.ts';
 import { loadAttackerImages, setupExperiment, type ExperimentSetup } from './setup.ts';
 
 export interface RunOptions {
@@ -106,11 +107,11 @@ function openRunDir(cfg: Config, opts: RunOptions): { outDir: string; previous: 
 }
 
 /** The server with its dashboard, join page and HTTP routes, listening. */
-async function startRunServer(c: Omit<RunContext, 'server'>, tokens: readonly string[] | null, secret: string | null): Promise<SplitServer> {
+async function startRunServer(c: Omit<RunContext, 'server'>, tokens: readonly string[] | null, secret: string | null, summonFleet: SummonFleet): Promise<SplitServer> {
   let server: SplitServer | null = null;
   const data = c.setup.data;
   const s = await SplitServer.start({
-    config: c.cfg, runId: c.runId, setup: c.setup, log: c.log, auth: secret ? { secret } : null, taps: c.recorder ? [c.recorder] : [],
+    config: c.cfg, runId: c.runId, setup: c.setup, log: c.log, auth: secret ? { secret } : null, taps: c.recorder ? [c.recorder] : [], summonFleet,
     host: c.opts.host, port: c.opts.port,
     http: runHttpHandler({
       dataDir: data.dir, dashboard: c.dash,
@@ -227,29 +228,49 @@ async function prepare(cfg: Config, opts: RunOptions) {
 }
 
 /**
+ * Starts the run's fleet: a standing one (every client joins before the first round, tokens in the
+ * run directory) or, for a population, an ephemeral one the server summons clients from each round.
+ */
+async function bringFleet(c: RunContext, where: FleetPlacement, tokens: readonly string[] | null): Promise<LaunchedFleet> {
+  const cfg = c.cfg;
+  if (cfg.fleet.population !== null) {
+    const view = c.server.population();
+    if (view.rowsFile) writeChunksAtomic(join(c.outDir, view.rowsFile), c.server.populationRows());
+    const fleet = await launchEphemeralFleet(where, c.server.url, cfg, c.log);
+    c.log(`a population of ${cfg.fleet.clients} registered clients: the sampled ones are summoned each round (fleet.sample ${cfg.fleet.sample})`);
+    return fleet;
+  }
+  const p = paths(c.outDir);
+  // the fleet's file holds only the reserved slots' tokens: open slots are the join page's to hand out
+  const fleetTokens = tokens?.slice(0, reservedSlots(cfg)) ?? null;
+  if (fleetTokens) writeFileAtomic(p.tokens, JSON.stringify(fleetTokens), 0o600);
+  if (cfg.fleet.openSlots > 0) c.log(`${cfg.fleet.openSlots} open slot(s) for anyone who opens ${c.server.url}/join`);
+  const fleet = await launchFleet(where, c.server.url, cfg, fleetTokens ? { list: fleetTokens, file: p.tokens } : null, c.log, () => c.server.connectedClients);
+  await c.server.waitForClients();
+  c.log(`all ${cfg.fleet.clients} clients joined`);
+  return fleet;
+}
+
+/**
  * Runs one experiment: server in this process, fleet as a separate process (or worker_threads),
  * `rounds` rounds, results.json rewritten atomically after every round, then the attack.
  */
 export async function runExperiment(cfg: Config, opts: RunOptions): Promise<RunOutcome> {
   const { ctx, previous } = await prepare(cfg, opts);
   const secret = cfg.server.auth ? (process.env.SPLITFLEET_SECRET || newSecret()) : null;
-  const tokens = secret ? mintTokens(secret, ctx.runId, cfg.fleet.clients, cfg.server.tokenTtlSeconds) : null;
-  const c: RunContext = Object.assign(ctx, { server: await startRunServer(ctx, tokens, secret) });
+  // a population's clients get a token when they are summoned, not all of them up front
+  const tokens = secret && cfg.fleet.population === null ? mintTokens(secret, ctx.runId, cfg.fleet.clients, cfg.server.tokenTtlSeconds) : null;
+  let fleet: LaunchedFleet | null = null;
+  const summonFleet: SummonFleet = (entries) => fleet?.summon?.(entries) ?? Promise.resolve([]);
+  const c: RunContext = Object.assign(ctx, { server: await startRunServer(ctx, tokens, secret, summonFleet) });
   opts.onServer?.(c.server);
   const firstRound = previous ? await resumeFrom(c, previous) : 0;
   c.log(`server listening on ${c.server.url} (middle on ${c.backend}; ${cfg.fleet.clients} clients, ${cfg.training.mode}, data ${c.setup.data.dir})`);
   if (c.dash) c.log(`dashboard: ${c.server.url}/ (${c.dash.snapshot().controllable ? 'admin control enabled' : 'read-only'})`);
   for (const r of c.rounds) c.dash?.onRound(dashPoint(r));
   const p = paths(c.outDir);
-  let fleet: LaunchedFleet | null = null;
   try {
-    // the fleet's file holds only the reserved slots' tokens: open slots are the join page's to hand out
-    const fleetTokens = tokens?.slice(0, reservedSlots(cfg)) ?? null;
-    if (fleetTokens) writeFileAtomic(p.tokens, JSON.stringify(fleetTokens), 0o600);
-    if (cfg.fleet.openSlots > 0) c.log(`${cfg.fleet.openSlots} open slot(s) for anyone who opens ${c.server.url}/join`);
-    fleet = await launchFleet(opts.fleet ?? 'process', c.server.url, cfg, fleetTokens ? { list: fleetTokens, file: p.tokens } : null, c.log, () => c.server.connectedClients);
-    await c.server.waitForClients();
-    c.log(`all ${cfg.fleet.clients} clients joined`);
+    fleet = await bringFleet(c, opts.fleet ?? 'process', tokens);
     await trainRounds(c, firstRound);
     await finishTraining(c);
     const results = snapshot(c, 'completed');
@@ -257,7 +278,7 @@ export async function runExperiment(cfg: Config, opts: RunOptions): Promise<RunO
     c.dash?.setStatus('completed');
     c.dash?.close();
     await c.server.close();
-    await fleet.finished;
+    await fleet.end();
     return { results, server: c.server, resultsPath: p.results };
   } catch (e) {
     writeJsonAtomic(p.results, snapshot(c, 'failed', (e as Error).message));

@@ -84,6 +84,8 @@ async function trainingCharts({ rounds, clients }: Rows, clientsShareModel: bool
 
 /** The label heat map and client sizes, also written as SVG files next to the report. */
 async function populationCharts(results: RunResults, runDir: string): Promise<Chart[]> {
+  const dist = results.population?.distributions;
+  if (dist) return populationHistograms(dist, results.population!.registered ?? 0, runDir);
   const n = results.clients.length;
   const heat = results.clients.flatMap((c) => c.labelCounts.map((count, k) => ({ client: c.id, class: k, count })));
   if (!heat.length) return [];
@@ -103,6 +105,26 @@ async function populationCharts(results: RunResults, runDir: string): Promise<Ch
     [`Label distribution (client × class${n > 100 ? ', first 100 clients' : ''})`, heatSvg],
     ['Samples per client (colour: Hellinger distance to the global label distribution)', sizeSvg],
   ];
+}
+
+type Distributions = NonNullable<NonNullable<RunResults['population']>['distributions']>;
+
+/** A population too large to draw client by client: histograms of sizes and label skew (the rows are in population.csv). */
+async function populationHistograms(dist: Distributions, registered: number, runDir: string): Promise<Chart[]> {
+  const histogram = async (key: string, title: string): Promise<Chart | null> => {
+    const d = dist[key];
+    if (!d) return null;
+    const bars = d.histogram.counts.map((count, k) => ({ from: d.histogram.edges[k]!, to: d.histogram.edges[k + 1]!, count }));
+    const [, svg] = await chart('', {
+      data: { values: bars }, mark: 'bar',
+      encoding: { x: { field: 'from', type: 'quantitative', bin: { binned: true }, title }, x2: { field: 'to' }, y: { field: 'count', type: 'quantitative', title: 'clients' } },
+    });
+    writeFileAtomic(join(runDir, `population-${key}.svg`), svg);
+    const q = d.quantiles;
+    return [`${title}: ${d.count.toLocaleString('en')} of ${registered.toLocaleString('en')} registered clients (median ${q.median.toPrecision(3)}, 10–90 % ${q.p10.toPrecision(3)}–${q.p90.toPrecision(3)}; one row per client in population.csv)`, svg];
+  };
+  const charts = await Promise.all([histogram('samples', 'Samples per client'), histogram('hellinger', 'Hellinger distance to the global label distribution (clients holding data)')]);
+  return charts.filter((c): c is Chart => c !== null);
 }
 
 async function clockChart(results: RunResults): Promise<Chart[]> {

@@ -1,10 +1,11 @@
 import type { Socket } from 'socket.io';
 import {
-  AssignmentSchema, summarizeNonIid, type Assignment, type ClientProfile, type ClientToServerEvents, type Hello,
+  AssignmentSchema, summarizeNonIid, type Assignment, type NonIidSummary, type ClientProfile, type ClientToServerEvents, type Hello,
   type ServerToClientEvents,
 } from '@splitfleet/splitcore';
 import type { ClientInfo } from '../experiment/results.ts';
 import { remoteAddress } from './remote-address.ts';
+import { populationCsvChunks, populationView, type PopulationView } from './population-view.ts';
 
 export type IoSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
 
@@ -32,6 +33,8 @@ export interface AdmissionPlan {
   readonly profiles: readonly ClientProfile[];
   readonly trainLabels: ArrayLike<number>;
   readonly classes: number;
+  /** A population run: every slot is a registered client, described whether connected or not. */
+  readonly population: boolean;
 }
 
 /**
@@ -43,6 +46,9 @@ export class ClientRegistry {
   private readonly plan: AdmissionPlan;
   private nextId = 0;
   private joinWaiters: (() => void)[] = [];
+  /** A population run's description, fixed for the run. */
+  private registered: PopulationView | undefined;
+  private registeredSummary: NonIidSummary | undefined;
 
   constructor(plan: AdmissionPlan) {
     this.plan = plan;
@@ -69,6 +75,19 @@ export class ClientRegistry {
     return [...this.clients.values()].sort((a, b) => a.id - b.id);
   }
 
+  /** A registered client's class counts, connected or not (from its partition). */
+  labelCountsOf(id: number): number[] {
+    const p = this.plan;
+    const labelCounts = new Array<number>(p.classes).fill(0);
+    for (const i of p.partitions[id] ?? []) labelCounts[p.trainLabels[i]!]!++;
+    return labelCounts;
+  }
+
+  /** A registered client's training samples, connected or not. */
+  samplesOf(id: number): number {
+    return this.plan.partitions[id]?.length ?? 0;
+  }
+
   admit(socket: IoSocket, hello: Hello, fixedId?: number): ClientConn {
     const id = fixedId ?? this.nextId++;
     const p = this.plan;
@@ -76,12 +95,16 @@ export class ClientRegistry {
     const assignment: Assignment = AssignmentSchema.parse({
       ...p.assignmentBase, type: 'welcome', clientId: id, runId: p.runId, seed: p.seed, trainIndices, inputNoise: p.inputNoise[id] ?? 0,
     });
-    const labelCounts = new Array<number>(p.classes).fill(0);
-    for (const i of trainIndices) labelCounts[p.trainLabels[i]!]!++;
+    const labelCounts = this.labelCountsOf(id);
     const conn: ClientConn = { id, socket, hello, assignment, labelCounts, connected: true, address: remoteAddress(socket.handshake.address) };
     this.clients.set(id, conn);
     this.notifyJoin();
     return conn;
+  }
+
+  /** Drops a client's connection record (an ephemeral client after its round); its id stays registered. */
+  forget(id: number): void {
+    this.clients.delete(id);
   }
 
   reconnect(known: ClientConn, socket: IoSocket): void {
@@ -119,9 +142,30 @@ export class ClientRegistry {
     }));
   }
 
-  /** Non-IID measures of the admitted population (label counts per client vs the global distribution). */
-  population() {
-    const n = this.clients.size;
-    return { ...summarizeNonIid(this.all().map((c) => c.labelCounts)), profiles: this.plan.profiles.slice(0, n), inputNoise: this.plan.inputNoise.slice(0, n) };
+  /**
+   * Non-IID measures (label counts per client vs the global distribution) and profiles of the
+   * admitted clients — of every registered client in a population run, computed once.
+   */
+  population(): PopulationView {
+    if (this.plan.population) return (this.registered ??= this.describe(this.describedIds()));
+    return this.describe(this.describedIds());
+  }
+
+  /** One CSV row per described client, chunk by chunk (population.csv). */
+  populationRows(): Generator<string> {
+    return populationCsvChunks(this.summary(), this.describedIds().map((id) => this.plan.profiles[id]!));
+  }
+
+  private describedIds(): number[] {
+    return this.plan.population ? Array.from({ length: this.plan.slots }, (_, id) => id) : this.all().map((c) => c.id);
+  }
+
+  /** The summary behind population() (label counts in id order) — population.csv is written from it. */
+  summary(): NonIidSummary {
+    return this.plan.population ? (this.registeredSummary ??= summarizeNonIid(Array.from({ length: this.plan.slots }, (_, id) => this.labelCountsOf(id)))) : summarizeNonIid(this.all().map((c) => c.labelCounts));
+  }
+
+  private describe(ids: readonly number[]): PopulationView {
+    return populationView(this.summary(), ids.map((id) => this.plan.profiles[id]!), ids.map((id) => this.plan.inputNoise[id] ?? 0));
   }
 }

@@ -9,6 +9,7 @@ import type { ModelState } from './model-state.ts';
 import type { StepServing } from './lockstep/step-serving.ts';
 import type { TapQueue } from './tap-queue.ts';
 import type { FramePolicy } from './frames.ts';
+import type { EphemeralClients } from './ephemeral-clients.ts';
 
 interface Waiter<T> { resolve: (v: T | null) => void; timer: ReturnType<typeof setTimeout> }
 
@@ -47,6 +48,8 @@ export interface RoundRunnerDeps {
   readonly profiles: readonly ClientProfile[];
   readonly settings: RoundSettings;
   readonly log: (line: string) => void;
+  /** A population run (fleet.population): every registered id is a candidate, and the sampled ones are summoned for the round. */
+  readonly population: { readonly size: number; readonly clients: EphemeralClients } | null;
 }
 
 const NO_TRAFFIC: Traffic = { bytesUp: 0, bytesDown: 0, messages: 0 };
@@ -245,27 +248,29 @@ export class RoundRunner {
     const { settings: s, registry } = this.d;
     this.round = round;
     this.d.state.round = round;
-    const connected = registry.connectedIds();
-    if (connected.length === 0) throw new Error(`round ${round}: no connected clients left`);
+    const pop = this.d.population;
+    const candidates = pop ? Array.from({ length: pop.size }, (_, id) => id) : registry.connectedIds();
+    if (candidates.length === 0) throw new Error(`round ${round}: no connected clients left`);
     const selection = selectClients({
-      connected, profiles: this.d.profiles, availability: s.availability, round, seed: s.seed, sample: s.sample, deadlineSeconds: s.deadlineSeconds, predictSeconds: (id) => this.predictSeconds(id),
+      connected: candidates, profiles: this.d.profiles, availability: s.availability, round, seed: s.seed, sample: s.sample, deadlineSeconds: s.deadlineSeconds, predictSeconds: (id) => this.predictSeconds(id),
     });
     const ids = selection.selected;
-    if (ids.length === 0) this.d.log(`round ${round}: no client is available, sampled and within the deadline (${connected.length} connected, ${selection.available.length} available, ${selection.stragglers.length} stragglers); the model is unchanged this round`);
+    // a summoned client that does not join sits the round out: selected, not done (dropped)
+    if (pop) await pop.clients.summon(ids);
+    if (ids.length === 0) this.d.log(`round ${round}: no client is available, sampled and within the deadline (${candidates.length} ${pop ? 'registered' : 'connected'}, ${selection.available.length} available, ${selection.stragglers.length} stragglers); the model is unchanged this round`);
     this.traffic = new Map();
     const { done } = await this.train(ids);
     // evaluate on the round's clients that completed it (one dropped this round may be gone for
     // good), else on the round's clients, else (nobody trained) on any connected client
     const completed = ids.filter((id) => done.has(id));
+    const connected = registry.connectedIds();
     const survivors = (completed.length ? completed : ids.length ? ids : connected).filter((id) => registry.get(id)?.connected);
-    const evals = await this.evaluate(survivors, connected.filter((id) => !survivors.includes(id) && registry.get(id)?.connected));
+    const evals = await this.evaluate(survivors, connected.filter((id) => !survivors.includes(id)));
     const result = summarizeRound({
       round, strategy: this.d.strategy, selection, done, evals, wallSeconds: (performance.now() - t0) / 1000,
-      client: (id) => {
-        const c = registry.get(id)!;
-        return { samples: c.assignment.trainIndices.length, labelCounts: c.labelCounts, profile: this.d.profiles[id]!, traffic: this.traffic.get(id) ?? NO_TRAFFIC };
-      },
+      client: (id) => ({ samples: registry.samplesOf(id), labelCounts: registry.get(id)?.labelCounts ?? registry.labelCountsOf(id), profile: this.d.profiles[id]!, traffic: this.traffic.get(id) ?? NO_TRAFFIC }),
     });
+    pop?.clients.dismiss(ids);
     for (const [id, d] of done) if (d.steps > 0) this.secondsPerStep.set(id, d.computeMs / 1000 / d.steps);
     const middle = this.d.state.middle;
     await this.d.taps.push('onRoundEnd', [], () => ({ round, middle: { spec: middle.spec, weights: () => middle.getWeights() } }));

@@ -17,6 +17,9 @@ import { SharedMiddleServing } from './lockstep/shared-middle.ts';
 import type { BackwardAck, ForwardAck, StepServing, StepServingDeps } from './lockstep/step-serving.ts';
 import { ModelState, type ServerStateMeta } from './model-state.ts';
 import { RoundRunner } from './round-runner.ts';
+import { EphemeralClients, type SummonFleet } from './ephemeral-clients.ts';
+import { mintToken } from './auth.ts';
+import type { PopulationView } from './population-view.ts';
 import { TapQueue } from './tap-queue.ts';
 import { Transport, type TransportHandlers } from './transport.ts';
 
@@ -38,6 +41,8 @@ export interface SplitServerOptions {
   readonly auth?: { readonly secret: string } | null;
   /** Handler of every HTTP request that is not socket.io's (the dashboard); none: 404. */
   readonly http?: (req: IncomingMessage, res: ServerResponse) => void;
+  /** Population runs (fleet.population): asks the run's fleet to instantiate the clients sampled for a round. */
+  readonly summonFleet?: SummonFleet;
 }
 
 /**
@@ -60,6 +65,8 @@ export class SplitServer {
   private craft!: CraftServing;
   private runner!: RoundRunner;
   private transport!: Transport;
+  /** Population runs: the clients summoned for each round (null: a standing fleet). */
+  private ephemeral: EphemeralClients | null = null;
   /** The first test samples are every client's evaluation set: how many, and of each class (evalDone's bound). */
   private readonly evaluation: AssignedEvaluation;
 
@@ -77,7 +84,7 @@ export class SplitServer {
     this.evaluation = assignedEvaluation(setup.data.test, testCount);
     this.registry = new ClientRegistry({
       runId: opts.runId, seed: cfg.seed, slots: cfg.fleet.clients, partitions: setup.partitions, inputNoise: setup.inputNoise,
-      profiles: setup.profiles, trainLabels: setup.data.train.labels, classes: setup.data.train.classes,
+      profiles: setup.profiles, trainLabels: setup.data.train.labels, classes: setup.data.train.classes, population: cfg.fleet.population !== null,
       assignmentBase: {
         model: setup.split.model, cut: setup.split.cut, dataset: { name: cfg.data.name, dir: cfg.data.dir },
         testIndices: Array.from({ length: testCount }, (_, i) => i), batchSize: cfg.training.batchSize,
@@ -112,12 +119,25 @@ export class SplitServer {
     else this.serving = new SharedMiddleServing(deps, await this.startPool(cfg.server.middleThreads), this.state.opt);
     const adversarial = new ClientDefences(cfg.defence, this.split.model.classes).adversarial();
     this.craft = new CraftServing(deps, this.serving, adversarial?.steps ?? 0);
+    this.ephemeral = cfg.fleet.population === null ? null : this.ephemeralClients();
     this.runner = new RoundRunner({
+      population: this.ephemeral && { size: cfg.fleet.clients, clients: this.ephemeral },
       strategy, serving: this.serving, registry: this.registry, state: this.state, frames: this.frames, taps: this.taps, profiles: this.profiles, log: this.log,
       settings: {
         seed: cfg.seed, batchSize: cfg.training.batchSize, maxStepsPerRound: cfg.training.maxStepsPerRound, stepTimeoutMs: cfg.training.stepTimeoutSeconds * 1000,
         sample: cfg.fleet.sample, availability: cfg.fleet.availability, deadlineSeconds: cfg.training.deadlineSeconds, tripsPerStep: roundTripsPerStep(cfg.defence), aggregation, evaluation: this.evaluation,
       },
+    });
+  }
+
+  private ephemeralClients(): EphemeralClients {
+    const cfg = this.opts.config;
+    const { summonFleet, auth, runId } = this.opts;
+    if (!summonFleet) throw new Error('fleet.population: this server was started without a fleet to summon clients from');
+    return new EphemeralClients({
+      registry: this.registry, summonFleet, joinTimeoutMs: cfg.fleet.joinTimeoutSeconds * 1000, log: this.log,
+      // a summoned client proves its id with a token minted for this round (without auth, ids would follow join order)
+      mint: (id) => (auth ? mintToken(auth.secret, { run: runId, client: id, exp: Math.floor(Date.now() / 1000) + cfg.server.tokenTtlSeconds }) : null),
     });
   }
 
@@ -136,6 +156,7 @@ export class SplitServer {
       disconnected: (c, reason) => {
         c.connected = false;
         this.craft.forget(c.id);
+        if (this.ephemeral?.takeDismissal(c.id)) return;
         this.log(`client ${c.id} disconnected (${reason})`);
         this.runner.drop(c.id, `disconnected: ${reason}`);
       },
@@ -209,8 +230,13 @@ export class SplitServer {
     }));
   }
 
-  population() {
+  population(): PopulationView {
     return this.registry.population();
+  }
+
+  /** population.csv's content, chunk by chunk (one row per registered client, id order). */
+  populationRows(): Generator<string> {
+    return this.registry.populationRows();
   }
 
   /** Resolves when every configured client has joined; rejects after the join timeout. */

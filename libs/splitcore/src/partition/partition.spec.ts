@@ -182,6 +182,16 @@ describe('dirichlet, per-client scheme (Hsu et al. 2019)', () => {
     expect(() => partition({ kind: 'dirichlet', alpha: 0.1, minSize: 2 }, labels, 1000, 7)).toThrow(/use partition.scheme: per-client/);
   });
 
+  it('with minSize 0 makes a population larger than the pool (clients without data, as in cross-device fleets), still disjoint and complete', () => {
+    const labels = labelsOf(600);
+    const equal = partition(perClient(0.1, { minSize: 0 }), labels, 1000, 3);
+    expect(equal.flat().sort((a, b) => a - b)).toEqual(Array.from({ length: 600 }, (_, i) => i));
+    expect(equal.filter((p) => p.length === 1)).toHaveLength(600);
+    const skewed = partition(perClient(0.1, { minSize: 0, sizes: 'log-normal', sigma: 2 }), labels, 1000, 3);
+    expect(skewed.flat().sort((a, b) => a - b)).toEqual(Array.from({ length: 600 }, (_, i) => i));
+    expect(skewed.filter((p) => p.length === 0).length).toBeGreaterThan(500);
+  });
+
   it('refuses a fleet the pool cannot fill at minSize, naming the option', () => {
     expect(() => partition(perClient(0.1, { minSize: 10 }), labelsOf(500), 60, 1)).toThrow(PartitionError);
     expect(() => partition(perClient(0.1, { minSize: 10 }), labelsOf(500), 60, 1)).toThrow(/partition.minSize × fleet.clients \(10 × 60\) must be ≤ the number of samples \(500\)/);

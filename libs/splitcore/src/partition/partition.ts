@@ -43,7 +43,10 @@ export class PartitionError extends Error {
 
 export function partition(cfg: PartitionConfig, labels: ArrayLike<number>, clients: number, seed: number, classes = 10): number[][] {
   if (!Number.isInteger(clients) || clients < 1) throw new PartitionError('fleet.clients', `fleet.clients must be an integer ≥ 1, got ${clients}`);
-  if (clients > labels.length) throw new PartitionError('fleet.clients', `fleet.clients (${clients}) must be ≤ the number of samples (${labels.length})`);
+  // only the per-client Dirichlet with minSize 0 may leave clients without data (a population larger than the pool)
+  const emptyAllowed = cfg.kind === 'dirichlet' && cfg.scheme === 'per-client' && cfg.minSize === 0;
+  if (clients > labels.length && !emptyAllowed)
+    throw new PartitionError('fleet.clients', `fleet.clients (${clients}) must be ≤ the number of samples (${labels.length}); a larger population needs partition {kind: dirichlet, scheme: per-client, minSize: 0}`);
   const rng = Rng.fromSeed(seed).fork('partition');
   switch (cfg.kind) {
     case 'iid':
@@ -113,7 +116,8 @@ function quantity(n: number, clients: number, cfg: Extract<PartitionConfig, { ki
  * clients in a seeded order.
  */
 function clientSizes(n: number, clients: number, cfg: { sizes: SizeDistribution; exponent: number; sigma: number; minSize: number }, rng: Rng): number[] {
-  if (!Number.isInteger(cfg.minSize) || cfg.minSize < 1) throw new PartitionError('partition.minSize', `partition.minSize must be an integer ≥ 1, got ${cfg.minSize}`);
+  // 0 is allowed: a population larger than the pool (100,000 clients over 58,000 images) has clients without data, as real ones do
+  if (!Number.isInteger(cfg.minSize) || cfg.minSize < 0) throw new PartitionError('partition.minSize', `partition.minSize must be an integer ≥ 0, got ${cfg.minSize}`);
   if (cfg.minSize * clients > n) throw new PartitionError('partition.minSize', `partition.minSize × fleet.clients (${cfg.minSize} × ${clients}) must be ≤ the number of samples (${n})`);
   if (cfg.sizes === 'equal') return Array.from({ length: clients }, (_, c) => Math.floor(n / clients) + (c < n % clients ? 1 : 0));
   if (cfg.sizes === 'power-law' && !(cfg.exponent > 0)) throw new PartitionError('partition.exponent', `partition.exponent must be > 0, got ${cfg.exponent}`);
@@ -255,7 +259,7 @@ function dirichlet(labels: ArrayLike<number>, clients: number, alpha: number, mi
  */
 function dirichletPerClient(labels: ArrayLike<number>, clients: number, cfg: Extract<PartitionConfig, { kind: 'dirichlet' }>, classes: number, rng: Rng): number[][] {
   checkAlpha(cfg.alpha);
-  const sizes = clientSizes(labels.length, clients, { sizes: cfg.sizes ?? 'equal', exponent: cfg.exponent ?? 1.2, sigma: cfg.sigma ?? 1, minSize: Math.max(1, cfg.minSize) }, rng);
+  const sizes = clientSizes(labels.length, clients, { sizes: cfg.sizes ?? 'equal', exponent: cfg.exponent ?? 1.2, sigma: cfg.sigma ?? 1, minSize: cfg.minSize }, rng);
   // each class's samples in a seeded order, handed out from the end
   const left = groupByClass(labels, classes, rng);
   const global = left.map((idx) => idx.length / labels.length);

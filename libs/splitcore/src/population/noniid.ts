@@ -47,9 +47,12 @@ export interface NonIidSummary {
   readonly meanJensenShannon: number;
   readonly maxJensenShannon: number;
   readonly meanEmd: number;
-  /** Mean Jensen–Shannon distance over all pairs of clients. */
+  /** Mean Jensen–Shannon distance over all pairs of clients (over the pairs of a seeded sample of PAIRWISE_CLIENTS when there are more). */
   readonly meanPairwiseJensenShannon: number;
 }
+
+/** Beyond this many clients the pairwise mean is taken over a seeded sample of this many (≈ 2 M pairs): exact pairs grow as n². */
+export const PAIRWISE_CLIENTS = 2000;
 
 export function summarizeNonIid(perClientCounts: readonly (readonly number[])[]): NonIidSummary {
   const classes = perClientCounts[0]?.length ?? 0;
@@ -58,6 +61,21 @@ export function summarizeNonIid(perClientCounts: readonly (readonly number[])[])
   const g = frequencies(total);
   const fs = perClientCounts.map((c) => frequencies(c));
   const clients = perClientCounts.map((c, i) => ({ counts: [...c], hellinger: hellinger(fs[i]!, g), jensenShannon: jensenShannon(fs[i]!, g), emd: emd(fs[i]!, g) }));
+  const mean = (f: (c: (typeof clients)[number]) => number) => (clients.length ? clients.reduce((s, c) => s + f(c), 0) / clients.length : 0);
+  // a reduce, not Math.max(...): spreading 100,000 values can pass the engine's argument limit
+  const max = (f: (c: (typeof clients)[number]) => number) => clients.reduce((m, c) => Math.max(m, f(c)), 0);
+  return {
+    global: g, clients,
+    meanHellinger: mean((c) => c.hellinger), maxHellinger: max((c) => c.hellinger),
+    meanJensenShannon: mean((c) => c.jensenShannon), maxJensenShannon: max((c) => c.jensenShannon),
+    meanEmd: mean((c) => c.emd), meanPairwiseJensenShannon: meanPairwise(fs),
+  };
+}
+
+/** Mean JS distance over all pairs; over the pairs of PAIRWISE_CLIENTS evenly spaced clients when there are more (deterministic). */
+function meanPairwise(all: readonly (readonly number[])[]): number {
+  const step = all.length / PAIRWISE_CLIENTS;
+  const fs = all.length <= PAIRWISE_CLIENTS ? all : Array.from({ length: PAIRWISE_CLIENTS }, (_, k) => all[Math.floor(k * step)]!);
   let pair = 0;
   let pairs = 0;
   for (let i = 0; i < fs.length; i++)
@@ -65,12 +83,5 @@ export function summarizeNonIid(perClientCounts: readonly (readonly number[])[])
       pair += jensenShannon(fs[i]!, fs[j]!);
       pairs++;
     }
-  const mean = (f: (c: (typeof clients)[number]) => number) => (clients.length ? clients.reduce((s, c) => s + f(c), 0) / clients.length : 0);
-  const max = (f: (c: (typeof clients)[number]) => number) => Math.max(0, ...clients.map(f));
-  return {
-    global: g, clients,
-    meanHellinger: mean((c) => c.hellinger), maxHellinger: max((c) => c.hellinger),
-    meanJensenShannon: mean((c) => c.jensenShannon), maxJensenShannon: max((c) => c.jensenShannon),
-    meanEmd: mean((c) => c.emd), meanPairwiseJensenShannon: pairs ? pair / pairs : 0,
-  };
+  return pairs ? pair / pairs : 0;
 }

@@ -47,7 +47,9 @@ export const RoundResultSchema = z.object({
   simulatedSeconds: z.number().nonnegative(),
   /** Clients chosen for the round (available, sampled and within the deadline). */
   selected: ids,
+  /** Available or not, not chosen this round; left empty beyond LISTED_NOT_SELECTED ids (a population run), with their count in notSelectedCount. */
   notSelected: ids,
+  notSelectedCount: z.number().int().nonnegative().optional(),
   /** Left out because their predicted simulated time exceeded training.deadlineSeconds. */
   stragglers: ids,
   participants: ids,
@@ -75,6 +77,9 @@ export interface RoundFacts {
   readonly client: (id: number) => ClientFacts;
   readonly wallSeconds: number;
 }
+
+/** Beyond this many, a round's not-selected ids are counted, not listed (100,000-client populations would list them every round). */
+export const LISTED_NOT_SELECTED = 1000;
 
 const sum = (a: readonly number[]) => a.reduce((x, y) => x + y, 0);
 
@@ -113,7 +118,9 @@ export function summarizeRound(f: RoundFacts): RoundResult {
     wallSeconds: f.wallSeconds,
     simulatedSeconds: f.strategy.clock === 'serial' ? sum(sims) : Math.max(0, ...sims),
     selected: [...f.selection.selected],
-    notSelected: [...f.selection.notSelected],
+    ...(f.selection.notSelected.length > LISTED_NOT_SELECTED
+      ? { notSelected: [], notSelectedCount: f.selection.notSelected.length }
+      : { notSelected: [...f.selection.notSelected] }),
     stragglers: [...f.selection.stragglers],
     participants: [...f.done.keys()].sort((a, b) => a - b),
     dropped: f.selection.selected.filter((id) => !f.done.has(id)),
