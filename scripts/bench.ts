@@ -289,6 +289,13 @@ for (const n of full ? [256, 1000] : [256]) {
   for (const r of scopes) add('scopes', r.name, r.value, r.unit, r.baseline, r.base, r.note);
 }
 
+// ---- 6b. populations (issue #22), in its own process (scripts/bench-population.ts) ---------------
+{
+  const out = execFileSync(process.execPath, ['--expose-gc', 'scripts/bench-population.ts', ...(full ? ['--full'] : [])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const pop = JSON.parse(out.trim().split('\n').pop()!) as ScopeBenchRow[];
+  for (const r of pop) add('population', r.name, r.value, r.unit, r.baseline, r.base, r.note);
+}
+
 // ---- 7. memory over long runs (scripts/soak.ts, in its own process: no earlier section's memory) -------
 {
   const rounds = 50;

@@ -26,21 +26,26 @@ function readMaybeGz(dir: string, base: string): Uint8Array {
   throw new Error(`dataset file ${base}(.gz) not found in ${dir}`);
 }
 
-/** Reads a dataset from disk (IDX for Fashion-MNIST, binary batches for CIFAR-10). */
-export function readDataset(name: string, dir: string | null): Dataset {
+/**
+ * Reads a dataset from disk (IDX for Fashion-MNIST, binary batches for CIFAR-10). `trainImages:
+ * false` keeps the training labels only (train.images is empty): a server that trains on no image.
+ */
+export function readDataset(name: string, dir: string | null, opts: { trainImages?: boolean } = {}): Dataset {
+  const withTrain = opts.trainImages ?? true;
   const root = dir ?? BUNDLED_FASHION_MNIST;
   if (!existsSync(root)) {
     const hint = name === 'fashion-mnist' ? ' (the full set: npm run setup -- --for data, which apt-installs dataset-fashion-mnist, then data.dir=/usr/share/datasets/fashion-mnist)' : '';
     throw new Error(`data.dir ${root} does not exist${hint}`);
   }
   if (name === 'fashion-mnist') {
-    const load = (split: string) => parseIdx(readMaybeGz(root, `${split}-images-idx3-ubyte`), readMaybeGz(root, `${split}-labels-idx1-ubyte`));
-    return { name, dir: root, train: load('train'), test: load('t10k') };
+    const load = (split: string, images: boolean) => parseIdx(readMaybeGz(root, `${split}-images-idx3-ubyte`), readMaybeGz(root, `${split}-labels-idx1-ubyte`), 10, images);
+    return { name, dir: root, train: load('train', withTrain), test: load('t10k', true) };
   }
   if (name === 'cifar10') {
     const files = readdirSync(root).filter((f) => /^data_batch_\d+\.bin$/.test(f)).sort();
     if (files.length === 0) throw new Error(`no data_batch_*.bin in ${root}`);
-    const train = parseCifar10(files.map((f) => new Uint8Array(readFileSync(join(root, f)))));
+    const parsed = parseCifar10(files.map((f) => new Uint8Array(readFileSync(join(root, f)))));
+    const train = withTrain ? parsed : { ...parsed, images: new Float32Array(0) };
     const test = parseCifar10([new Uint8Array(readFileSync(join(root, 'test_batch.bin')))]);
     return { name, dir: root, train, test };
   }

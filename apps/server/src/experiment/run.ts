@@ -18,7 +18,7 @@ import { JoinSlots } from '../server/join-slots.ts';
 import { readCheckpoint, writeCheckpoint } from './checkpoint.ts';
 import { launchEphemeralFleet, launchFleet, type FleetPlacement, type LaunchedFleet } from './fleet-launch.ts';
 import type { SummonFleet } from '../server/ephemeral-clients.ts';
-import { loadAttackerImages, setupExperiment, type ExperimentSetup } from './setup.ts';
+import { loadAttackerImages, serverNeedsTrainImages, setupExperiment, type ExperimentSetup } from './setup.ts';
 
 export interface RunOptions {
   readonly outDir: string;
@@ -205,7 +205,7 @@ async function finishTraining(c: RunContext): Promise<void> {
 async function prepare(cfg: Config, opts: RunOptions) {
   const log = opts.log ?? (() => {});
   // partitions first: a config they cannot satisfy fails before anything is written
-  const setup = setupExperiment(cfg, readDataset(cfg.data.name, cfg.data.dir));
+  const setup = setupExperiment(cfg, readDataset(cfg.data.name, cfg.data.dir, { trainImages: serverNeedsTrainImages(cfg) }));
   const auxImages = loadAttackerImages(cfg, setup.split.head.inputShape);
   const { outDir, previous } = openRunDir(cfg, opts);
   const runId = previous?.runId ?? `${Date.now().toString(36)}-${cfg.seed}`;

@@ -33,6 +33,15 @@ export function setupExperiment(cfg: Config, data: Dataset, over: { heldOut?: re
 }
 
 /**
+ * Whether the server keeps the training images: only for an attack (its auxiliary pool and
+ * baselines). The server trains on none, and they are the largest part of its memory (188 MB as
+ * float32 on the full Fashion-MNIST); the labels, which make the partitions, are always read.
+ */
+export function serverNeedsTrainImages(cfg: Config): boolean {
+  return cfg.attack.method === 'spadv';
+}
+
+/**
  * The attacker's out-of-distribution images (attack.aux.source: dataset), converted to the clients'
  * input shape; undefined otherwise. Read before training, so a missing directory or an image set
  * that cannot be converted is a config error (exit 2) and not a failure after hours of training.

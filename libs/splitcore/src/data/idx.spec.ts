@@ -11,6 +11,10 @@ describe('IDX reader', () => {
     expect(set.images[1]).toBeCloseTo(14 / 255, 6);
     expect(Math.max(...set.images)).toBeLessThanOrEqual(1);
     expect(gather(set, [1]).y[0]).toBe(2);
+    // labels only (a server that trains on no image): the same labels and count, no pixels, the header still checked
+    const labelsOnly = parseIdx(encodeIdx('images', [2, 3, 3], px), encodeIdx('labels', [2], Uint8Array.from([7, 2])), 10, false);
+    expect({ count: labelsOnly.count, labels: Array.from(labelsOnly.labels), pixels: labelsOnly.images.length }).toEqual({ count: 2, labels: [7, 2], pixels: 0 });
+    expect(() => parseIdx(encodeIdx('images', [2, 3, 3], px).subarray(0, 10), encodeIdx('labels', [2], Uint8Array.from([7, 2])), 10, false)).toThrow(/header says/);
   });
 
   it('explains a wrong magic (e.g. a still-gzipped file) and a short file', () => {

@@ -32,13 +32,13 @@ function readIdx(bytes: Uint8Array, magic: number, what: string): { dims: number
   return { dims, data: bytes.subarray(offset) };
 }
 
-/** Parses an IDX image file and its label file (both uncompressed). */
-export function parseIdx(imageBytes: Uint8Array, labelBytes: Uint8Array, classes = 10): ImageSet {
+/** Parses an IDX image file and its label file (both uncompressed); `withImages: false` checks the images' header and keeps labels only. */
+export function parseIdx(imageBytes: Uint8Array, labelBytes: Uint8Array, classes = 10, withImages = true): ImageSet {
   const img = readIdx(imageBytes, IDX_IMAGES_MAGIC, 'images');
   const lab = readIdx(labelBytes, IDX_LABELS_MAGIC, 'labels');
   const [n, h, w] = img.dims as [number, number, number];
   if (lab.dims[0] !== n) throw new Error(`images hold ${n} samples but labels hold ${lab.dims[0]}`);
-  const images = new Float32Array(img.data.length);
+  const images = new Float32Array(withImages ? img.data.length : 0);
   for (let i = 0; i < images.length; i++) images[i] = img.data[i]! / 255;
   const labels = Int32Array.from(lab.data);
   checkLabels(labels, classes);
