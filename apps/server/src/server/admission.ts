@@ -48,7 +48,6 @@ export class ClientRegistry {
   private joinWaiters: (() => void)[] = [];
   /** A population run's description, fixed for the run. */
   private registered: PopulationView | undefined;
-  private registeredSummary: NonIidSummary | undefined;
 
   constructor(plan: AdmissionPlan) {
     this.plan = plan;
@@ -151,7 +150,7 @@ export class ClientRegistry {
     return this.describe(this.describedIds());
   }
 
-  /** One CSV row per described client, chunk by chunk (population.csv). */
+  /** One CSV row per described client, chunk by chunk (population.csv); the summary is recomputed, not kept (≈ 20 MB for 100,000 clients). */
   populationRows(): Generator<string> {
     return populationCsvChunks(this.summary(), this.describedIds().map((id) => this.plan.profiles[id]!));
   }
@@ -160,9 +159,9 @@ export class ClientRegistry {
     return this.plan.population ? Array.from({ length: this.plan.slots }, (_, id) => id) : this.all().map((c) => c.id);
   }
 
-  /** The summary behind population() (label counts in id order) — population.csv is written from it. */
-  summary(): NonIidSummary {
-    return this.plan.population ? (this.registeredSummary ??= summarizeNonIid(Array.from({ length: this.plan.slots }, (_, id) => this.labelCountsOf(id)))) : summarizeNonIid(this.all().map((c) => c.labelCounts));
+  /** The summary behind population() and population.csv (label counts in id order). */
+  private summary(): NonIidSummary {
+    return summarizeNonIid(this.plan.population ? Array.from({ length: this.plan.slots }, (_, id) => this.labelCountsOf(id)) : this.all().map((c) => c.labelCounts));
   }
 
   private describe(ids: readonly number[]): PopulationView {

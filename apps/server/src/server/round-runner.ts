@@ -204,7 +204,10 @@ export class RoundRunner {
     const weighed = updates.filter((u) => u.samples > 0);
     await this.d.serving.endRound(new Map(weighed.map((u) => [u.id, u.samples])));
     state.global = strategy.aggregate(state, weighed, (u) => combineUpdates(this.d.settings.aggregation, u));
-    for (const u of updates) state.perClient.set(u.id, u.weights);
+    // what each client sent is kept for the modes where it is that client's model, and for a standing
+    // fleet's tests and reports; a population of a shared-model mode keeps none (100,000 clients'
+    // heads and tails would grow the server and its checkpoints for nothing)
+    if (!this.d.population || strategy.clientsHold === 'own') for (const u of updates) state.perClient.set(u.id, u.weights);
     return { done, updates };
   }
 
