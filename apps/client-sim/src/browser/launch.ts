@@ -1,6 +1,6 @@
 // Launches headless Chromium (Debian's chromium, driven by playwright-core: no browser download)
 // and runs N clients as dedicated Web Workers on pages served by the split server.
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import type { ClientOutcome, WorkerBackend } from '../worker-api.ts';
 import type { PageApi, StartOptions } from './page.ts';
 
@@ -36,6 +36,8 @@ export async function startBrowserFleet(o: BrowserFleetOptions): Promise<Browser
   if (o.tokens && o.tokens.length < o.clients) throw new Error(`${o.clients} browser clients but only ${o.tokens.length} tokens`);
   let browser: Browser;
   try {
+    // loaded here, not at import: playwright costs every server and Node fleet ≈ 55 MB resident, and only browser fleets use it
+    const { chromium } = await import('playwright-core');
     browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
   } catch (e) {
     throw new Error(`cannot start Chromium at ${CHROMIUM_PATH} (apt-get install chromium, or set CHROMIUM_PATH): ${(e as Error).message.split('\n')[0]}`);
