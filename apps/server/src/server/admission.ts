@@ -1,11 +1,11 @@
 import type { Socket } from 'socket.io';
 import {
-  AssignmentSchema, summarizeNonIid, type Assignment, type NonIidSummary, type ClientProfile, type ClientToServerEvents, type Hello,
+  AssignmentSchema, type Assignment, type ClientProfile, type ClientToServerEvents, type Hello,
   type ServerToClientEvents,
 } from '@splitfleet/splitcore';
 import type { ClientInfo } from '../experiment/results.ts';
 import { remoteAddress } from './remote-address.ts';
-import { populationCsvChunks, populationView, type PopulationView } from './population-view.ts';
+import { populationCsvChunks, populationView, type PopulationSource, type PopulationView } from './population-view.ts';
 
 export type IoSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
 
@@ -146,25 +146,24 @@ export class ClientRegistry {
    * admitted clients — of every registered client in a population run, computed once.
    */
   population(): PopulationView {
-    if (this.plan.population) return (this.registered ??= this.describe(this.describedIds()));
-    return this.describe(this.describedIds());
+    if (this.plan.population) return (this.registered ??= populationView(this.source()));
+    return populationView(this.source());
   }
 
-  /** One CSV row per described client, chunk by chunk (population.csv); the summary is recomputed, not kept (≈ 20 MB for 100,000 clients). */
+  /** One CSV row per described client, chunk by chunk (population.csv). */
   populationRows(): Generator<string> {
-    return populationCsvChunks(this.summary(), this.describedIds().map((id) => this.plan.profiles[id]!));
+    return populationCsvChunks(this.source());
   }
 
-  private describedIds(): number[] {
-    return this.plan.population ? Array.from({ length: this.plan.slots }, (_, id) => id) : this.all().map((c) => c.id);
-  }
-
-  /** The summary behind population() and population.csv (label counts in id order). */
-  private summary(): NonIidSummary {
-    return summarizeNonIid(this.plan.population ? Array.from({ length: this.plan.slots }, (_, id) => this.labelCountsOf(id)) : this.all().map((c) => c.labelCounts));
-  }
-
-  private describe(ids: readonly number[]): PopulationView {
-    return populationView(this.summary(), ids.map((id) => this.plan.profiles[id]!), ids.map((id) => this.plan.inputNoise[id] ?? 0));
+  /** The described clients, read on demand: every registered one of a population, else the admitted ones. */
+  private source(): PopulationSource {
+    const ids = this.plan.population ? null : this.all().map((c) => c.id);
+    const id = (i: number) => (ids ? ids[i]! : i);
+    return {
+      size: ids ? ids.length : this.plan.slots,
+      counts: (i) => (ids ? this.clients.get(id(i))!.labelCounts : this.labelCountsOf(i)),
+      profile: (i) => this.plan.profiles[id(i)]!,
+      inputNoise: (i) => this.plan.inputNoise[id(i)] ?? 0,
+    };
   }
 }

@@ -1,8 +1,19 @@
-import { distributionOf, type ClientProfile, type Distribution, type NonIidSummary } from '@splitfleet/splitcore';
+import {
+  distributionOf, emd, frequencies, hellinger, jensenShannon, PAIRWISE_CLIENTS, summarizeNonIid,
+  type ClientProfile, type Distribution, type NonIidSummary,
+} from '@splitfleet/splitcore';
 
 /** Up to this many clients, results.json lists every client; beyond, it keeps distributions and the rows go to population.csv. */
 export const LISTED_CLIENTS = 1000;
 export const POPULATION_CSV = 'population.csv';
+
+/** The clients a view describes, by position (0..size-1): read on demand, so 100,000 of them are never held as objects. */
+export interface PopulationSource {
+  readonly size: number;
+  counts(i: number): number[];
+  profile(i: number): ClientProfile;
+  inputNoise(i: number): number;
+}
 
 /** results.json's `population`: non-IID measures and device profiles, per client or as distributions. */
 export interface PopulationView extends NonIidSummary {
@@ -19,35 +30,68 @@ export interface PopulationView extends NonIidSummary {
   readonly rowsFile?: string;
 }
 
-/** The view of a summary (summarizeNonIid of the clients' label counts, in id order) with the clients' profiles. */
-export function populationView(s: NonIidSummary, profiles: ClientProfile[], inputNoise: number[]): PopulationView {
-  const n = s.clients.length;
-  if (n <= LISTED_CLIENTS) return { ...s, registered: n, profiles, inputNoise };
-  const of = (f: (i: number) => number) => distributionOf(Float64Array.from({ length: n }, (_, i) => f(i)));
-  // label skew of a client without data is undefined (its frequencies are all 0): over the clients that hold some
-  const holding = s.clients.flatMap((c, i) => (c.counts.some((v) => v > 0) ? [i] : []));
-  const skew = (f: (i: number) => number) => distributionOf(holding.map(f));
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+const total = (c: readonly number[]) => c.reduce((a, b) => a + b, 0);
+
+/** The global label mix of the described clients (one pass, nothing kept per client). */
+function globalMix(src: PopulationSource): number[] {
+  const sum: number[] = [];
+  for (let i = 0; i < src.size; i++) src.counts(i).forEach((v, k) => (sum[k] = (sum[k] ?? 0) + v));
+  return frequencies(sum);
+}
+
+/** A client's distances to the global mix, as summarizeNonIid computes them (a client without data has all-zero frequencies). */
+function distances(counts: readonly number[], g: readonly number[]): { hellinger: number; jensenShannon: number; emd: number } {
+  const f = frequencies([...counts]);
+  return { hellinger: hellinger(f, g), jensenShannon: jensenShannon(f, g), emd: emd(f, g) };
+}
+
+export function populationView(src: PopulationSource): PopulationView {
+  const n = src.size;
+  if (n <= LISTED_CLIENTS) return { ...summarizeNonIid(range(n).map((i) => src.counts(i))), registered: n, profiles: range(n).map((i) => src.profile(i)), inputNoise: range(n).map((i) => src.inputNoise(i)) };
+  const g = globalMix(src);
+  const sizes = new Float64Array(n);
+  const keys = ['hellinger', 'jensenShannon', 'emd'] as const;
+  // means and maxima over every client, as the listed summary has them; distributions over the clients holding data
+  const all = { hellinger: 0, jensenShannon: 0, emd: 0 };
+  const top = { hellinger: 0, jensenShannon: 0, emd: 0 };
+  const holding = { hellinger: [] as number[], jensenShannon: [] as number[], emd: [] as number[] };
+  for (let i = 0; i < n; i++) {
+    const c = src.counts(i);
+    sizes[i] = total(c);
+    const d = distances(c, g);
+    for (const k of keys) {
+      all[k] += d[k];
+      top[k] = Math.max(top[k], d[k]);
+      if (sizes[i]! > 0) holding[k].push(d[k]);
+    }
+  }
+  // pairs grow as n²: the pairwise mean is over PAIRWISE_CLIENTS evenly spaced clients (as summarizeNonIid's)
+  const step = n / PAIRWISE_CLIENTS;
+  const pairwise = summarizeNonIid(range(PAIRWISE_CLIENTS).map((k) => src.counts(Math.floor(k * step)))).meanPairwiseJensenShannon;
   return {
-    ...s, clients: [], registered: n, profiles: [], inputNoise: [], rowsFile: POPULATION_CSV,
+    global: g, clients: [], registered: n, profiles: [], inputNoise: [], rowsFile: POPULATION_CSV,
+    meanHellinger: all.hellinger / n, maxHellinger: top.hellinger, meanJensenShannon: all.jensenShannon / n, maxJensenShannon: top.jensenShannon,
+    meanEmd: all.emd / n, meanPairwiseJensenShannon: pairwise,
     distributions: {
-      samples: of((i) => s.clients[i]!.counts.reduce((a, b) => a + b, 0)),
-      hellinger: skew((i) => s.clients[i]!.hellinger), jensenShannon: skew((i) => s.clients[i]!.jensenShannon), emd: skew((i) => s.clients[i]!.emd),
-      computeSlowdown: of((i) => profiles[i]!.computeSlowdown), uplinkMbps: of((i) => profiles[i]!.uplinkMbps),
+      samples: distributionOf(sizes), hellinger: distributionOf(holding.hellinger), jensenShannon: distributionOf(holding.jensenShannon), emd: distributionOf(holding.emd),
+      computeSlowdown: distributionOf(Float64Array.from(range(n), (i) => src.profile(i).computeSlowdown)), uplinkMbps: distributionOf(Float64Array.from(range(n), (i) => src.profile(i).uplinkMbps)),
     },
   };
 }
 
-/** population.csv, a chunk of rows at a time: id, samples, the distances, the profile, the label counts. */
-export function* populationCsvChunks(s: NonIidSummary, profiles: readonly ClientProfile[], chunk = 5000): Generator<string> {
-  const counts = s.clients.map((c) => c.counts);
-  const classes = counts[0]?.length ?? 0;
-  yield `id,samples,hellinger,jensenShannon,emd,computeSlowdown,uplinkMbps,downlinkMbps,latencyMs,dropoutProbability,tier,${Array.from({ length: classes }, (_, k) => `class${k}`).join(',')}\n`;
-  for (let start = 0; start < counts.length; start += chunk) {
+/** population.csv, a chunk of rows at a time: id, samples, the distances (empty without data), the profile, the label counts. */
+export function* populationCsvChunks(src: PopulationSource, chunk = 5000): Generator<string> {
+  const g = globalMix(src);
+  const classes = g.length;
+  yield `id,samples,hellinger,jensenShannon,emd,computeSlowdown,uplinkMbps,downlinkMbps,latencyMs,dropoutProbability,tier,${range(classes).map((k) => `class${k}`).join(',')}\n`;
+  for (let start = 0; start < src.size; start += chunk) {
     const lines: string[] = [];
-    for (let i = start; i < Math.min(counts.length, start + chunk); i++) {
-      const c = s.clients[i]!;
-      const p = profiles[i]!;
-      lines.push([i, c.counts.reduce((a, b) => a + b, 0), c.hellinger, c.jensenShannon, c.emd, p.computeSlowdown, p.uplinkMbps, p.downlinkMbps, p.latencyMs, p.dropoutProbability, p.tier, ...c.counts].join(','));
+    for (let i = start; i < Math.min(src.size, start + chunk); i++) {
+      const c = src.counts(i);
+      const d = total(c) > 0 ? distances(c, g) : null; // no data: label skew undefined, left empty
+      const p = src.profile(i);
+      lines.push([i, total(c), d?.hellinger ?? '', d?.jensenShannon ?? '', d?.emd ?? '', p.computeSlowdown, p.uplinkMbps, p.downlinkMbps, p.latencyMs, p.dropoutProbability, p.tier, ...c].join(','));
     }
     yield `${lines.join('\n')}\n`;
   }
