@@ -258,7 +258,7 @@ export class SplitClient {
     const parts = this.parts!;
     this.loadModels(msg.weights);
     const test = this.data!.test;
-    const idxAll = this.assignment!.testIndices;
+    const idxAll = Array.from({ length: this.assignment!.testSamples }, (_, i) => i);
     const classes = parts.model.classes;
     const correctByClass = new Array<number>(classes).fill(0);
     const totalByClass = new Array<number>(classes).fill(0);

@@ -87,7 +87,7 @@ export class SplitServer {
       profiles: setup.profiles, trainLabels: setup.data.train.labels, classes: setup.data.train.classes, population: cfg.fleet.population !== null,
       assignmentBase: {
         model: setup.split.model, cut: setup.split.cut, dataset: { name: cfg.data.name, dir: cfg.data.dir },
-        testIndices: Array.from({ length: testCount }, (_, i) => i), batchSize: cfg.training.batchSize,
+        testSamples: testCount, batchSize: cfg.training.batchSize,
         optimizer: cfg.training.optimizer, mode: cfg.training.mode, defence: cfg.defence,
       },
     });

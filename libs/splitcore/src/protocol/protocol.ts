@@ -8,7 +8,7 @@ import { ModelSpecSchema } from '../model/spec-schema.ts';
  * types inferred from it, grouped into typed socket.io event maps for each direction. Tensors are
  * binary frames of the tensor codec, never JSON arrays of numbers.
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 // Node peers receive binary as Buffer (a Uint8Array); browsers receive ArrayBuffer.
 const frame = z.preprocess(
@@ -56,8 +56,12 @@ export const AssignmentSchema = z.object({
   cut: z.object({ headEnd: count, tailStart: count }),
   dataset: z.object({ name: z.string(), dir: z.string().nullable() }),
   trainIndices: z.array(count),
-  /** Test indices evaluated when asked (the whole test split by default). */
-  testIndices: z.array(count),
+  /**
+   * Evaluated when asked: the first this many test samples (the whole test split by default). A
+   * count, not the index list: 10,000 indices were ≈ 50 KB in every welcome, paid again by every
+   * summoned client of a population run.
+   */
+  testSamples: count,
   batchSize: z.number().int().positive(),
   optimizer: OptimizerSchema,
   mode: TrainingModeSchema,
