@@ -17,6 +17,8 @@ const [file, dir, out] = process.argv.slice(2) as [string, string, string?];
 const points = expandSweep(parseConfigText(readFileSync(file, 'utf8'), file) as unknown as SweepSpec);
 /** Every key both configs have holds the same value (the older checkout's config lacks newer keys). */
 function agrees(a: unknown, b: unknown): boolean {
+  // lists (a defence list) agree element by element: an older checkout's defence lacks newer options
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((v, i) => agrees(v, b[i]));
   if (typeof a !== 'object' || a === null || typeof b !== 'object' || b === null || Array.isArray(a) || Array.isArray(b)) return JSON.stringify(a) === JSON.stringify(b);
   const bo = b as Record<string, unknown>;
   return Object.entries(a as Record<string, unknown>).every(([k, v]) => !(k in bo) || agrees(v, bo[k]));

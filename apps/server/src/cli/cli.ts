@@ -18,6 +18,7 @@ import { startQueueWorker, submitSweep, sweepStatus, waitForSweep } from '../swe
 import { hostname } from 'node:os';
 import { reportError } from './errors.ts';
 import { reporterFor, runWithReport, type CommonOpts } from '../output/run-report.ts';
+import { withMallocArenaLimit } from './malloc-arenas.ts';
 
 function readConfigFile(file: string | undefined): unknown {
   if (!file) return {};
@@ -68,10 +69,22 @@ Examples:
       if (o.config || o.set.length) throw new ConfigError('--resume uses the run directory\'s config.json; do not combine it with --config/--set');
       const file = join(o.resume, 'config.json');
       if (!existsSync(file)) throw new ConfigError(`${file} not found: is ${o.resume} a run directory?`);
-      await runWithReport(parseConfig(JSON.parse(readFileSync(file, 'utf8'))), o.resume, o, { resume: true });
+      const cfg = parseConfig(JSON.parse(readFileSync(file, 'utf8')));
+      const relaunched = withMallocArenaLimit(cfg);
+      if (relaunched) {
+        process.exitCode = await relaunched;
+        return;
+      }
+      await runWithReport(cfg, o.resume, o, { resume: true });
       return;
     }
-    await runWithReport(loadConfig(o.config, o.set), o.out ?? join('runs', stamp()), o);
+    const cfg = loadConfig(o.config, o.set);
+    const relaunched = withMallocArenaLimit(cfg);
+    if (relaunched) {
+      process.exitCode = await relaunched;
+      return;
+    }
+    await runWithReport(cfg, o.out ?? join('runs', stamp()), o);
   });
 
 withCommon(
