@@ -2,7 +2,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseCifar10, parseIdx, type ImageSet } from '@splitfleet/splitcore';
+import { parseCifar10, parseIdx, parseIdxLabels, type ImageSet } from '@splitfleet/splitcore';
 
 /** The Fashion-MNIST subset committed in the repository. */
 export const BUNDLED_FASHION_MNIST = resolve(fileURLToPath(new URL('../../../../data/fashion-mnist', import.meta.url)));
@@ -38,8 +38,11 @@ export function readDataset(name: string, dir: string | null, opts: { trainImage
     throw new Error(`data.dir ${root} does not exist${hint}`);
   }
   if (name === 'fashion-mnist') {
-    const load = (split: string, images: boolean) => parseIdx(readMaybeGz(root, `${split}-images-idx3-ubyte`), readMaybeGz(root, `${split}-labels-idx1-ubyte`), 10, images);
-    return { name, dir: root, train: load('train', withTrain), test: load('t10k', true) };
+    const load = (split: string) => parseIdx(readMaybeGz(root, `${split}-images-idx3-ubyte`), readMaybeGz(root, `${split}-labels-idx1-ubyte`));
+    const test = load('t10k');
+    // without training images, their file is not even read (47 MB; 188 MB as float32)
+    const train = withTrain ? load('train') : parseIdxLabels(readMaybeGz(root, 'train-labels-idx1-ubyte'), test.shape);
+    return { name, dir: root, train, test };
   }
   if (name === 'cifar10') {
     const files = readdirSync(root).filter((f) => /^data_batch_\d+\.bin$/.test(f)).sort();

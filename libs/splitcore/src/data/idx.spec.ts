@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encodeIdx, gather, parseCifar10, parseIdx } from './idx.ts';
+import { encodeIdx, gather, parseCifar10, parseIdx, parseIdxLabels } from './idx.ts';
 
 describe('IDX reader', () => {
   it('parses images and labels and scales pixels to [0, 1]', () => {
@@ -11,10 +11,10 @@ describe('IDX reader', () => {
     expect(set.images[1]).toBeCloseTo(14 / 255, 6);
     expect(Math.max(...set.images)).toBeLessThanOrEqual(1);
     expect(gather(set, [1]).y[0]).toBe(2);
-    // labels only (a server that trains on no image): the same labels and count, no pixels, the header still checked
-    const labelsOnly = parseIdx(encodeIdx('images', [2, 3, 3], px), encodeIdx('labels', [2], Uint8Array.from([7, 2])), 10, false);
-    expect({ count: labelsOnly.count, labels: Array.from(labelsOnly.labels), pixels: labelsOnly.images.length }).toEqual({ count: 2, labels: [7, 2], pixels: 0 });
-    expect(() => parseIdx(encodeIdx('images', [2, 3, 3], px).subarray(0, 10), encodeIdx('labels', [2], Uint8Array.from([7, 2])), 10, false)).toThrow(/header says/);
+    // labels only (a server that trains on no image): the same labels and count, no pixels, labels still checked
+    const labelsOnly = parseIdxLabels(encodeIdx('labels', [2], Uint8Array.from([7, 2])), [3, 3, 1]);
+    expect({ count: labelsOnly.count, labels: Array.from(labelsOnly.labels), pixels: labelsOnly.images.length, shape: labelsOnly.shape }).toEqual({ count: 2, labels: [7, 2], pixels: 0, shape: [3, 3, 1] });
+    expect(() => parseIdxLabels(encodeIdx('labels', [1], Uint8Array.from([12])), [3, 3, 1])).toThrow(/label 12 at index 0 is outside \[0, 10\)/);
   });
 
   it('explains a wrong magic (e.g. a still-gzipped file) and a short file', () => {

@@ -32,17 +32,28 @@ function readIdx(bytes: Uint8Array, magic: number, what: string): { dims: number
   return { dims, data: bytes.subarray(offset) };
 }
 
-/** Parses an IDX image file and its label file (both uncompressed); `withImages: false` checks the images' header and keeps labels only. */
-export function parseIdx(imageBytes: Uint8Array, labelBytes: Uint8Array, classes = 10, withImages = true): ImageSet {
+/** Parses an IDX image file and its label file (both uncompressed). */
+export function parseIdx(imageBytes: Uint8Array, labelBytes: Uint8Array, classes = 10): ImageSet {
   const img = readIdx(imageBytes, IDX_IMAGES_MAGIC, 'images');
   const lab = readIdx(labelBytes, IDX_LABELS_MAGIC, 'labels');
   const [n, h, w] = img.dims as [number, number, number];
   if (lab.dims[0] !== n) throw new Error(`images hold ${n} samples but labels hold ${lab.dims[0]}`);
-  const images = new Float32Array(withImages ? img.data.length : 0);
+  const images = new Float32Array(img.data.length);
   for (let i = 0; i < images.length; i++) images[i] = img.data[i]! / 255;
   const labels = Int32Array.from(lab.data);
   checkLabels(labels, classes);
   return { images, labels, count: n, shape: [h, w, 1], classes };
+}
+
+/**
+ * The labels of an IDX label file as an image set without pixels (`images` empty), of the given
+ * image shape: for a host that trains on no image (the server) and should not read 47 MB of them.
+ */
+export function parseIdxLabels(labelBytes: Uint8Array, shape: readonly [number, number, number], classes = 10): ImageSet {
+  const lab = readIdx(labelBytes, IDX_LABELS_MAGIC, 'labels');
+  const labels = Int32Array.from(lab.data);
+  checkLabels(labels, classes);
+  return { images: new Float32Array(0), labels, count: labels.length, shape, classes };
 }
 
 /** Serialises images (uint8) or labels to IDX; used to commit the data subset and by tests. */
