@@ -1,6 +1,5 @@
 import { join } from 'node:path';
-import * as vega from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
 import { PNG } from 'pngjs';
 import { writeFileAtomic } from '../experiment/atomic.ts';
 import { readAttack, readResults, type RunResults } from '../experiment/results.ts';
@@ -10,6 +9,8 @@ import { formatBootstrapBounds, strategyFor, type BootstrapInterval } from '@spl
 
 /** Renders a Vega-Lite spec to an SVG string, headless (no browser, no canvas). */
 export async function vegaLiteToSvg(spec: TopLevelSpec): Promise<string> {
+  // loaded on first use: every CLI command imports this module, and vega costs a training server ≈ 16 MB resident
+  const [vega, { compile }] = await Promise.all([import('vega'), import('vega-lite')]);
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
   const svg = await view.toSVG();
   view.finalize();
