@@ -56,6 +56,27 @@ describe('wasm kernels registered by splitfleet', () => {
     await tf.setBackend('wasm');
   });
 
+  it('slices and splits on wasm equal the cpu backend — contiguous (fast path) or not (shipped kernel) — and leak nothing', async () => {
+    const x = () => tf.tensor(Float32Array.from({ length: 5 * 3 * 4 }, (_, i) => i * 0.5 - 7), [5, 3, 4]);
+    const cases: [string, (t: tf.Tensor) => tf.Tensor][] = [
+      ['rows', (t) => tf.slice(t, [1, 0, 0], [3, 3, 4])],
+      ['one row, inner range (contiguous)', (t) => tf.slice(t, [2, 1, 0], [1, 2, 4])],
+      ['inner window (not contiguous)', (t) => tf.slice(t, [0, 1, 1], [5, 2, 2])],
+      ['split of rows, parts used apart', (t) => tf.concat(tf.split(t, [2, 1, 2], 0).map((p, i) => tf.mul(p, i + 1)), 0)],
+      ['split into equal parts', (t) => tf.concat(tf.split(tf.slice(t, [0, 0, 0], [4, 3, 4]), 2, 0).reverse(), 0)],
+      ['split of an inner axis', (t) => tf.concat(tf.split(t, [1, 3], 2).reverse(), 2)],
+      ['int32 rows (shipped kernel)', (t) => tf.cast(tf.slice(tf.cast(t, 'int32'), [1, 0, 0], [2, 3, 4]), 'float32')],
+    ];
+    for (const [name, f] of cases) {
+      const want = await onBackend('cpu', () => tf.tidy(() => f(x())));
+      await tf.setBackend('wasm');
+      const before = tf.memory().numTensors;
+      const got = await onBackend('wasm', () => tf.tidy(() => f(x())));
+      expect(tf.memory().numTensors, name).toBe(before);
+      expect(Array.from(got), name).toEqual(Array.from(want));
+    }
+  });
+
   it('registers idempotently (a second call adds nothing)', () => {
     expect(registerSplitfleetKernels()).toEqual([]);
     expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeDefined();

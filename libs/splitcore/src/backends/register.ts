@@ -1,8 +1,9 @@
-import { BatchMatMul, Conv2DBackpropInput, MaxPoolGrad, Sum, getKernel, registerKernel, unregisterKernel, type KernelConfig } from '@tensorflow/tfjs-core';
+import { BatchMatMul, Conv2DBackpropInput, MaxPoolGrad, Slice, SplitV, Sum, getKernel, registerKernel, unregisterKernel, type KernelConfig } from '@tensorflow/tfjs-core';
 import { makeBatchMatMulWasmConfig } from './batch-matmul-wasm.ts';
 import { makeMaxPoolGradWasmConfig, reluMaxPoolGradWasmConfig } from './maxpool-grad-wasm.ts';
 import { convReluPoolFilterGradWasmConfig } from './conv-relu-pool-grad-wasm.ts';
 import { makeSumWasmConfig } from './sum-wasm.ts';
+import { makeSliceWasmConfig, makeSplitVWasmConfig } from './slice-wasm.ts';
 import { conv2DBackpropFilterWasmConfig } from './conv2d-backprop-filter-wasm.ts';
 import { makeConv2DBackpropInputWasmConfig } from './conv2d-backprop-input-wasm.ts';
 
@@ -18,6 +19,8 @@ const FAST_PATHS: readonly { name: string; note: string; make: (shipped: KernelC
   { name: BatchMatMul, note: 'transposed operands through XNNPACK', make: (s) => (s ? makeBatchMatMulWasmConfig(s) : undefined) },
   { name: Sum, note: 'leading-axis sums in one pass', make: (s) => (s ? makeSumWasmConfig(s) : undefined) },
   { name: MaxPoolGrad, note: 'non-overlapping windows in one pass', make: (s) => (s ? makeMaxPoolGradWasmConfig(s) : undefined) },
+  { name: Slice, note: 'contiguous slices copy their own bytes, not the whole input', make: (s) => (s ? makeSliceWasmConfig(s) : undefined) },
+  { name: SplitV, note: 'leading-axis splits in one copy per part', make: (s) => (s ? makeSplitVWasmConfig(s) : undefined) },
 ];
 
 const FAST_MARK = Symbol.for('splitfleet.fastKernel');
