@@ -31,8 +31,6 @@ export interface WorkerPlatform<B extends string> {
 export function makeWorkerApi<B extends string>(p: WorkerPlatform<B>) {
   let backend: WorkerBackend | null = null;
   const clients: SplitClient[] = [];
-  const ephemeral = new Set<SplitClient>();
-  let ephemeralRounds = 0;
   const logs: string[] = [];
 
   /** One client: its own socket.io connection (authenticated when a token is given), joined to the run. */
@@ -83,12 +81,7 @@ export function makeWorkerApi<B extends string>(p: WorkerPlatform<B>) {
       const joined = await Promise.all(entries.map(async (e) => {
         try {
           const c = await connect(url, e.slot, fleetId, e.token);
-          ephemeral.add(c);
-          void c.ended.then(() => {
-            ephemeralRounds += c.rounds;
-            ephemeral.delete(c);
-            c.dispose();
-          });
+          void c.ended.then(() => c.dispose());
           return c.id;
         } catch (err) {
           logs.push((err as Error).message);
@@ -96,11 +89,6 @@ export function makeWorkerApi<B extends string>(p: WorkerPlatform<B>) {
         }
       }));
       return joined.filter((id): id is number => id !== null);
-    },
-
-    /** Ephemeral clients alive now and the rounds the dismissed ones completed (population runs). */
-    ephemeralState(): { alive: number; rounds: number } {
-      return { alive: ephemeral.size, rounds: ephemeralRounds };
     },
 
     /** Resolves when every client of this worker has ended (server shutdown or disconnect). */

@@ -65,26 +65,20 @@ Examples:
   splitfleet run --config examples/attack.yaml --set attack.epsilon=0.05
   splitfleet run --set data.dir=/usr/share/datasets/fashion-mnist`)
   .action(async (o: CommonOpts & { config?: string; set: string[]; out?: string; resume?: string }) => {
+    let cfg: Config;
     if (o.resume) {
       if (o.config || o.set.length) throw new ConfigError('--resume uses the run directory\'s config.json; do not combine it with --config/--set');
       const file = join(o.resume, 'config.json');
       if (!existsSync(file)) throw new ConfigError(`${file} not found: is ${o.resume} a run directory?`);
-      const cfg = parseConfig(JSON.parse(readFileSync(file, 'utf8')));
-      const relaunched = withMallocArenaLimit(cfg);
-      if (relaunched) {
-        process.exitCode = await relaunched;
-        return;
-      }
-      await runWithReport(cfg, o.resume, o, { resume: true });
-      return;
-    }
-    const cfg = loadConfig(o.config, o.set);
+      cfg = parseConfig(JSON.parse(readFileSync(file, 'utf8')));
+    } else cfg = loadConfig(o.config, o.set);
     const relaunched = withMallocArenaLimit(cfg);
     if (relaunched) {
       process.exitCode = await relaunched;
       return;
     }
-    await runWithReport(cfg, o.out ?? join('runs', stamp()), o);
+    if (o.resume) await runWithReport(cfg, o.resume, o, { resume: true });
+    else await runWithReport(cfg, o.out ?? join('runs', stamp()), o);
   });
 
 withCommon(

@@ -1,5 +1,5 @@
 import {
-  distributionOf, emd, frequencies, hellinger, jensenShannon, PAIRWISE_CLIENTS, summarizeNonIid,
+  distancesTo, distributionOf, frequencies, pairwiseIndices, summarizeNonIid,
   type ClientProfile, type Distribution, type NonIidSummary,
 } from '@splitfleet/splitcore';
 
@@ -41,10 +41,7 @@ function globalMix(src: PopulationSource): number[] {
 }
 
 /** A client's distances to the global mix, as summarizeNonIid computes them (a client without data has all-zero frequencies). */
-function distances(counts: readonly number[], g: readonly number[]): { hellinger: number; jensenShannon: number; emd: number } {
-  const f = frequencies([...counts]);
-  return { hellinger: hellinger(f, g), jensenShannon: jensenShannon(f, g), emd: emd(f, g) };
-}
+const distances = (counts: readonly number[], g: readonly number[]) => distancesTo(frequencies([...counts]), g);
 
 export function populationView(src: PopulationSource): PopulationView {
   const n = src.size;
@@ -66,9 +63,8 @@ export function populationView(src: PopulationSource): PopulationView {
       if (sizes[i]! > 0) holding[k].push(d[k]);
     }
   }
-  // pairs grow as n²: the pairwise mean is over PAIRWISE_CLIENTS evenly spaced clients (as summarizeNonIid's)
-  const step = n / PAIRWISE_CLIENTS;
-  const pairwise = summarizeNonIid(range(PAIRWISE_CLIENTS).map((k) => src.counts(Math.floor(k * step)))).meanPairwiseJensenShannon;
+  // pairs grow as n²: the pairwise mean is over the clients summarizeNonIid would pick, read alone
+  const pairwise = summarizeNonIid(pairwiseIndices(n).map((i) => src.counts(i))).meanPairwiseJensenShannon;
   return {
     global: g, clients: [], registered: n, profiles: [], inputNoise: [], rowsFile: POPULATION_CSV,
     meanHellinger: all.hellinger / n, maxHellinger: top.hellinger, meanJensenShannon: all.jensenShannon / n, maxJensenShannon: top.jensenShannon,

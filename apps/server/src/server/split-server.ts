@@ -3,7 +3,6 @@ import {
   ClientDefences, combineUpdates, errorReply, middleForward, strategyFor, type AssignedEvaluation, tensorToFrame, type BackwardRequest, type ClientProfile, type ErrorReply, type EvalResult, type ForwardRequest, type Hello, type ImageSet,
   type PartModel, type RoundDone,
   type RoundResult, type ServerTaps, type SplitModel, type WeightArray, type WireTensor,
-  roundTripsPerStep,
 } from '@splitfleet/splitcore';
 import type { Config } from '../experiment/config.ts';
 import type { ExperimentSetup } from '../experiment/setup.ts';
@@ -117,15 +116,15 @@ export class SplitServer {
     const aggregation = cfg.training.aggregation;
     if (strategy.middle === 'per-client') this.serving = new PerClientMiddleServing(deps, cfg.training.optimizer, (u) => combineUpdates(aggregation, u));
     else this.serving = new SharedMiddleServing(deps, await this.startPool(cfg.server.middleThreads), this.state.opt);
-    const adversarial = new ClientDefences(cfg.defence, this.split.model.classes).adversarial();
-    this.craft = new CraftServing(deps, this.serving, adversarial?.steps ?? 0);
+    const defences = new ClientDefences(cfg.defence, this.split.model.classes);
+    this.craft = new CraftServing(deps, this.serving, defences.adversarial()?.steps ?? 0);
     this.ephemeral = cfg.fleet.population === null ? null : this.ephemeralClients();
     this.runner = new RoundRunner({
       population: this.ephemeral && { size: cfg.fleet.clients, clients: this.ephemeral },
       strategy, serving: this.serving, registry: this.registry, state: this.state, frames: this.frames, taps: this.taps, profiles: this.profiles, log: this.log,
       settings: {
         seed: cfg.seed, batchSize: cfg.training.batchSize, maxStepsPerRound: cfg.training.maxStepsPerRound, stepTimeoutMs: cfg.training.stepTimeoutSeconds * 1000,
-        sample: cfg.fleet.sample, availability: cfg.fleet.availability, deadlineSeconds: cfg.training.deadlineSeconds, tripsPerStep: roundTripsPerStep(cfg.defence), aggregation, evaluation: this.evaluation,
+        sample: cfg.fleet.sample, availability: cfg.fleet.availability, deadlineSeconds: cfg.training.deadlineSeconds, tripsPerStep: defences.roundTripsPerStep(), aggregation, evaluation: this.evaluation,
       },
     });
   }

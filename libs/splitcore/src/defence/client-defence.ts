@@ -33,6 +33,11 @@ export class ClientDefences {
     return d?.kind === 'adversarial' ? d : null;
   }
 
+  /** Forward/backward exchanges with the server per training step: 1, plus one per PGD step with adversarial training on. */
+  roundTripsPerStep(): number {
+    return 1 + (this.adversarial()?.steps ?? 0);
+  }
+
   /** The labels the client trains on (label-rr). */
   labels(y: Int32Array, rng: Rng): Int32Array {
     let out = y;

@@ -162,9 +162,3 @@ export function isIdentity(d: DefenceSpec): boolean {
     case 'adversarial': return d.epsilon === 0;
   }
 }
-
-/** Forward/backward exchanges with the server per training step: 1, plus one per PGD step with adversarial training on. */
-export function roundTripsPerStep(defences: readonly DefenceSpec[]): number {
-  const a = defences.find((d) => d.kind === 'adversarial' && !isIdentity(d));
-  return 1 + (a?.kind === 'adversarial' ? a.steps : 0);
-}

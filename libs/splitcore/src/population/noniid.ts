@@ -47,12 +47,23 @@ export interface NonIidSummary {
   readonly meanJensenShannon: number;
   readonly maxJensenShannon: number;
   readonly meanEmd: number;
-  /** Mean Jensen–Shannon distance over all pairs of clients (over the pairs of a seeded sample of PAIRWISE_CLIENTS when there are more). */
+  /** Mean Jensen–Shannon distance over all pairs of clients (over the pairs of PAIRWISE_CLIENTS evenly spaced ones when there are more). */
   readonly meanPairwiseJensenShannon: number;
 }
 
-/** Beyond this many clients the pairwise mean is taken over a seeded sample of this many (≈ 2 M pairs): exact pairs grow as n². */
+/** Beyond this many clients the pairwise mean is taken over this many evenly spaced ones (≈ 2 M pairs): exact pairs grow as n². */
 export const PAIRWISE_CLIENTS = 2000;
+
+/** The clients (by position, 0..n-1) the pairwise mean is taken over: all of them, or PAIRWISE_CLIENTS evenly spaced ones. */
+export function pairwiseIndices(n: number): number[] {
+  const step = n / PAIRWISE_CLIENTS;
+  return Array.from({ length: Math.min(n, PAIRWISE_CLIENTS) }, (_, k) => (n <= PAIRWISE_CLIENTS ? k : Math.floor(k * step)));
+}
+
+/** A client's label frequencies' distances to the global mix g. */
+export function distancesTo(f: readonly number[], g: readonly number[]): { hellinger: number; jensenShannon: number; emd: number } {
+  return { hellinger: hellinger(f, g), jensenShannon: jensenShannon(f, g), emd: emd(f, g) };
+}
 
 export function summarizeNonIid(perClientCounts: readonly (readonly number[])[]): NonIidSummary {
   const classes = perClientCounts[0]?.length ?? 0;
@@ -60,7 +71,7 @@ export function summarizeNonIid(perClientCounts: readonly (readonly number[])[])
   for (const c of perClientCounts) c.forEach((v, k) => (total[k]! += v));
   const g = frequencies(total);
   const fs = perClientCounts.map((c) => frequencies(c));
-  const clients = perClientCounts.map((c, i) => ({ counts: [...c], hellinger: hellinger(fs[i]!, g), jensenShannon: jensenShannon(fs[i]!, g), emd: emd(fs[i]!, g) }));
+  const clients = perClientCounts.map((c, i) => ({ counts: [...c], ...distancesTo(fs[i]!, g) }));
   const mean = (f: (c: (typeof clients)[number]) => number) => (clients.length ? clients.reduce((s, c) => s + f(c), 0) / clients.length : 0);
   // a reduce, not Math.max(...): spreading 100,000 values can pass the engine's argument limit
   const max = (f: (c: (typeof clients)[number]) => number) => clients.reduce((m, c) => Math.max(m, f(c)), 0);
@@ -72,10 +83,9 @@ export function summarizeNonIid(perClientCounts: readonly (readonly number[])[])
   };
 }
 
-/** Mean JS distance over all pairs; over the pairs of PAIRWISE_CLIENTS evenly spaced clients when there are more (deterministic). */
+/** Mean JS distance over the pairs of the clients pairwiseIndices picks (deterministic). */
 function meanPairwise(all: readonly (readonly number[])[]): number {
-  const step = all.length / PAIRWISE_CLIENTS;
-  const fs = all.length <= PAIRWISE_CLIENTS ? all : Array.from({ length: PAIRWISE_CLIENTS }, (_, k) => all[Math.floor(k * step)]!);
+  const fs = pairwiseIndices(all.length).map((i) => all[i]!);
   let pair = 0;
   let pairs = 0;
   for (let i = 0; i < fs.length; i++)

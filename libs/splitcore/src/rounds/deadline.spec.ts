@@ -4,7 +4,10 @@ import { split } from '../model/split.ts';
 import { headerBytes } from '../codec/tensor-codec.ts';
 import { predictRoundSeconds, predictTraffic, secondsPerStepOf } from './deadline.ts';
 import { selectClients } from './selection.ts';
-import { roundTripsPerStep } from '../defence/spec.ts';
+import { ClientDefences } from '../defence/client-defence.ts';
+import { DefenceConfigSchema } from '../defence/spec.ts';
+
+const tripsOf = (d: unknown) => new ClientDefences(DefenceConfigSchema.parse(d), 10).roundTripsPerStep();
 
 const profile = { computeSlowdown: 2, uplinkMbps: 8, downlinkMbps: 16, latencyMs: 10, dropoutProbability: 0, tier: 'test' };
 
@@ -31,10 +34,10 @@ describe('deadline prediction', () => {
   it('charges adversarial training’s extra forward/backward trips: (1 + PGD steps)× the bytes, messages and link time', () => {
     const shapes = { smashed: [10], middleOut: [2] };
     const plain = predictTraffic(shapes, 4, 5);
-    const crafted = predictTraffic(shapes, 4, 5, roundTripsPerStep([{ kind: 'adversarial', epsilon: 0.1, steps: 3, stepSize: null }]));
+    const crafted = predictTraffic(shapes, 4, 5, tripsOf({ kind: 'adversarial', epsilon: 0.1, steps: 3 }));
     expect(crafted).toEqual({ bytesUp: 4 * plain.bytesUp, bytesDown: 4 * plain.bytesDown, messages: 4 * plain.messages });
-    expect(roundTripsPerStep([{ kind: 'maxnorm', strength: 1 }])).toBe(1);
-    expect(roundTripsPerStep([{ kind: 'adversarial', epsilon: 0, steps: 3, stepSize: null }])).toBe(1); // ε = 0 is the identity: no crafting
+    expect(tripsOf({ kind: 'maxnorm', strength: 1 })).toBe(1);
+    expect(tripsOf({ kind: 'adversarial', epsilon: 0, steps: 3 })).toBe(1); // ε = 0 is the identity: no crafting
     expect(predictRoundSeconds(profile, 0, shapes, 4, 5, 4)).toBeGreaterThan(3.9 * predictRoundSeconds(profile, 0, shapes, 4, 5));
   });
 

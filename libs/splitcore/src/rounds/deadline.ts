@@ -14,7 +14,7 @@ export interface StepShapes {
  * Traffic of `steps` training steps of `batch` samples, as the server counts it: the client sends
  * z and the gradient at the middle's output, and receives the middle's output and the gradient at
  * z — each one codec frame (its header included) and one message. `tripsPerStep` forward/backward
- * exchanges make one step (adversarial training: 1 + its PGD steps, `roundTripsPerStep`). Dense
+ * exchanges make one step (adversarial training: 1 + its PGD steps, `ClientDefences.roundTripsPerStep`). Dense
  * float32 frames: an upper bound for quantised and sparse ones, which are never larger.
  */
 export function predictTraffic(shapes: StepShapes, batch: number, steps: number, tripsPerStep = 1): Traffic {
