@@ -149,6 +149,14 @@ describe('splitfleet CLI', () => {
     expect(lonely.stderr.trim()).toBe('splitfleet: compare: 1 directory given; needs at least 2 runs or studies');
   });
 
+  it('refuses a population with `serve` (its clients are summoned from the fleet a run starts) in one line, exit 2, before any server starts', () => {
+    const out = join(tmp(), 'serve-pop');
+    const r = cli(['serve', '--set', 'fleet.population=100', '--out', out]);
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim()).toBe('splitfleet: fleet.population: 100 is not allowed with splitfleet serve; a population run summons its clients from the fleet it starts (use splitfleet run)');
+    expect(existsSync(out)).toBe(false);
+  });
+
   it('a population run (ephemeral clients, local mode) killed mid-way and resumed keeps every client’s own head and tail: same rounds, same weights', async () => {
     const pop = ['--set', 'fleet.population=300', '--set', 'fleet.sample=6', '--set', 'fleet.workers=1', '--set', 'fleet.backend=wasm', '--set', 'training.mode=local',
       '--set', 'training.batchSize=4', '--set', 'training.maxStepsPerRound=1', '--set', 'data.testSamples=40', '--set', 'training.rounds=5',

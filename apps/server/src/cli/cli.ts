@@ -96,7 +96,10 @@ Examples:
   splitfleet serve --config examples/quick.yaml --port 7070
   splitfleet serve --config examples/quick.yaml --host 0.0.0.0 --set fleet.clients=64`)
   .action(async (o: CommonOpts & { config?: string; set: string[]; out?: string; host: string; port: number }) => {
-    await runWithReport(loadConfig(o.config, o.set), o.out ?? join('runs', stamp()), o, { fleet: 'external', host: o.host, port: o.port });
+    const cfg = loadConfig(o.config, o.set);
+    // refused before the server starts: a population's clients are summoned from the fleet a run starts itself
+    if (cfg.fleet.population !== null) throw new ConfigError(`fleet.population: ${cfg.fleet.population} is not allowed with splitfleet serve; a population run summons its clients from the fleet it starts (use splitfleet run)`);
+    await runWithReport(cfg, o.out ?? join('runs', stamp()), o, { fleet: 'external', host: o.host, port: o.port });
   });
 
 program
