@@ -3,6 +3,7 @@
 // connection), and a population round with ephemeral clients against a standing fleet of the same
 // sampled size. Prints one JSON array of rows (ScopeBenchRow).
 // `node --expose-gc scripts/bench-population.ts [--full]`
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { initBackend, readDataset, startFleet, type FleetHandle } from '@splitfleet/client-sim';
 import { parseConfig, type ConfigInput } from '../apps/server/src/experiment/config.ts';
@@ -109,6 +110,12 @@ if (full && existsSync(FULL)) {
     name: '1,000 active clients, one epoch of the full Fashion-MNIST (batch 16), samples/s', value: thousand, unit: 'samples/s',
     baseline: '8 clients, the same epoch', base: eight, note: 'target ≥ 0.5× (issue #22); round wall time incl. one evaluation, joins excluded',
   });
+  // the middle served in bounded runs of clients (server.middleChunkRows, default 1024) against each step whole
+  const step = (chunkRows: string) => JSON.parse(execFileSync(process.execPath, ['scripts/bench-chunked-step.ts', '500', chunkRows], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').at(-1)!) as { seconds: number; wasmHeapMiB: number };
+  const whole = step('null');
+  const runs = step('1024');
+  rows.push({ name: '500 clients × 16 rows a step, middle served in runs of ≤ 1,024 rows: server wasm heap high-water, MiB', value: runs.wasmHeapMiB, unit: 'MiB', baseline: 'each 8,000-row step served whole', base: whole.wasmHeapMiB, note: 'main thread of the server (the middle pool\'s other thread and the fleet have their own heaps); two steps, full Fashion-MNIST' });
+  rows.push({ name: 'the same round, wall s', value: runs.seconds, unit: 's', baseline: 'each step served whole', base: whole.seconds, note: 'runs of whole clients recompute all but the last run\'s forward in the backward' });
 }
 
 console.log(JSON.stringify(rows));

@@ -77,3 +77,40 @@ describe('split training over a real socket.io connection computes ordinary trai
     disposeOptimizer(opt);
   });
 });
+
+describe('a lockstep step served in bounded runs of clients (server.middleChunkRows)', () => {
+  async function trainedWeights(middleChunkRows: number | null): Promise<number[][]> {
+    const cfg = testConfig({
+      fleet: { clients: 4, workers: 2 },
+      server: { middleChunkRows, middleThreads: 2 },
+      training: { mode: 'splitfed', rounds: 1, batchSize: 16, maxStepsPerRound: 3, optimizer: { name: 'sgd', lr: 0.05, momentum: 0.9 } },
+    });
+    const h = await startHarness(cfg);
+    try {
+      await h.server.waitForClients();
+      const r = await h.server.runRound(0);
+      expect(r.participants).toEqual([0, 1, 2, 3]);
+      expect(r.clients.every((c) => c.steps === 3)).toBe(true);
+      return [...(await h.server.middleWeights()), ...h.server.globalWeights].map((w) => Array.from(w.values));
+    } finally {
+      await h.close();
+    }
+  }
+
+  it('makes the same update as the step served whole, up to summation order, and the same one every run', async () => {
+    const whole = await trainedWeights(null);
+    // 20 rows: one 16-row client per run (a second would exceed it); 8 rows: each client alone, over the bound
+    const byTwenty = await trainedWeights(20);
+    const byEight = await trainedWeights(8);
+    const init = split(resolveModel(testConfig()).spec, resolveModel(testConfig()).cut, testConfig().seed).init.middle[0]!.values;
+    expect(maxAbsDiff(whole[0]!, init)).toBeGreaterThan(1e-4);
+    for (const runs of [byTwenty, byEight]) {
+      let worst = 0;
+      runs.forEach((w, i) => (worst = Math.max(worst, maxAbsDiff(w, whole[i]!))));
+      expect(worst).toBeLessThanOrEqual(1e-5);
+      // and the runs were served apart: the summation order shows in the last bits
+      expect(worst).toBeGreaterThan(0);
+    }
+    expect(await trainedWeights(20)).toEqual(byTwenty);
+  });
+});

@@ -160,6 +160,14 @@ export const ConfigSchema = z
          */
         middleThreads: int(1).max(64).default(2),
         /**
+         * Most rows the shared middle serves in one call: a lockstep step's clients are served in
+         * runs of whole clients up to this many rows, their parameter gradients summed into the
+         * step's one update (the same update up to summation order; batch norm then normalises per
+         * run). Bounds the middle's working memory however many clients are active. null: a step's
+         * rows in one call.
+         */
+        middleChunkRows: int(1).nullable().default(1024),
+        /**
          * Observation taps (the attack's recorder) run after the clients' acks, from a queue of this
          * many observations; when it is full, `drop` drops the new observation (counted in results and
          * logged) so a slow tap never stalls training, `wait` makes training wait for the taps.

@@ -111,6 +111,7 @@ export class SplitServer {
     const strategy = strategyFor(cfg.training.mode);
     const deps: StepServingDeps = {
       middle: this.state.middle, frames: this.frames, taps: this.taps, stepTimeoutMs: cfg.training.stepTimeoutSeconds * 1000, seed: cfg.seed,
+      middleChunkRows: cfg.server.middleChunkRows,
       events: { drop: (id, why) => this.runner.drop(id, why), count: (id, up, down) => this.runner.count(id, up, down), step: (r, st, n) => this.opts.onStep?.(r, st, n) },
     };
     const aggregation = cfg.training.aggregation;

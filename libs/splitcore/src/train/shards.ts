@@ -13,3 +13,29 @@ export function shardRows(n: number, threads: number, minRows: number): number[]
   const base = Math.floor(n / k);
   return Array.from({ length: k }, (_, i) => base + (i < n % k ? 1 : 0));
 }
+
+/**
+ * Cuts one lockstep step's clients (their row counts, in the step's fixed client order) into
+ * consecutive runs of whole clients of at most `maxRows` rows each — a client with more rows than
+ * that forms a run alone — so the middle's working memory is bounded by `maxRows` rather than by the
+ * number of active clients. Greedy, pure and deterministic: the same clients give the same runs, hence
+ * the same gradient summation order. `maxRows` null: one run. Returns [from, to) client index ranges.
+ */
+export function clientChunks(rows: readonly number[], maxRows: number | null): [number, number][] {
+  if (maxRows !== null && (!Number.isInteger(maxRows) || maxRows < 1)) throw new Error(`clientChunks: maxRows must be an integer ≥ 1 or null, got ${maxRows}`);
+  if (rows.length === 0) return [];
+  if (maxRows === null) return [[0, rows.length]];
+  const runs: [number, number][] = [];
+  let from = 0;
+  let held = 0;
+  rows.forEach((n, i) => {
+    if (i > from && held + n > maxRows) {
+      runs.push([from, i]);
+      from = i;
+      held = 0;
+    }
+    held += n;
+  });
+  runs.push([from, rows.length]);
+  return runs;
+}

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { applyGradients, derivedSeed, errorReply, middleVjp, tensorToFrame, trainMode, type ErrorReply, type PartModel, type ServedTraining } from '@splitfleet/splitcore';
+import { applyGradients, clientChunks, derivedSeed, errorReply, middleVjp, tensorToFrame, trainMode, type ErrorReply, type PartModel, type ServedTraining } from '@splitfleet/splitcore';
 import { isTensor } from '../frames.ts';
 import { StepBarrier } from './barrier.ts';
 import type { MiddlePool } from './middle-pool.ts';
@@ -29,8 +29,10 @@ export class SharedMiddleServing implements StepServing {
   private readonly inflight = new Map<number, Inflight>();
   /** Steps (and their rows) whose backward this phase answered, per client: its step window and its claims' bound. */
   private readonly servedOf = new Map<number, ServedTraining>();
-  /** Which step's forward the pool keeps activations of, for its backward. */
-  private stepCache: { round: number; step: number; ids: number[] } | null = null;
+  /** The step's forward while it runs: its backward starts after it. */
+  private forwarding: Promise<void> = Promise.resolve();
+  /** Which step's forward (and run of its clients) the pool keeps activations of, for its backward. */
+  private stepCache: { round: number; step: number; run: number; ids: number[] } | null = null;
 
   constructor(deps: StepServingDeps, pool: MiddlePool, opt: tf.Optimizer) {
     this.d = deps;
@@ -83,7 +85,7 @@ export class SharedMiddleServing implements StepServing {
    */
   private openForward(step: number): void {
     const expected = this.expectedAt(step);
-    if (expected.length) this.forwardBarriers.set(step, new StepBarrier<ForwardArrival>(expected, this.d.stepTimeoutMs, (a, m) => void this.runForward(step, a, m)));
+    if (expected.length) this.forwardBarriers.set(step, new StepBarrier<ForwardArrival>(expected, this.d.stepTimeoutMs, (a, m) => void (this.forwarding = this.runForward(step, a, m))));
   }
 
   private openBackward(step: number, ids: readonly number[]): void {
@@ -127,29 +129,38 @@ export class SharedMiddleServing implements StepServing {
     if (arrivals.length === 0) return;
     // the step's backward opens now, for the clients whose forward this step answers
     this.openBackward(step, arrivals.map(([id]) => id).filter((id) => this.active.has(id)));
-    const zs = arrivals.map(([, a]) => a.z);
-    // keep the middle's activations for this step's backward (no second forward pass there)
+    const round = this.round;
+    const runs = clientChunks(arrivals.map(([, a]) => a.z.shape[0]!), this.d.middleChunkRows);
+    const answered: [number, tf.Tensor][] = [];
+    for (const [c, [from, to]] of runs.entries()) {
+      const run = arrivals.slice(from, to);
+      const frames = await this.forwardRun(step, c, run.map(([, a]) => a.z));
+      // the pool keeps the last run's activations for its backward (no second forward pass there)
+      this.stepCache = { round, step, run: c, ids: run.map(([id]) => id) };
+      run.forEach(([id, a], i) => {
+        if (!this.active.has(id)) return void a.z.dispose();
+        this.inflight.set(id, { round, step, z: a.z });
+        this.d.events.count(id, 0, frames[i]!.byteLength);
+        a.ack({ type: 'middle', m: frames[i]! });
+        answered.push([id, a.z]);
+      });
+    }
+    // every push copies its tensors when called: all copies exist before any push waits for room, so a
+    // client dropped meanwhile (its z freed) cannot break a later push
+    await Promise.all(answered.map(([id, z]) => this.d.taps.push('onSmashed', [z], ([v]) => ({ clientId: id, round, step, z: v! }))));
+  }
+
+  /** The middle's training forward over one run of clients' smashed data: each client's output frame. */
+  private async forwardRun(step: number, run: number, zs: tf.Tensor[]): Promise<Uint8Array[]> {
     this.dropStepCache();
     const zcat = zs.length === 1 ? zs[0]! : tf.concat(zs, 0);
-    const round = this.round;
-    const m = await this.pool.forward(this.d.middle, zcat, trainMode(this.stepSeed(step)));
+    const m = await this.pool.forward(this.d.middle, zcat, trainMode(this.runSeed(step, run)));
     if (zcat !== zs[0]) zcat.dispose();
-    this.stepCache = { round, step, ids: arrivals.map(([id]) => id) };
     const parts = zs.length === 1 ? [m] : tf.split(m, zs.map((z) => z.shape[0]!), 0);
     const frames = await Promise.all(parts.map((t) => tensorToFrame(t)));
     tf.dispose(parts);
     if (parts[0] !== m) m.dispose();
-    const answered: [number, tf.Tensor][] = [];
-    arrivals.forEach(([id, a], i) => {
-      if (!this.active.has(id)) return void a.z.dispose();
-      this.inflight.set(id, { round, step, z: a.z });
-      this.d.events.count(id, 0, frames[i]!.byteLength);
-      a.ack({ type: 'middle', m: frames[i]! });
-      answered.push([id, a.z]);
-    });
-    // every push copies its tensors when called: all copies exist before any push waits for room, so a
-    // client dropped meanwhile (its z freed) cannot break a later push
-    await Promise.all(answered.map(([id, z]) => this.d.taps.push('onSmashed', [z], ([v]) => ({ clientId: id, round, step, z: v! }))));
+    return frames;
   }
 
   backward(id: number, round: number, step: number, gmFrame: Uint8Array, ack: BackwardAck): ErrorReply | null {
@@ -168,14 +179,15 @@ export class SharedMiddleServing implements StepServing {
   }
 
   private async runBackward(step: number, arrivals: [number, BackwardArrival][], missing: number[]): Promise<void> {
+    // a step served in runs answers its first runs' clients early; should every later client leave
+    // meanwhile, this barrier fills before the forward is done: the pool serves one thing at a time
+    await this.forwarding;
     for (const id of missing) this.d.events.drop(id, `no backward for step ${step} within training.stepTimeoutSeconds`);
     const live = arrivals.filter(([id]) => this.inflight.has(id));
     for (const [id, a] of arrivals) if (!this.inflight.has(id)) a.gm.dispose();
     if (live.length === 0) return;
     const zs = live.map(([id]) => this.inflight.get(id)!.z);
-    const { gz, sizes } = await this.middleStep(step, live.map(([id]) => id), zs, live.map(([, a]) => a.gm));
-    const frames = await Promise.all(gz.map((t) => tensorToFrame(t)));
-    tf.dispose(gz);
+    const frames = await this.middleStep(step, live.map(([id]) => id), zs, live.map(([, a]) => a.gm));
     // the awaits above (the middle's worker threads, framing) let socket events run: a client that
     // was dropped meanwhile has lost its in-flight forward and gets no answer
     const round = this.round;
@@ -204,38 +216,74 @@ export class SharedMiddleServing implements StepServing {
   /**
    * The middle's update from the gradient of the batch-size-weighted mean of the clients' losses:
    * each client's gm is scaled by n_i/N, and each client gets back the gradient of its own loss.
+   * The step's clients are served in the forward's runs (`server.middleChunkRows`), last run first:
+   * the pool still holds that run's activations, the others' are recomputed with the forward's
+   * dropout seed and without moving running statistics. The parameter gradients of the runs are
+   * summed into one update, so a run-split step makes the same single update as an unsplit one up to
+   * summation order (for middles without batch statistics; see docs/population.md). Returns each
+   * client's gradient frame, in `ids` order.
    */
-  private async middleStep(step: number, ids: number[], zs: tf.Tensor[], gms: tf.Tensor[]): Promise<{ gz: tf.Tensor[]; sizes: number[] }> {
+  private async middleStep(step: number, ids: number[], zs: tf.Tensor[], gms: tf.Tensor[]): Promise<Uint8Array[]> {
     const sizes = zs.map((z) => z.shape[0]!);
     const total = sizes.reduce((a, b) => a + b, 0);
-    const gmAll = tf.tidy(() => {
-      const scaled = gms.map((g, i) => (gms.length === 1 ? tf.clone(g) : tf.mul(g, sizes[i]! / total)));
-      return gms.length === 1 ? scaled[0]! : tf.concat(scaled, 0);
+    const runs = clientChunks(sizes, this.d.middleChunkRows);
+    const frames: Uint8Array[] = new Array(ids.length);
+    let grads: tf.Tensor[] | null = null;
+    for (let c = runs.length - 1; c >= 0; c--) {
+      const [from, to] = runs[c]!;
+      const vjp = await this.runVjp(step, c, runs.length, ids.slice(from, to), zs.slice(from, to), gms.slice(from, to), total);
+      if (grads === null) grads = vjp.grads;
+      else {
+        const summed: tf.Tensor[] = grads.map((g, j) => tf.add(g, vjp.grads[j]!));
+        tf.dispose([...grads, ...vjp.grads]);
+        grads = summed;
+      }
+      const gz = to - from === 1 && ids.length === 1 ? [vjp.gz] : tf.tidy(() => tf.split(vjp.gz, sizes.slice(from, to), 0).map((t, i) => tf.mul(t, total / sizes[from + i]!)));
+      if (gz[0] !== vjp.gz) vjp.gz.dispose();
+      const fs = await Promise.all(gz.map((t) => tensorToFrame(t)));
+      tf.dispose(gz);
+      fs.forEach((f, i) => (frames[from + i] = f));
+    }
+    applyGradients(this.opt, this.d.middle.vars, grads!);
+    tf.dispose(grads!);
+    this.dropStepCache();
+    return frames;
+  }
+
+  /** The VJP of one run of the step's clients, each gm scaled by n_i/N (N: the whole step's rows). */
+  private async runVjp(step: number, run: number, runs: number, ids: number[], zs: tf.Tensor[], gms: tf.Tensor[], total: number): Promise<{ gz: tf.Tensor; grads: tf.Tensor[] }> {
+    const one = runs === 1 && gms.length === 1;
+    const gm = tf.tidy(() => {
+      const scaled = gms.map((g, i) => (one ? tf.clone(g) : tf.mul(g, zs[i]!.shape[0]! / total)));
+      return scaled.length === 1 ? scaled[0]! : tf.concat(scaled, 0);
     });
     // the forward's activations serve when the same clients, in the same order, came back
     const sc = this.stepCache;
-    const cached = sc && sc.round === this.round && sc.step === step && sc.ids.length === ids.length && sc.ids.every((id, i) => id === ids[i]);
-    const vjp = (cached ? await this.pool.backward(this.d.middle, gmAll) : null) ?? this.recomputedVjp(step, zs, gmAll);
-    gmAll.dispose();
-    applyGradients(this.opt, this.d.middle.vars, vjp.grads);
-    tf.dispose(vjp.grads);
-    const gz = ids.length === 1 ? [vjp.gz] : tf.tidy(() => tf.split(vjp.gz, sizes, 0).map((t, i) => tf.mul(t, total / sizes[i]!)));
-    if (ids.length > 1) vjp.gz.dispose();
-    this.dropStepCache();
-    return { gz, sizes };
+    const cached = sc && sc.round === this.round && sc.step === step && sc.run === run && sc.ids.length === ids.length && sc.ids.every((id, i) => id === ids[i]);
+    let vjp = cached ? await this.pool.backward(this.d.middle, gm) : null;
+    if (!vjp && runs > 1) {
+      // a run whose activations were not kept: its training forward again, on the pool's threads
+      const z = zs.length === 1 ? zs[0]! : tf.concat(zs, 0);
+      (await this.pool.forward(this.d.middle, z, trainMode(this.runSeed(step, run), false))).dispose();
+      if (z !== zs[0]) z.dispose();
+      vjp = await this.pool.backward(this.d.middle, gm);
+    }
+    vjp ??= this.recomputedVjp(this.runSeed(step, run), zs, gm);
+    gm.dispose();
+    return vjp;
   }
 
   /** The middle's VJP with a second forward, when the kept activations do not match the clients that came back. */
-  private recomputedVjp(step: number, zs: tf.Tensor[], gm: tf.Tensor): { gz: tf.Tensor; grads: tf.Tensor[] } {
+  private recomputedVjp(seed: number, zs: tf.Tensor[], gm: tf.Tensor): { gz: tf.Tensor; grads: tf.Tensor[] } {
     const z = zs.length === 1 ? zs[0]! : tf.concat(zs, 0);
-    const r = middleVjp(this.d.middle, z, gm, this.stepSeed(step));
+    const r = middleVjp(this.d.middle, z, gm, seed);
     if (z !== zs[0]) z.dispose();
     return r;
   }
 
-  /** This step's dropout seed (the same for its forward and any re-run of it). */
-  private stepSeed(step: number): number {
-    return derivedSeed(this.d.seed, 'middle', this.round, step);
+  /** The dropout seed of a step's run of clients (the same for its forward and any re-run of it); run 0's is the step's. */
+  private runSeed(step: number, run: number): number {
+    return run === 0 ? derivedSeed(this.d.seed, 'middle', this.round, step) : derivedSeed(this.d.seed, 'middle', this.round, step, 'run', run);
   }
 
   drop(id: number): void {

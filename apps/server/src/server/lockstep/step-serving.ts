@@ -24,6 +24,8 @@ export interface StepServingDeps {
   readonly events: StepEvents;
   /** The run's seed: the middle's per-step dropout masks derive from it. */
   readonly seed: number;
+  /** Most rows the shared middle serves in one call (`server.middleChunkRows`); null: a step's rows at once. */
+  readonly middleChunkRows: number | null;
 }
 
 /**
