@@ -156,9 +156,10 @@ export const ConfigSchema = z
          * Threads for the middle's training step (data-parallel shards of each step's batch, the
          * gradient summed over shards in a fixed order). The middle holds most of the model's
          * FLOPs, so this is what lets the server use more than one core. Weights are deterministic
-         * for a given value; different values agree up to float rounding.
+         * for a given value; different values agree up to float rounding. null: 2, or 1 for a
+         * population run (middleThreadsOf).
          */
-        middleThreads: int(1).max(64).default(2),
+        middleThreads: int(1).max(64).nullable().default(null),
         /**
          * Most rows the shared middle serves in one call: a lockstep step's clients are served in
          * runs of whole clients up to this many rows, their parameter gradients summed into the

@@ -116,7 +116,7 @@ export class SplitServer {
     };
     const aggregation = cfg.training.aggregation;
     if (strategy.middle === 'per-client') this.serving = new PerClientMiddleServing(deps, cfg.training.optimizer, (u) => combineUpdates(aggregation, u));
-    else this.serving = new SharedMiddleServing(deps, await this.startPool(cfg.server.middleThreads), this.state.opt);
+    else this.serving = new SharedMiddleServing(deps, await this.startPool(middleThreadsOf(cfg)), this.state.opt);
     const defences = new ClientDefences(cfg.defence, this.split.model.classes);
     this.craft = new CraftServing(deps, this.serving, defences.adversarial()?.steps ?? 0);
     this.ephemeral = cfg.fleet.population === null ? null : this.ephemeralClients();
@@ -302,4 +302,14 @@ function assignedEvaluation(test: ImageSet, n: number): AssignedEvaluation {
   const totalByClass = new Array<number>(test.classes).fill(0);
   for (let i = 0; i < n; i++) totalByClass[test.labels[i]!]!++;
   return { samples: n, totalByClass };
+}
+
+/**
+ * The middle's threads when `server.middleThreads` is left null: 2, but 1 for a population run —
+ * there a second thread is a second V8 isolate and wasm heap (≈ 40 MB of the server's resident
+ * memory at 100,000 registered clients) and bought no speed: a 100-client round took 9.7–11 s on one
+ * thread against 11.8–12.3 s on two, its fleet sharing the cores (docs/population.md).
+ */
+export function middleThreadsOf(cfg: Config): number {
+  return cfg.server.middleThreads ?? (cfg.fleet.population === null ? 2 : 1);
 }
