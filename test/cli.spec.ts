@@ -12,6 +12,36 @@ const cli = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { en
 const tmp = () => mkdtempSync(join(tmpdir(), 'splitfleet-'));
 const small = ['--set', 'fleet.clients=2', '--set', 'fleet.workers=1', '--set', 'fleet.backend=wasm', '--set', 'training.batchSize=16', '--set', 'training.maxStepsPerRound=3', '--set', 'data.testSamples=100'];
 
+/** A small population run: 300 registered clients, 6 summoned a round, each keeping its own head and tail. */
+const POP = ['--set', 'fleet.population=300', '--set', 'fleet.sample=6', '--set', 'fleet.workers=1', '--set', 'fleet.backend=wasm', '--set', 'training.mode=local',
+  '--set', 'training.batchSize=4', '--set', 'training.maxStepsPerRound=1', '--set', 'data.testSamples=40',
+  '--set', 'partition.kind=dirichlet', '--set', 'partition.scheme=per-client', '--set', 'partition.minSize=1', '--set', 'server.dashboard=false'];
+
+/** Starts `splitfleet serve` with these arguments on a free port; resolves with the process and its URL. */
+async function serve(args: readonly string[]): Promise<{ server: ReturnType<typeof spawn>; url: string; exited: Promise<number | null> }> {
+  const server = spawn(process.execPath, [CLI, 'serve', ...args, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<number | null>((r) => server.once('exit', r));
+  let text = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    server.stdout!.on('data', (d: Buffer) => {
+      text += d.toString();
+      const m = /listening on (http:\/\/[\d.:]+)/.exec(text);
+      if (m) resolve(m[1]!);
+    });
+    void exited.then(() => reject(new Error(`server exited: ${text}`)));
+  });
+  return { server, url, exited };
+}
+
+/** A CLI command as a child process: its exit code and output. */
+function cliAsync(args: readonly string[]): Promise<{ code: number | null; out: string }> {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  return new Promise((r) => child.once('exit', (code) => r({ code, out })));
+}
+
 /**
  * The same run twice: once uninterrupted (a), once SIGKILLed (with its fleet) after round 2 and
  * resumed with `run --resume` (b). Resolves with both run directories, both completed.
@@ -149,19 +179,8 @@ describe('splitfleet CLI', () => {
     expect(lonely.stderr.trim()).toBe('splitfleet: compare: 1 directory given; needs at least 2 runs or studies');
   });
 
-  it('refuses a population with `serve` (its clients are summoned from the fleet a run starts) in one line, exit 2, before any server starts', () => {
-    const out = join(tmp(), 'serve-pop');
-    const r = cli(['serve', '--set', 'fleet.population=100', '--out', out]);
-    expect(r.status).toBe(2);
-    expect(r.stderr.trim()).toBe('splitfleet: fleet.population: 100 is not allowed with splitfleet serve; a population run summons its clients from the fleet it starts (use splitfleet run)');
-    expect(existsSync(out)).toBe(false);
-  });
-
   it('a population run (ephemeral clients, local mode) killed mid-way and resumed keeps every client’s own head and tail: same rounds, same weights', async () => {
-    const pop = ['--set', 'fleet.population=300', '--set', 'fleet.sample=6', '--set', 'fleet.workers=1', '--set', 'fleet.backend=wasm', '--set', 'training.mode=local',
-      '--set', 'training.batchSize=4', '--set', 'training.maxStepsPerRound=1', '--set', 'data.testSamples=40', '--set', 'training.rounds=5',
-      '--set', 'partition.kind=dirichlet', '--set', 'partition.scheme=per-client', '--set', 'partition.minSize=1', '--set', 'server.dashboard=false'];
-    const { a, b } = await killedAndResumed(pop);
+    const { a, b } = await killedAndResumed([...POP, '--set', 'training.rounds=5']);
     const [ra, rb] = [readResults(a), readResults(b)];
     expect(rb.status).toBe('completed');
     expect(rb.rounds.map((r) => [r.selected, r.participants, r.clients.map((c) => [c.trainLoss, c.testAccuracy])])).toEqual(ra.rounds.map((r) => [r.selected, r.participants, r.clients.map((c) => [c.trainLoss, c.testAccuracy])]));
@@ -172,16 +191,7 @@ describe('splitfleet CLI', () => {
 
   it('serve and fleet run as separate processes and complete a run', async () => {
     const out = join(tmp(), 's');
-    const server = spawn(process.execPath, [CLI, 'serve', ...small, '--set', 'training.rounds=1', '--port', '0', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let text = '';
-    const url = await new Promise<string>((resolve, reject) => {
-      server.stdout.on('data', (d: Buffer) => {
-        text += d.toString();
-        const m = /listening on (http:\/\/[\d.:]+)/.exec(text);
-        if (m) resolve(m[1]!);
-      });
-      server.once('exit', () => reject(new Error(`server exited: ${text}`)));
-    });
+    const { server, url } = await serve([...small, '--set', 'training.rounds=1', '--out', out]);
     // without the token file the server refuses the fleet; with it the run completes
     const refused = cli(['fleet', '--server', url, '--clients', '2', '--workers', '1', '--backend', 'wasm', '--quiet']);
     expect(refused.status).toBe(1);
@@ -193,5 +203,30 @@ describe('splitfleet CLI', () => {
     const res = readResults(out);
     expect(res.status).toBe('completed');
     expect(res.rounds[0]!.participants).toEqual([0, 1]);
+  });
+
+  it('a population served by `serve` summons its clients from fleet agents on other processes (fleet --ephemeral --tokens) and trains the rounds `run` trains', async () => {
+    const a = join(tmp(), 'a');
+    const own = cli(['run', ...POP, '--set', 'training.rounds=2', '--out', a, '--quiet']);
+    expect(own.status, own.stderr).toBe(0);
+    const out = join(tmp(), 'served');
+    const { url, exited } = await serve([...POP, '--set', 'training.rounds=2', '--out', out]);
+    // an agent with a forged token is refused in one line; a client token list is no agent token
+    const forgedFile = join(tmp(), 'forged.json');
+    writeFileSync(forgedFile, JSON.stringify({ agent: 'v1.e30.AAAA' }));
+    const forged = await cliAsync(['fleet', '--ephemeral', '--server', url, '--workers', '1', '--backend', 'wasm', '--tokens', forgedFile]);
+    expect(forged.code).toBe(1);
+    expect(forged.out).toMatch(/the server refused this fleet agent: auth forged/);
+    // two agents, as two hosts would run them, once the run has written its agent token
+    for (let i = 0; i < 600 && !existsSync(join(out, 'tokens.json')); i++) await new Promise((r) => setTimeout(r, 50));
+    const agents = [0, 1].map(() => cliAsync(['fleet', '--ephemeral', '--server', url, '--workers', '1', '--backend', 'wasm', '--tokens', join(out, 'tokens.json')]));
+    expect(await exited).toBe(0);
+    for (const r of await Promise.all(agents)) expect(r.code, r.out).toBe(0);
+    const [ra, rs] = [readResults(a), readResults(out)];
+    expect(rs.status).toBe('completed');
+    const rows = (r: RunResults) => r.rounds.map((x) => [x.selected, x.participants, x.clients.map((c) => [c.trainLoss, c.testAccuracy])]);
+    expect(rows(rs)).toEqual(rows(ra));
+    expect(rs.rounds.every((r) => r.participants.length === 6)).toBe(true);
+    expectSameCheckpoints(a, out);
   });
 });

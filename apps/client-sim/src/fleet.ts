@@ -7,6 +7,7 @@ import type { BackendInfo, BackendRequest } from './node/backend.ts';
 import { chooseAutoBackend } from './node/auto-backend.ts';
 import type { FleetWorkerData, WorkerApi } from './worker.ts';
 import { startBrowserFleet } from './browser/launch.ts';
+import { takeSummonsAsAgent } from './fleet-agent.ts';
 import type { ClientOutcome, WorkerBackend } from './worker-api.ts';
 
 export interface FleetOptions {
@@ -168,6 +169,7 @@ export function loadTokens(file: string | undefined, first = 0): string[] | null
   const text = file ? readFileSync(file, 'utf8') : process.env.SPLITFLEET_TOKENS;
   if (!text) return null;
   const list = JSON.parse(text) as unknown;
+  if (typeof list === 'object' && list !== null && 'agent' in list) throw new Error(`${file ?? 'SPLITFLEET_TOKENS'}: a population run's fleet agent token: start this fleet with --ephemeral`);
   if (!Array.isArray(list) || !list.every((t) => typeof t === 'string')) throw new Error(`${file ?? 'SPLITFLEET_TOKENS'}: expected a JSON list of token strings`);
   return list.slice(first);
 }
@@ -179,17 +181,24 @@ export type FleetControl =
 export type FleetReply = { readonly type: 'ready' } | { readonly type: 'summoned'; readonly request: number; readonly ids: number[] };
 
 /**
- * An ephemeral fleet in a child process: workers start with no client, and the parent (the run)
- * summons the clients it samples each round over the IPC channel. Ends when told to or when the
- * parent goes away.
+ * An ephemeral fleet (population runs): workers start with no client and instantiate the clients the
+ * server samples each round. Its orders come over the IPC channel from the run that started it, or —
+ * with `agentToken`, from `splitfleet serve` on any host — over the network as a fleet agent
+ * (fleet-agent.ts). Ends when told to or when its orders' source goes away; resolves with the exit code.
  */
-export async function serveEphemeralFleet(opts: Omit<FleetOptions, 'clients' | 'tokens' | 'ephemeral'> & { quiet?: boolean }): Promise<number> {
-  if (!process.send) throw new Error('an ephemeral fleet takes its orders over IPC: it is started by a population run, not by hand');
+export async function serveEphemeralFleet(opts: Omit<FleetOptions, 'clients' | 'tokens' | 'ephemeral'> & { quiet?: boolean; agentToken?: string }): Promise<number> {
+  if (!opts.agentToken && !process.send) throw new Error('an ephemeral fleet takes its orders over IPC from the run that starts it, or from a server with --tokens <run dir>/tokens.json (splitfleet serve)');
   const log = (l: string) => {
     if (!opts.quiet) console.log(`[fleet] ${l}`);
   };
   const fleet = await startFleet({ ...opts, clients: 0, ephemeral: true, log });
   log(`ephemeral fleet ready on ${fleet.backends.length} workers`);
+  const code = opts.agentToken ? await takeSummonsAsAgent(fleet, opts.serverUrl, opts.agentToken, log) : await takeSummonsOverIpc(fleet);
+  await fleet.terminate();
+  return code;
+}
+
+async function takeSummonsOverIpc(fleet: FleetHandle): Promise<number> {
   await new Promise<void>((resolve) => {
     process.on('message', (m: FleetControl) => {
       if (m.type === 'end') return resolve();
@@ -199,6 +208,5 @@ export async function serveEphemeralFleet(opts: Omit<FleetOptions, 'clients' | '
     // the run sends no order before this: a message without a listener would be lost
     process.send!({ type: 'ready' } satisfies FleetReply);
   });
-  await fleet.terminate();
   return 0;
 }

@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
-import { loadTokens, runFleet, serveEphemeralFleet, type FleetRuntime } from '@splitfleet/client-sim';
+import { loadAgentToken, loadTokens, runFleet, serveEphemeralFleet, type FleetRuntime } from '@splitfleet/client-sim';
 import { writeJsonAtomic } from '../experiment/atomic.ts';
 import { attackFinishedRun } from '../experiment/reattack.ts';
 import { formatAttackTable } from '../output/attack-table.ts';
@@ -99,8 +99,6 @@ Examples:
   splitfleet serve --config examples/quick.yaml --host 0.0.0.0 --set fleet.clients=64`)
   .action(async (o: CommonOpts & { config?: string; set: string[]; out?: string; host: string; port: number }) => {
     const cfg = loadConfig(o.config, o.set);
-    // refused before the server starts: a population's clients are summoned from the fleet a run starts itself
-    if (cfg.fleet.population !== null) throw new ConfigError(`fleet.population: ${cfg.fleet.population} is not allowed with splitfleet serve; a population run summons its clients from the fleet it starts (use splitfleet run)`);
     await runWithReport(cfg, o.out ?? join('runs', stamp()), o, { fleet: 'external', host: o.host, port: o.port });
   });
 
@@ -115,7 +113,7 @@ program
   .option('--first-client <k>', 'use tokens from this index on (several fleets sharing one token file)', (v) => Number(v), 0)
   .addOption(new Option('--runtime <where>', 'node: worker_threads; browser: Web Workers in headless Chromium (Debian chromium); mixed: half each').choices(['node', 'browser', 'mixed']).default('node'))
   .option('--per-page <n>', 'browser clients per Chromium page', intArg('per-page'), 8)
-  .option('--ephemeral', 'population runs only: start the workers empty and instantiate the clients the run summons each round (over IPC; started by the run)')
+  .option('--ephemeral', 'population runs only: start the workers empty and instantiate the clients the server summons each round — over IPC when started by `splitfleet run`, or as a fleet agent of `splitfleet serve` with --tokens <run dir>/tokens.json')
   .option('-q, --quiet', 'only errors')
   .addHelpText('after', `
 Examples:
@@ -123,10 +121,12 @@ Examples:
   splitfleet fleet --server http://127.0.0.1:7070 --clients 4 --tokens runs/x/tokens.json --first-client 4
   splitfleet fleet --server http://10.0.0.5:7070 --clients 32 --workers 8 --backend wasm
   splitfleet fleet --server http://127.0.0.1:7070 --clients 4 --runtime browser --backend webgpu --tokens runs/x/tokens.json
+  splitfleet fleet --server http://10.0.0.5:7070 --ephemeral --workers 8 --tokens runs/x/tokens.json   (a population run's agent)
   (a person joins from a phone or laptop: open http://<server>:7070/join)`)
   .action(async (o: { server: string; clients: number; workers: number; backend: 'auto' | 'wasm' | 'cpu' | 'webgpu'; quiet?: boolean; tokens?: string; firstClient: number; runtime: FleetRuntime; perPage: number; ephemeral?: boolean }) => {
     if (o.ephemeral) {
-      process.exitCode = await serveEphemeralFleet({ serverUrl: o.server, workers: o.workers, backend: o.backend, quiet: o.quiet });
+      const agentToken = o.tokens ? loadAgentToken(o.tokens) : undefined;
+      process.exitCode = await serveEphemeralFleet({ serverUrl: o.server, workers: o.workers, backend: o.backend, quiet: o.quiet, ...(agentToken ? { agentToken } : {}) });
       return;
     }
     const tokens = loadTokens(o.tokens, o.firstClient);

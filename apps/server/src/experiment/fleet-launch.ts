@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { startFleet, type FleetControl, type FleetHandle, type FleetReply, type SummonEntry } from '@splitfleet/client-sim';
 import { reservedSlots, type Config } from './config.ts';
+import type { FleetAgents } from '../server/fleet-agents.ts';
 
 const CLI = fileURLToPath(new URL('../cli/cli.ts', import.meta.url));
 
@@ -57,10 +58,10 @@ export async function launchFleet(where: FleetPlacement, url: string, cfg: Confi
 /**
  * The fleet of a population run: workers that start empty and instantiate the clients the server
  * samples, round by round — worker_threads of this process, or a child process taking its orders
- * over IPC (`splitfleet fleet --ephemeral`). Fleets started elsewhere cannot be summoned yet.
+ * over IPC (`splitfleet fleet --ephemeral`). Fleets on other hosts connect as agents instead
+ * (awaitFleetAgents).
  */
-export async function launchEphemeralFleet(where: FleetPlacement, url: string, cfg: Config, log: (l: string) => void): Promise<LaunchedFleet> {
-  if (where === 'external') throw new Error('fleet.population: a population run summons its clients from the fleet it starts itself; `splitfleet serve` with external fleets is not supported for populations yet');
+export async function launchEphemeralFleet(where: Exclude<FleetPlacement, 'external'>, url: string, cfg: Config, log: (l: string) => void): Promise<LaunchedFleet> {
   if (where === 'workers') {
     const fleet = await startFleet({ serverUrl: url, clients: 0, ephemeral: true, workers: cfg.fleet.workers, backend: cfg.fleet.backend, log });
     return { end: () => fleet.terminate(), kill: () => fleet.terminate(), summon: (entries) => fleet.summon(entries) };
@@ -96,4 +97,18 @@ export async function launchEphemeralFleet(where: FleetPlacement, url: string, c
     end: () => { send({ type: 'end' }); return exited; },
     kill: async () => void child.kill('SIGKILL'),
   };
+}
+
+/**
+ * The fleet of a population run served to other hosts (`splitfleet serve`): fleet agents started
+ * there with the agent token in `tokenFile` take the server's summons over the network
+ * (fleet-agents.ts). Waits for the first agent (fleet.joinTimeoutSeconds); agents may come and go
+ * between rounds, and a round's summons go to those connected.
+ */
+export async function awaitFleetAgents(agents: FleetAgents, url: string, tokenFile: string, cfg: Config, log: (l: string) => void): Promise<LaunchedFleet> {
+  const hint = `splitfleet fleet --ephemeral --server ${url} --tokens ${tokenFile}`;
+  log(`waiting for fleet agents: ${hint}`);
+  await agents.waitForAgent(cfg.fleet.joinTimeoutSeconds * 1000, hint);
+  const end = async () => agents.end();
+  return { summon: agents.summon, end, kill: end };
 }

@@ -6,7 +6,7 @@ import { initBackend, readDataset } from '@splitfleet/client-sim/node';
 import { ObservationRecorder, runSpadv, type AttackReport, type AttackTarget } from '@splitfleet/attack';
 import { observationsFrom, observationTensors, strategyFor, weightsToTensors, type ImageSet, type ObservedMeta, type RoundResult } from '@splitfleet/splitcore';
 import { writeChunksAtomic, writeFileAtomic, writeJsonAtomic } from './atomic.ts';
-import { mintTokens, newSecret } from '../server/auth.ts';
+import { mintAgentToken, mintTokens, newSecret } from '../server/auth.ts';
 import { reservedSlots, type Config } from './config.ts';
 import { readResults, RESULTS_SCHEMA_VERSION, type RunResults } from './results.ts';
 import { toolProvenance } from './provenance.ts';
@@ -16,7 +16,7 @@ import { Dashboard, type DashboardPoint } from '../output/dashboard.ts';
 import { runHttpHandler } from '../server/run-http.ts';
 import { JoinSlots } from '../server/join-slots.ts';
 import { readCheckpoint, writeCheckpoint } from './checkpoint.ts';
-import { launchEphemeralFleet, launchFleet, type FleetPlacement, type LaunchedFleet } from './fleet-launch.ts';
+import { awaitFleetAgents, launchEphemeralFleet, launchFleet, type FleetPlacement, type LaunchedFleet } from './fleet-launch.ts';
 import type { SummonFleet } from '../server/ephemeral-clients.ts';
 import { loadAttackerImages, serverNeedsTrainImages, setupExperiment, type ExperimentSetup } from './setup.ts';
 
@@ -231,16 +231,22 @@ async function prepare(cfg: Config, opts: RunOptions) {
  * Starts the run's fleet: a standing one (every client joins before the first round, tokens in the
  * run directory) or, for a population, an ephemeral one the server summons clients from each round.
  */
-async function bringFleet(c: RunContext, where: FleetPlacement, tokens: readonly string[] | null): Promise<LaunchedFleet> {
+async function bringFleet(c: RunContext, where: FleetPlacement, tokens: readonly string[] | null, agentToken: string | null): Promise<LaunchedFleet> {
   const cfg = c.cfg;
+  const p = paths(c.outDir);
   if (cfg.fleet.population !== null) {
     const view = c.server.population();
     if (view.rowsFile) writeChunksAtomic(join(c.outDir, view.rowsFile), c.server.populationRows());
-    const fleet = await launchEphemeralFleet(where, c.server.url, cfg, c.log);
+    let fleet: LaunchedFleet;
+    if (where === 'external') {
+      // the agents' namespace exists before the token that lets an agent in is written
+      const agents = c.server.acceptFleetAgents();
+      if (agentToken) writeFileAtomic(p.tokens, JSON.stringify({ agent: agentToken }), 0o600);
+      fleet = await awaitFleetAgents(agents, c.server.url, p.tokens, cfg, c.log);
+    } else fleet = await launchEphemeralFleet(where, c.server.url, cfg, c.log);
     c.log(`a population of ${cfg.fleet.clients} registered clients: the sampled ones are summoned each round (fleet.sample ${cfg.fleet.sample})`);
     return fleet;
   }
-  const p = paths(c.outDir);
   // the fleet's file holds only the reserved slots' tokens: open slots are the join page's to hand out
   const fleetTokens = tokens?.slice(0, reservedSlots(cfg)) ?? null;
   if (fleetTokens) writeFileAtomic(p.tokens, JSON.stringify(fleetTokens), 0o600);
@@ -260,6 +266,8 @@ export async function runExperiment(cfg: Config, opts: RunOptions): Promise<RunO
   const secret = cfg.server.auth ? (process.env.SPLITFLEET_SECRET || newSecret()) : null;
   // a population's clients get a token when they are summoned, not all of them up front
   const tokens = secret && cfg.fleet.population === null ? mintTokens(secret, ctx.runId, cfg.fleet.clients, cfg.server.tokenTtlSeconds) : null;
+  // …and fleets on other hosts take their summons with an agent token (splitfleet serve)
+  const agentToken = secret && cfg.fleet.population !== null && opts.fleet === 'external' ? mintAgentToken(secret, ctx.runId, cfg.server.tokenTtlSeconds) : null;
   let fleet: LaunchedFleet | null = null;
   const summonFleet: SummonFleet = (entries) => fleet?.summon?.(entries) ?? Promise.resolve([]);
   const c: RunContext = Object.assign(ctx, { server: await startRunServer(ctx, tokens, secret, summonFleet) });
@@ -270,7 +278,7 @@ export async function runExperiment(cfg: Config, opts: RunOptions): Promise<RunO
   for (const r of c.rounds) c.dash?.onRound(dashPoint(r));
   const p = paths(c.outDir);
   try {
-    fleet = await bringFleet(c, opts.fleet ?? 'process', tokens);
+    fleet = await bringFleet(c, opts.fleet ?? 'process', tokens, agentToken);
     await trainRounds(c, firstRound);
     await finishTraining(c);
     const results = snapshot(c, 'completed');

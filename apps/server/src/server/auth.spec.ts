@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { AuthError, mintToken, mintTokens, newSecret, verifyToken } from './auth.ts';
+import { AuthError, mintAgentToken, mintToken, mintTokens, newSecret, verifyAgentToken, verifyToken } from './auth.ts';
 
 const reason = (f: () => unknown) => {
   try {
@@ -42,5 +42,16 @@ describe('client tokens', () => {
       if (r === 'accepted') expect(bytes(bad)).toBe(bytes(t));
       else expect(['forged', 'malformed']).toContain(r);
     }));
+  });
+
+  it("a fleet agent's token takes summons and admits no client; a client's token is no agent's", () => {
+    const secret = newSecret();
+    const agent = mintAgentToken(secret, 'run-a', 60);
+    expect(verifyAgentToken(secret, agent, 'run-a').role).toBe('agent');
+    expect(reason(() => verifyToken(secret, agent, 'run-a', 100))).toBe('wrong-role');
+    expect(reason(() => verifyAgentToken(secret, mintTokens(secret, 'run-a', 1, 60)[0], 'run-a'))).toBe('wrong-role');
+    expect(reason(() => verifyAgentToken(secret, agent, 'run-b'))).toBe('wrong-run');
+    expect(reason(() => verifyAgentToken(newSecret(), agent, 'run-a'))).toBe('forged');
+    expect(reason(() => verifyAgentToken(secret, mintAgentToken(secret, 'run-a', -1), 'run-a'))).toBe('expired');
   });
 });

@@ -7,14 +7,17 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
  */
 export interface TokenClaims {
   readonly run: string;
+  /** The client id the token admits (-1 in a fleet agent's token, which admits no client). */
   readonly client: number;
+  /** `agent`: a fleet agent of a population run (it instantiates the clients the server summons). */
+  readonly role?: 'agent';
   /** Expiry, seconds since the epoch. */
   readonly exp: number;
   readonly nonce: string;
 }
 
 export class AuthError extends Error {
-  readonly reason: 'missing' | 'malformed' | 'forged' | 'expired' | 'wrong-run' | 'reused' | 'unknown-client';
+  readonly reason: 'missing' | 'malformed' | 'forged' | 'expired' | 'wrong-run' | 'reused' | 'unknown-client' | 'wrong-role';
   constructor(reason: AuthError['reason'], message: string) {
     super(message);
     this.reason = reason;
@@ -39,8 +42,31 @@ export function mintTokens(secret: string, run: string, clients: number, ttlSeco
   return Array.from({ length: clients }, (_, client) => mintToken(secret, { run, client, exp }));
 }
 
+/**
+ * The token of a population run's fleet agent (`splitfleet fleet --ephemeral --tokens`): it lets a
+ * fleet process take the server's summons, and admits no client — each summoned client still gets a
+ * token of its own.
+ */
+export function mintAgentToken(secret: string, run: string, ttlSeconds: number): string {
+  return mintToken(secret, { run, client: -1, role: 'agent', exp: Math.floor(Date.now() / 1000) + ttlSeconds });
+}
+
 /** Checks signature, run, expiry and client range; throws AuthError with the reason. */
 export function verifyToken(secret: string, token: unknown, run: string, clients: number, now = Date.now() / 1000): TokenClaims {
+  const c = verifySigned(secret, token, run, now);
+  if (c.role !== undefined) throw new AuthError('wrong-role', `a ${c.role} token admits no client`);
+  if (!Number.isInteger(c.client) || c.client < 0 || c.client >= clients) throw new AuthError('unknown-client', `token is for client ${c.client}, the run has clients 0..${clients - 1}`);
+  return c;
+}
+
+/** Checks a fleet agent's token: signature, run, expiry and the agent role; throws AuthError with the reason. */
+export function verifyAgentToken(secret: string, token: unknown, run: string, now = Date.now() / 1000): TokenClaims {
+  const c = verifySigned(secret, token, run, now);
+  if (c.role !== 'agent') throw new AuthError('wrong-role', `token is client ${c.client}'s, not a fleet agent's`);
+  return c;
+}
+
+function verifySigned(secret: string, token: unknown, run: string, now: number): TokenClaims {
   if (typeof token !== 'string' || token.length === 0) throw new AuthError('missing', 'no token: connect with auth: { token }');
   const parts = token.split('.');
   if (parts.length !== 3 || parts[0] !== 'v1') throw new AuthError('malformed', 'token is not of the form v1.<payload>.<signature>');
@@ -55,6 +81,5 @@ export function verifyToken(secret: string, token: unknown, run: string, clients
   }
   if (c.run !== run) throw new AuthError('wrong-run', `token is for run ${c.run}, this server runs ${run}`);
   if (!(c.exp > now)) throw new AuthError('expired', `token expired at ${new Date(c.exp * 1000).toISOString()}`);
-  if (!Number.isInteger(c.client) || c.client < 0 || c.client >= clients) throw new AuthError('unknown-client', `token is for client ${c.client}, the run has clients 0..${clients - 1}`);
   return c;
 }

@@ -20,6 +20,8 @@ import { EphemeralClients, type SummonFleet } from './ephemeral-clients.ts';
 import { mintToken } from './auth.ts';
 import type { PopulationView } from './population-view.ts';
 import { TapQueue } from './tap-queue.ts';
+import { FleetAgents } from './fleet-agents.ts';
+import type { Server } from 'socket.io';
 import { Transport, type TransportHandlers } from './transport.ts';
 
 export type { ServerStateMeta } from './model-state.ts';
@@ -66,6 +68,8 @@ export class SplitServer {
   private transport!: Transport;
   /** Population runs: the clients summoned for each round (null: a standing fleet). */
   private ephemeral: EphemeralClients | null = null;
+  /** Population runs served to fleets on other hosts: their agents (acceptFleetAgents). */
+  private agents: FleetAgents | null = null;
   /** The first test samples are every client's evaluation set: how many, and of each class (evalDone's bound). */
   private readonly evaluation: AssignedEvaluation;
 
@@ -208,6 +212,18 @@ export class SplitServer {
 
   get url(): string {
     return this.transport.url;
+  }
+
+  /**
+   * Lets fleet agents on any host take this population's summons (`splitfleet serve`; fleet-agents.ts);
+   * the same hub every call. Needs token auth: the agent token is what admits an agent.
+   */
+  acceptFleetAgents(): FleetAgents {
+    const auth = this.opts.auth;
+    if (!auth) throw new Error('fleet agents need server.auth: the agent token is what admits an agent');
+    return (this.agents ??= new FleetAgents(this.transport.io as unknown as Server, {
+      secret: auth.secret, runId: this.opts.runId, summonTimeoutMs: this.opts.config.fleet.joinTimeoutSeconds * 1000, log: this.log,
+    }));
   }
 
   get middle(): PartModel {
