@@ -131,7 +131,7 @@ export class SharedMiddleServing implements StepServing {
     this.openBackward(step, arrivals.map(([id]) => id).filter((id) => this.active.has(id)));
     const round = this.round;
     const runs = clientChunks(arrivals.map(([, a]) => a.z.shape[0]!), this.d.middleChunkRows);
-    const answered: [number, tf.Tensor][] = [];
+    const pushes: Promise<void>[] = [];
     for (const [c, [from, to]] of runs.entries()) {
       const run = arrivals.slice(from, to);
       const frames = await this.forwardRun(step, c, run.map(([, a]) => a.z));
@@ -142,12 +142,12 @@ export class SharedMiddleServing implements StepServing {
         this.inflight.set(id, { round, step, z: a.z });
         this.d.events.count(id, 0, frames[i]!.byteLength);
         a.ack({ type: 'middle', m: frames[i]! });
-        answered.push([id, a.z]);
+        // a push copies its tensors when called, before anything awaits: a client dropped while later
+        // runs are served, or while a push waits for room (its z then freed), cannot break it
+        pushes.push(this.d.taps.push('onSmashed', [a.z], ([v]) => ({ clientId: id, round, step, z: v! })));
       });
     }
-    // every push copies its tensors when called: all copies exist before any push waits for room, so a
-    // client dropped meanwhile (its z freed) cannot break a later push
-    await Promise.all(answered.map(([id, z]) => this.d.taps.push('onSmashed', [z], ([v]) => ({ clientId: id, round, step, z: v! }))));
+    await Promise.all(pushes);
   }
 
   /** The middle's training forward over one run of clients' smashed data: each client's output frame. */
