@@ -25,7 +25,7 @@ while kill -0 "$top" 2>/dev/null; do
   sleep 0.2
 done
 wait "$top"
-# the server is the process sampled last (a re-executed run's parent only waits for its child)
-last=$(tail -1 "$out.mem" | awk '{print $2}')
-awk -v pid="$last" '$2 == pid { if ($3 > hwm) hwm = $3; if (min == "" || $4 < min) min = $4; if ($4 > max) max = $4; n++ }
+# the server: the re-executed child when there was one (its parent only waits for it), else the command
+srv=$(awk -v top="$top" '$2 != top { p = $2 } END { print p ? p : top }' "$out.mem")
+awk -v pid="$srv" '$2 == pid { if ($3 > hwm) hwm = $3; if (min == "" || $4 < min) min = $4; if ($4 > max) max = $4; n++ }
   END { printf "server resident memory: peak %.0f MiB (VmHWM), VmRSS %.0f–%.0f MiB over %d samples\n", hwm / 1024, min / 1024, max / 1024, n }' "$out.mem"
