@@ -48,7 +48,7 @@ export function readDataset(name: string, dir: string | null, opts: { trainImage
     const files = readdirSync(root).filter((f) => /^data_batch_\d+\.bin$/.test(f)).sort();
     if (files.length === 0) throw new Error(`no data_batch_*.bin in ${root}`);
     const parsed = parseCifar10(files.map((f) => new Uint8Array(readFileSync(join(root, f)))));
-    const train = withTrain ? parsed : { ...parsed, images: new Float32Array(0) };
+    const train = withTrain ? parsed : { ...parsed, images: new Uint8Array(0) };
     const test = parseCifar10([new Uint8Array(readFileSync(join(root, 'test_batch.bin')))]);
     return { name, dir: root, train, test };
   }

@@ -1,4 +1,4 @@
-import type { ImageSet } from './idx.ts';
+import { pixelAt, type ImageSet } from './idx.ts';
 
 /**
  * Converts an image set to another per-sample shape [h, w, c]: bilinear resizing (pixel centres
@@ -31,7 +31,7 @@ export function convertImages(set: ImageSet, to: readonly number[]): ImageSet {
         const x1 = Math.min(W - 1, x0 + 1);
         const fx = sx - x0;
         for (let k = 0; k < C; k++) {
-          const at = (yy: number, xx: number) => set.images[base + (yy * W + xx) * C + k]!;
+          const at = (yy: number, xx: number) => pixelAt(set, base + (yy * W + xx) * C + k);
           pixel[k] = (at(y0, x0) * (1 - fx) + at(y0, x1) * fx) * (1 - fy) + (at(y1, x0) * (1 - fx) + at(y1, x1) * fx) * fy;
         }
         const o = n * per + (y * w + x) * c;
