@@ -11,6 +11,7 @@ import { setupExperiment } from '../apps/server/src/experiment/setup.ts';
 import { SplitServer } from '../apps/server/src/server/split-server.ts';
 import { mintTokens, newSecret } from '../apps/server/src/server/auth.ts';
 import type { ScopeBenchRow } from './bench-scopes.ts';
+import { FULL_FASHION_MNIST, fullDataConfig, standingRound } from './standing-round.ts';
 
 const full = process.argv.includes('--full');
 const rows: ScopeBenchRow[] = [];
@@ -85,25 +86,11 @@ async function roundSeconds(sampled: number, population: number | null): Promise
  * 16, splitfed, by 1,000 standing clients (≈ 58 images each) against 8 (≈ 7,250 each) — samples/s.
  */
 async function epochRate(clients: number): Promise<number> {
-  const cfg = parseConfig({
-    seed: 1, data: { name: 'fashion-mnist', dir: FULL, testSamples: 64 }, partition: { kind: 'iid' },
-    fleet: { clients, workers: 2, backend: 'wasm', joinTimeoutSeconds: 1200 }, server: { pingTimeoutSeconds: 1200 },
-    training: { mode: 'splitfed', rounds: 1, batchSize: 16, checkpointEvery: 0, stepTimeoutSeconds: 1200 },
-  });
-  const secret = newSecret();
-  const server = await SplitServer.start({ config: cfg, runId: 'bench', setup: setupExperiment(cfg, readDataset('fashion-mnist', FULL, { trainImages: false })), auth: { secret } });
-  const fleet = await startFleet({ serverUrl: server.url, clients, workers: 2, backend: 'wasm', tokens: mintTokens(secret, 'bench', clients, 3600) });
-  await server.waitForClients();
-  const t0 = performance.now();
-  const r = await server.runRound(0);
-  const seconds = (performance.now() - t0) / 1000;
-  await server.close();
-  await fleet.terminate();
-  return r.clients.reduce((s, c) => s + c.samples, 0) / seconds;
+  const { result, seconds } = await standingRound(fullDataConfig(clients));
+  return result.clients.reduce((s, c) => s + c.samples, 0) / seconds;
 }
 
-const FULL = '/usr/share/datasets/fashion-mnist';
-if (full && existsSync(FULL)) {
+if (full && existsSync(FULL_FASHION_MNIST)) {
   const eight = await epochRate(8);
   const thousand = await epochRate(1000);
   rows.push({

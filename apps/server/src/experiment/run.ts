@@ -231,7 +231,7 @@ async function prepare(cfg: Config, opts: RunOptions) {
  * Starts the run's fleet: a standing one (every client joins before the first round, tokens in the
  * run directory) or, for a population, an ephemeral one the server summons clients from each round.
  */
-async function bringFleet(c: RunContext, where: FleetPlacement, tokens: readonly string[] | null, agentToken: string | null): Promise<LaunchedFleet> {
+async function bringFleet(c: RunContext, where: FleetPlacement, tokens: readonly string[] | null, secret: string | null): Promise<LaunchedFleet> {
   const cfg = c.cfg;
   const p = paths(c.outDir);
   if (cfg.fleet.population !== null) {
@@ -241,7 +241,8 @@ async function bringFleet(c: RunContext, where: FleetPlacement, tokens: readonly
     if (where === 'external') {
       // the agents' namespace exists before the token that lets an agent in is written
       const agents = c.server.acceptFleetAgents();
-      if (agentToken) writeFileAtomic(p.tokens, JSON.stringify({ agent: agentToken }), 0o600);
+      // fleets on other hosts take their summons with an agent token (population runs need auth)
+      if (secret) writeFileAtomic(p.tokens, JSON.stringify({ agent: mintAgentToken(secret, c.runId, cfg.server.tokenTtlSeconds) }), 0o600);
       fleet = await awaitFleetAgents(agents, c.server.url, p.tokens, cfg, c.log);
     } else fleet = await launchEphemeralFleet(where, c.server.url, cfg, c.log);
     c.log(`a population of ${cfg.fleet.clients} registered clients: the sampled ones are summoned each round (fleet.sample ${cfg.fleet.sample})`);
@@ -266,8 +267,6 @@ export async function runExperiment(cfg: Config, opts: RunOptions): Promise<RunO
   const secret = cfg.server.auth ? (process.env.SPLITFLEET_SECRET || newSecret()) : null;
   // a population's clients get a token when they are summoned, not all of them up front
   const tokens = secret && cfg.fleet.population === null ? mintTokens(secret, ctx.runId, cfg.fleet.clients, cfg.server.tokenTtlSeconds) : null;
-  // …and fleets on other hosts take their summons with an agent token (splitfleet serve)
-  const agentToken = secret && cfg.fleet.population !== null && opts.fleet === 'external' ? mintAgentToken(secret, ctx.runId, cfg.server.tokenTtlSeconds) : null;
   let fleet: LaunchedFleet | null = null;
   const summonFleet: SummonFleet = (entries) => fleet?.summon?.(entries) ?? Promise.resolve([]);
   const c: RunContext = Object.assign(ctx, { server: await startRunServer(ctx, tokens, secret, summonFleet) });
@@ -278,7 +277,7 @@ export async function runExperiment(cfg: Config, opts: RunOptions): Promise<RunO
   for (const r of c.rounds) c.dash?.onRound(dashPoint(r));
   const p = paths(c.outDir);
   try {
-    fleet = await bringFleet(c, opts.fleet ?? 'process', tokens, agentToken);
+    fleet = await bringFleet(c, opts.fleet ?? 'process', tokens, secret);
     await trainRounds(c, firstRound);
     await finishTraining(c);
     const results = snapshot(c, 'completed');

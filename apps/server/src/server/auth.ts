@@ -25,6 +25,16 @@ export class AuthError extends Error {
   }
 }
 
+/**
+ * The error a refused socket.io connection is handed (its connect_error): `auth <reason>: <why>`,
+ * with the reason in `data` for peers that branch on it; anything but an AuthError is `auth failed`.
+ */
+export function authRefusal(e: unknown): Error & { data: { reason: string } } {
+  const err = new Error(e instanceof AuthError ? `auth ${e.reason}: ${e.message}` : 'auth failed') as Error & { data: { reason: string } };
+  err.data = { reason: e instanceof AuthError ? e.reason : 'failed' };
+  return err;
+}
+
 const b64 = (b: Buffer | string) => Buffer.from(b).toString('base64url');
 
 export function newSecret(): string {

@@ -1,6 +1,6 @@
 import type { Server, Socket } from 'socket.io';
 import { shardRows } from '@splitfleet/splitcore';
-import { AuthError, verifyAgentToken } from './auth.ts';
+import { authRefusal, verifyAgentToken } from './auth.ts';
 import type { SummonFleet } from './ephemeral-clients.ts';
 
 /** The socket.io namespace fleet agents connect to. */
@@ -37,9 +37,9 @@ export class FleetAgents {
         verifyAgentToken(o.secret, (socket.handshake.auth as { token?: unknown } | undefined)?.token, o.runId);
         next();
       } catch (e) {
-        const why = e instanceof AuthError ? `auth ${e.reason}: ${e.message}` : 'auth failed';
-        o.log(`refused a fleet agent: ${why}`);
-        next(new Error(why));
+        const err = authRefusal(e);
+        o.log(`refused a fleet agent: ${err.message}`);
+        next(err);
       }
     });
     ns.on('connection', (socket) => this.admit(socket));

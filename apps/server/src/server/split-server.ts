@@ -21,7 +21,6 @@ import { mintToken } from './auth.ts';
 import type { PopulationView } from './population-view.ts';
 import { TapQueue } from './tap-queue.ts';
 import { FleetAgents } from './fleet-agents.ts';
-import type { Server } from 'socket.io';
 import { Transport, type TransportHandlers } from './transport.ts';
 
 export type { ServerStateMeta } from './model-state.ts';
@@ -221,7 +220,7 @@ export class SplitServer {
   acceptFleetAgents(): FleetAgents {
     const auth = this.opts.auth;
     if (!auth) throw new Error('fleet agents need server.auth: the agent token is what admits an agent');
-    return (this.agents ??= new FleetAgents(this.transport.io as unknown as Server, {
+    return (this.agents ??= new FleetAgents(this.transport.io, {
       secret: auth.secret, runId: this.opts.runId, summonTimeoutMs: this.opts.config.fleet.joinTimeoutSeconds * 1000, log: this.log,
     }));
   }

@@ -6,7 +6,7 @@ import {
   RoundDoneSchema, type ClientToServerEvents, type ErrorReply, type Hello, type ServerToClientEvents,
 } from '@splitfleet/splitcore';
 import type { z } from 'zod';
-import { AuthError, verifyToken } from './auth.ts';
+import { AuthError, authRefusal, verifyToken } from './auth.ts';
 import type { ClientConn, IoSocket } from './admission.ts';
 import { TokenBucket } from './token-bucket.ts';
 
@@ -89,8 +89,7 @@ export class Transport {
       (socket.data as { client?: number }).client = claims.client;
       next();
     } catch (e) {
-      const err = new Error(e instanceof AuthError ? `auth ${e.reason}: ${e.message}` : 'auth failed') as Error & { data?: unknown };
-      err.data = { reason: e instanceof AuthError ? e.reason : 'failed' };
+      const err = authRefusal(e);
       this.o.log(`refused a connection: ${err.message}`);
       next(err);
     }
