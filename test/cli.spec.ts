@@ -189,6 +189,20 @@ describe('splitfleet CLI', () => {
     expectSameCheckpoints(a, b);
   });
 
+  it('refuses a token file of the wrong kind or a missing one for `fleet` in one line, exit 2, before connecting', () => {
+    const list = join(tmp(), 'list.json');
+    writeFileSync(list, JSON.stringify(['v1.a.b']));
+    const asAgent = cli(['fleet', '--ephemeral', '--server', 'http://127.0.0.1:9', '--tokens', list]);
+    expect(asAgent.status).toBe(2);
+    expect(asAgent.stderr.trim()).toBe(`splitfleet: --tokens: ${list}: expected {"agent": "<token>"} (the tokens.json of a population run served by splitfleet serve)`);
+    const agentFile = join(tmp(), 'agent.json');
+    writeFileSync(agentFile, JSON.stringify({ agent: 'v1.a.b' }));
+    const asClients = cli(['fleet', '--server', 'http://127.0.0.1:9', '--tokens', agentFile]);
+    expect(asClients.status).toBe(2);
+    expect(asClients.stderr.trim()).toBe(`splitfleet: --tokens: ${agentFile}: a population run's fleet agent token: start this fleet with --ephemeral`);
+    expect(cli(['fleet', '--server', 'http://127.0.0.1:9', '--tokens', join(tmp(), 'none.json')]).status).toBe(2);
+  });
+
   it('serve and fleet run as separate processes and complete a run', async () => {
     const out = join(tmp(), 's');
     const { server, url } = await serve([...small, '--set', 'training.rounds=1', '--out', out]);

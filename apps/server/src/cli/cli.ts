@@ -19,6 +19,15 @@ import { reportError } from './errors.ts';
 import { reporterFor, runWithReport, type CommonOpts } from '../output/run-report.ts';
 import { withMallocArenaLimit } from './malloc-arenas.ts';
 
+/** A token file given to `fleet`: one that is missing or of the wrong kind is the user's input (one line, exit 2). */
+function tokenFile<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (e) {
+    throw new ConfigError(`--tokens: ${(e as Error).message}`);
+  }
+}
+
 /** BullMQ and ioredis (≈ 19 MB resident) load only for the commands that use a queue, not into every run's server. */
 const queue = () => import('../sweep/queue.ts');
 
@@ -125,11 +134,11 @@ Examples:
   (a person joins from a phone or laptop: open http://<server>:7070/join)`)
   .action(async (o: { server: string; clients: number; workers: number; backend: 'auto' | 'wasm' | 'cpu' | 'webgpu'; quiet?: boolean; tokens?: string; firstClient: number; runtime: FleetRuntime; perPage: number; ephemeral?: boolean }) => {
     if (o.ephemeral) {
-      const agentToken = o.tokens ? loadAgentToken(o.tokens) : undefined;
+      const agentToken = o.tokens ? tokenFile(() => loadAgentToken(o.tokens!)) : undefined;
       process.exitCode = await serveEphemeralFleet({ serverUrl: o.server, workers: o.workers, backend: o.backend, quiet: o.quiet, ...(agentToken ? { agentToken } : {}) });
       return;
     }
-    const tokens = loadTokens(o.tokens, o.firstClient);
+    const tokens = tokenFile(() => loadTokens(o.tokens, o.firstClient));
     process.exitCode = await runFleet({ serverUrl: o.server, clients: o.clients, workers: o.workers, backend: o.backend, quiet: o.quiet, runtime: o.runtime, perPage: o.perPage, ...(tokens ? { tokens } : {}) });
   });
 
